@@ -1,0 +1,57 @@
+# The project's two commands: `make report` and `make test` (see README.md).
+# Everything is installed into .venv with uv (from PyPI); nothing else is needed
+# but Python >= 3.11 and make.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+UV     := $(BIN)/uv
+LOCK   := requirements/constraints.txt
+# Report options, e.g. `make report PERIOD=1404-08 LANGUAGE=fa`.
+DATA     ?= data/sample
+PERIOD   ?=
+LANGUAGE ?= en
+
+.PHONY: report test install install-test lint typecheck notebooks-clean lock clean help
+.DEFAULT_GOAL := help
+
+help:
+	@echo "make report   run the report on the bundled sample data (creates .venv on first use)"
+	@echo "make test     run the whole test suite: lint, types, unit, CLI, notebooks, reports"
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; sys.exit("salesnb needs Python >= 3.11, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+
+$(UV): | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
+
+$(VENV)/.installed: pyproject.toml $(LOCK) | $(UV)
+	$(UV) pip install --quiet --python $(BIN)/python -c $(LOCK) -e .
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(LOCK) | $(UV)
+	$(UV) pip install --quiet --python $(BIN)/python -c $(LOCK) -e '.[test]'
+	@touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+report: install
+	$(BIN)/salesnb validate $(DATA)
+
+lint: install-test
+	$(BIN)/ruff check salesnb tests benchmarks
+
+typecheck: install-test
+	$(BIN)/mypy
+
+test: lint typecheck
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Re-pin every dependency (run after changing pyproject.toml).
+lock: | $(UV)
+	$(UV) pip compile --quiet --python-version 3.11 --extra test -o $(LOCK) pyproject.toml
+
+clean:
+	rm -rf $(VENV) reports .pytest_cache .mypy_cache .ruff_cache

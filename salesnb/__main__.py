@@ -1,0 +1,5 @@
+"""Allow ``python -m salesnb``."""
+
+from salesnb.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,94 @@
+"""The ``salesnb`` command line.
+
+Subcommands: ``sample`` (write a synthetic dataset), ``validate DATA`` (check a
+dataset and summarise it), ``kpi DATA`` (the five metrics and the funnel for a
+window, as text or JSON), ``report`` (run the notebooks into an HTML report).
+Exit codes: 0 success, 1 invalid data or failed run, 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+from salesnb.exceptions import SalesnbError, SalesnbWarning
+
+__all__ = ["main"]
+
+
+def _add_data_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("data", metavar="DATA",
+                        help="dataset folder, .xlsx workbook, or database URL (sqlite:///..., postgresql+psycopg://...)")
+    parser.add_argument("--settings", metavar="FILE",
+                        help="funnel settings (funnel.yml format); overrides the dataset's funnel.yml")
+    parser.add_argument("--encoding", default="utf-8",
+                        help="text encoding of CSV files (default utf-8; e.g. cp1256)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser (exposed for documentation and tests)."""
+    from salesnb import __version__
+
+    parser = argparse.ArgumentParser(prog="salesnb", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--version", action="version", version=f"salesnb {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("sample", help="write a synthetic dataset in the canonical layout")
+    p.add_argument("out", metavar="OUT", help="folder to write (created if needed)")
+    p.add_argument("--n", type=int, default=2000, help="number of opportunities (default 2000)")
+    p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    p.add_argument("--format", choices=("csv", "parquet"), default="csv", help="table format")
+    p.set_defaults(func=_cmd_sample)
+
+    p = sub.add_parser("validate", help="check a dataset and print a summary")
+    _add_data_args(p)
+    p.set_defaults(func=_cmd_validate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except SalesnbError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+
+
+def _load(args: argparse.Namespace):  # noqa: ANN202 - SalesData, imported lazily
+    from salesnb.io import load
+
+    return load(args.data, settings=args.settings, encoding=args.encoding)
+
+
+def _cmd_sample(args: argparse.Namespace) -> int:
+    from salesnb.sample import write_sample
+
+    if args.n < 1:
+        raise SystemExit("salesnb sample: --n must be at least 1")
+    out = write_sample(Path(args.out), n=args.n, seed=args.seed, fmt=args.format)
+    print(f"wrote a synthetic dataset of {args.n} opportunities (seed {args.seed}) to {out}")
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from salesnb.exceptions import DataSchemaError
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SalesnbWarning)
+        try:
+            data = _load(args)
+        except DataSchemaError as err:
+            print(f"{args.data}: INVALID — {len(err.problems)} problem(s)\n", file=sys.stderr)
+            print(str(err), file=sys.stderr)
+            return 1
+    print(data.describe())
+    for w in caught:
+        print(f"warning: {w.message}")
+    print("\nOK: no problems found")
+    return 0

@@ -1,0 +1,172 @@
+"""Exceptions and warnings raised by salesnb.
+
+Every error a user can cause derives from :class:`SalesnbError`. Errors about
+input data carry the context needed to fix them: the file, the column, the
+offending row ids (the first few and how many) and the fix, and they render it
+all in their message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "DataFileError",
+    "DataSchemaError",
+    "DatabaseError",
+    "NotebookParameterError",
+    "Problem",
+    "ReportError",
+    "SalesnbError",
+    "SalesnbWarning",
+    "SettingsError",
+    "format_ids",
+]
+
+#: How many offending ids an error message lists before summarising.
+MAX_IDS_SHOWN = 5
+
+
+def format_ids(ids: Iterable[object], limit: int = MAX_IDS_SHOWN) -> str:
+    """Render the first ``limit`` ids and the total count, e.g. ``'a', 'b' … (7 rows)``."""
+    items = list(ids)
+    shown = ", ".join(repr(str(i)) for i in items[:limit])
+    more = " …" if len(items) > limit else ""
+    noun = "row" if len(items) == 1 else "rows"
+    return f"{shown}{more} ({len(items)} {noun})"
+
+
+class SalesnbError(Exception):
+    """Base class of every error salesnb raises on purpose."""
+
+
+class SalesnbWarning(UserWarning):
+    """Base class of salesnb's warnings (data excluded, settings inferred, ...)."""
+
+
+class DataFileError(SalesnbError, OSError):
+    """A data file is missing, empty, unreadable or wrongly encoded.
+
+    Parameters
+    ----------
+    message : str
+        What went wrong.
+    path : str, optional
+        The file concerned.
+    fix : str, optional
+        What the user should do.
+    """
+
+    def __init__(self, message: str, *, path: str | None = None, fix: str | None = None):
+        self.path = path
+        self.fix = fix
+        parts = [f"{path}: {message}" if path else message]
+        if fix:
+            parts.append(f"Fix: {fix}")
+        super().__init__("\n".join(parts))
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One broken rule: where it is, which rows break it and how to fix it.
+
+    Parameters
+    ----------
+    rule : str
+        The rule that is broken, in plain words.
+    source : str
+        The file (or table) the rows come from.
+    column : str, optional
+        The column concerned.
+    ids : tuple
+        The offending row ids (opportunity ids, or line numbers when there is no id).
+    fix : str
+        What the user should do.
+    values : tuple
+        The offending values (the first few are shown).
+    """
+
+    rule: str
+    source: str
+    fix: str
+    column: str | None = None
+    ids: tuple[object, ...] = ()
+    values: tuple[object, ...] = ()
+
+    def __str__(self) -> str:
+        where = f"{self.source}, column '{self.column}'" if self.column else self.source
+        lines = [f"{where}: {self.rule}"]
+        if self.ids:
+            lines.append(f"  offending rows: {format_ids(self.ids)}")
+        if self.values:
+            distinct = list(dict.fromkeys(self.values))
+            shown = ", ".join(repr(v) for v in distinct[:MAX_IDS_SHOWN])
+            more = " …" if len(distinct) > MAX_IDS_SHOWN else ""
+            lines.append(f"  offending values: {shown}{more}")
+        lines.append(f"  Fix: {self.fix}")
+        return "\n".join(lines)
+
+
+class DataSchemaError(SalesnbError, ValueError):
+    """A table breaks one or more rules of the canonical data layout.
+
+    Raise it with the keywords of :class:`Problem` for a single problem, or with
+    :meth:`from_problems` for several; ``problems`` lists them all and the message
+    shows every one (file, column, offending rows, fix).
+    """
+
+    def __init__(
+        self,
+        rule: str | None = None,
+        *,
+        source: str = "data",
+        column: str | None = None,
+        ids: Sequence[object] = (),
+        fix: str = "",
+        values: Sequence[object] = (),
+        problems: Sequence[Problem] = (),
+    ):
+        if rule is not None:
+            problems = [Problem(rule, source, fix, column, tuple(ids), tuple(values)), *problems]
+        if not problems:
+            raise TypeError("DataSchemaError needs a rule or a list of problems")
+        self.problems = list(problems)
+        first = self.problems[0]
+        self.rule, self.source, self.column, self.fix = first.rule, first.source, first.column, first.fix
+        self.ids = list(first.ids)
+        if len(self.problems) == 1:
+            message = str(first)
+        else:
+            body = "\n".join(f"{n}. {p}" for n, p in enumerate(self.problems, 1))
+            message = f"{len(self.problems)} problems found in the data:\n{body}"
+        super().__init__(message)
+
+    @classmethod
+    def from_problems(cls, problems: Sequence[Problem]) -> DataSchemaError:
+        """Build one error that reports every problem in ``problems``."""
+        return cls(problems=problems)
+
+
+class SettingsError(SalesnbError, ValueError):
+    """The funnel settings (``funnel.yml`` or ``settings=``) are malformed."""
+
+    def __init__(self, message: str, *, source: str = "funnel settings", fix: str):
+        self.source = source
+        self.fix = fix
+        super().__init__(f"{source}: {message}\n  Fix: {fix}")
+
+
+class DatabaseError(SalesnbError):
+    """Reading from a database failed (connection, missing table, bad query).
+
+    The message never contains a password: URLs are masked before they are shown.
+    """
+
+
+class NotebookParameterError(SalesnbError, ValueError):
+    """A notebook run was asked for a parameter the notebook does not declare, or missed one."""
+
+
+class ReportError(SalesnbError):
+    """A report could not be produced (one or more notebooks failed)."""
