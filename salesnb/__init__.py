@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from salesnb.cycle import cycle_comparison, cycle_durations, cycle_survival, sales_cycle
 from salesnb.data import SalesData
 from salesnb.exceptions import (
     DatabaseError,
@@ -18,10 +19,25 @@ from salesnb.exceptions import (
     SalesnbError,
     SalesnbWarning,
     SettingsError,
+    WindowError,
+)
+from salesnb.funnel import (
+    funnel,
+    slowest_movers,
+    stage_transitions,
+    stuck_opportunities,
+    time_in_stage,
 )
 from salesnb.io import load
+from salesnb.outcomes import lost_reasons, won_lost
 from salesnb.paths import sample_path
+from salesnb.periods import parse_date, period_bounds, period_table
+from salesnb.pipeline import new_opportunities, open_opportunities, open_over_time
 from salesnb.settings import FunnelSettings, load_settings
+from salesnb.stages import stage_visits
+from salesnb.summary import kpi_summary
+from salesnb.volume import deal_size_bands, deal_size_flags, sales_volume
+from salesnb.winrate import win_rate
 
 try:
     __version__ = version("salesnb")
@@ -37,7 +53,31 @@ __all__ = [
     "SalesnbError",
     "SalesnbWarning",
     "SettingsError",
+    "WindowError",
+    "cycle_comparison",
+    "cycle_durations",
+    "cycle_survival",
+    "deal_size_bands",
+    "deal_size_flags",
+    "funnel",
+    "kpi_summary",
     "load",
     "load_settings",
+    "lost_reasons",
+    "new_opportunities",
+    "open_opportunities",
+    "open_over_time",
+    "parse_date",
+    "period_bounds",
+    "period_table",
+    "sales_cycle",
+    "sales_volume",
     "sample_path",
+    "slowest_movers",
+    "stage_transitions",
+    "stage_visits",
+    "stuck_opportunities",
+    "time_in_stage",
+    "win_rate",
+    "won_lost",
 ]

@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from salesnb.exceptions import SalesnbError, SalesnbWarning
+from salesnb.exceptions import SalesnbError, SalesnbWarning, WindowError
 
 __all__ = ["main"]
 
@@ -46,6 +46,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check a dataset and print a summary")
     _add_data_args(p)
     p.set_defaults(func=_cmd_validate)
+
+    p = sub.add_parser("kpi", help="the five metrics and the funnel for a window")
+    _add_data_args(p)
+    p.add_argument("--start", required=True, metavar="DATE",
+                   help="window start (inclusive), in --calendar, e.g. 2025-10-01 or 1404-07-01")
+    p.add_argument("--end", required=True, metavar="DATE", help="window end (exclusive)")
+    p.add_argument("--as-of", metavar="TIMESTAMP",
+                   help="evaluate with what was known at this moment (default: --end; not before it)")
+    p.add_argument("--band", type=float, default=0.5,
+                   help="relative band around the mean won amount for risky open deals (default 0.5)")
+    p.add_argument("--calendar", choices=("gregorian", "jalali"),
+                   help="calendar of the dates given (default: the dataset's calendar)")
+    p.add_argument("--json", action="store_true", help="print one JSON document (for automation)")
+    p.set_defaults(func=_cmd_kpi)
     return parser
 
 
@@ -55,8 +69,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
+    except WindowError as err:
+        print(f"salesnb {args.command}: error: {err}", file=sys.stderr)
+        return 2
     except SalesnbError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"salesnb {args.command}: error: {err}", file=sys.stderr)
         return 1
 
 
@@ -91,4 +108,25 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     for w in caught:
         print(f"warning: {w.message}")
     print("\nOK: no problems found")
+    return 0
+
+
+def _cmd_kpi(args: argparse.Namespace) -> int:
+    import json
+
+    from salesnb.summary import kpi_summary
+
+    if args.band < 0:
+        raise WindowError(f"--band {args.band} is negative", fix="give a band >= 0, e.g. 0.5 for ±50%")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SalesnbWarning)
+        data = _load(args)
+    doc = kpi_summary(data, start=args.start, end=args.end, as_of=args.as_of, band=args.band,
+                      calendar=args.calendar)
+    if args.json:
+        print(json.dumps(doc, ensure_ascii=False, indent=2))
+    else:
+        from salesnb.text import format_summary
+
+        print(format_summary(doc, data, calendar=args.calendar or data.settings.calendar))
     return 0

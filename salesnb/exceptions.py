@@ -21,6 +21,7 @@ __all__ = [
     "SalesnbError",
     "SalesnbWarning",
     "SettingsError",
+    "WindowError",
     "format_ids",
 ]
 
@@ -155,6 +156,14 @@ class SettingsError(SalesnbError, ValueError):
         self.source = source
         self.fix = fix
         super().__init__(f"{source}: {message}\n  Fix: {fix}")
+
+
+class WindowError(SalesnbError, ValueError):
+    """A KPI option is invalid: a bad date, an empty window, ``as_of`` before ``end``, unknown choice."""
+
+    def __init__(self, message: str, *, fix: str | None = None):
+        self.fix = fix
+        super().__init__(f"{message}\n  Fix: {fix}" if fix else message)
 
 
 class DatabaseError(SalesnbError):

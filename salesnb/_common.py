@@ -1,0 +1,283 @@
+"""Machinery shared by the KPI modules: windows, ``as_of`` replay, grouping, periods.
+
+Every KPI function resolves its window with :func:`resolve_window` and reads the data
+through :func:`known_at` so that nothing after ``as_of`` has happened.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from salesnb import periods
+from salesnb.data import SalesData
+from salesnb.exceptions import WindowError
+
+TimeLike = str | dt.date | dt.datetime | pd.Timestamp | None
+
+#: Label used for an empty group value (no team, no reason...).
+NONE_LABEL = "(none)"
+UNSPECIFIED = "(unspecified)"
+TOTAL = "(all)"
+NANOS_PER_DAY = 86_400 * 1_000_000_000
+
+
+@dataclass(frozen=True)
+class Window:
+    """A resolved half-open window ``[start, end)`` and the moment ``as_of`` it is seen from."""
+
+    start: pd.Timestamp
+    end: pd.Timestamp
+    as_of: pd.Timestamp
+    calendar: str
+
+    def to_dict(self) -> dict[str, str]:
+        """Return the window as ISO strings (the ``window`` block of ``kpi --json``)."""
+        return {"start": self.start.isoformat(), "end": self.end.isoformat(),
+                "as_of": self.as_of.isoformat()}
+
+
+def to_timestamp(value: TimeLike, *, calendar: str, tz: str, name: str) -> pd.Timestamp | None:
+    """Read a user-supplied time: a string in ``calendar``, or a date/datetime/Timestamp."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        return periods.parse_date(value, calendar=calendar, tz=tz)
+    except WindowError:
+        raise
+    except Exception as err:
+        raise WindowError(f"{name}={value!r} cannot be read as a {calendar} date ({err})") from err
+
+
+def resolve_window(
+    data: SalesData,
+    start: TimeLike = None,
+    end: TimeLike = None,
+    as_of: TimeLike = None,
+    calendar: str | None = None,
+) -> Window:
+    """Resolve ``start``, ``end`` and ``as_of`` into timezone-aware timestamps.
+
+    Strings are read in ``calendar`` (default: the dataset's) and the dataset's time
+    zone. Defaults: ``start`` = the first creation time, ``end`` = the midnight after
+    the last event, ``as_of`` = ``end``. ``as_of`` before ``end`` is an error.
+    """
+    cal = check_calendar(calendar or data.settings.calendar)
+    tz = data.settings.timezone
+    s = to_timestamp(start, calendar=cal, tz=tz, name="start")
+    e = to_timestamp(end, calendar=cal, tz=tz, name="end")
+    a = to_timestamp(as_of, calendar=cal, tz=tz, name="as_of")
+    first, last = data.span
+    if s is None:
+        s = first.normalize() if pd.notna(first) else pd.Timestamp("1970-01-01", tz=tz)
+    if e is None:
+        e = (last.normalize() + pd.Timedelta(days=1)) if pd.notna(last) else s + pd.Timedelta(days=1)
+        e = _localized_midnight(e, tz)
+    if e <= s:
+        raise WindowError(f"the window is empty: end ({e.isoformat()}) is not after start ({s.isoformat()})",
+                          fix="give an end after the start (the window is [start, end))")
+    if a is None:
+        a = e
+    elif a < e:
+        raise WindowError(f"as_of ({a.isoformat()}) is before end ({e.isoformat()})",
+                          fix="leave as_of out (it defaults to end) or give a moment at or after end")
+    return Window(s, e, a, cal)
+
+
+def resolve_moment(data: SalesData, as_of: TimeLike, calendar: str | None = None) -> pd.Timestamp:
+    """Resolve an ``as_of`` moment on its own (default: the last event in the data)."""
+    cal = check_calendar(calendar or data.settings.calendar)
+    a = to_timestamp(as_of, calendar=cal, tz=data.settings.timezone, name="as_of")
+    return a if a is not None else data.span[1]
+
+
+def _localized_midnight(ts: pd.Timestamp, tz: str) -> pd.Timestamp:
+    naive = ts.tz_localize(None).normalize()
+    return naive.tz_localize(tz, nonexistent="shift_forward", ambiguous=True)
+
+
+def check_calendar(calendar: str) -> str:
+    """Return ``calendar`` if it is known, else raise with the choices."""
+    if calendar not in periods.CALENDARS:
+        raise WindowError(f"unknown calendar {calendar!r}",
+                          fix=f"use one of: {', '.join(periods.CALENDARS)}")
+    return calendar
+
+
+def check_choice(value: Any, allowed: tuple[str, ...], name: str) -> str:
+    """Return ``value`` if it is one of ``allowed``, else raise naming the choices."""
+    if value not in allowed:
+        raise WindowError(f"{name}={value!r} is not one of {', '.join(map(repr, allowed))}",
+                          fix=f"pass {name} as one of: {', '.join(allowed)}")
+    return value
+
+
+# --------------------------------------------------------------------------- as_of replay
+def known_at(data: SalesData, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Return the opportunities as known at ``as_of``.
+
+    Opportunities created after ``as_of`` are left out (they did not exist yet). A
+    closing after ``as_of`` has not happened: such deals have ``status_asof`` "open"
+    and ``closed_asof`` NaT. Columns added: ``status_asof``, ``closed_asof``.
+    """
+    opps = data.opportunities
+    opps = opps[opps["created_at"] <= as_of]
+    closed_known = (opps["closed_at"] <= as_of).fillna(False).to_numpy(dtype=bool)
+    out = opps.copy(deep=False)
+    out["status_asof"] = np.where(closed_known, opps["status"].to_numpy(dtype=object), "open")
+    out["closed_asof"] = opps["closed_at"].where(closed_known)
+    return out
+
+
+def history_known_at(data: SalesData, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Return the stage-history entries entered at or before ``as_of`` (sorted, with ``seq``)."""
+    hist = data.stage_history
+    return hist[hist["entered_at"] <= as_of]
+
+
+def window_mask(times: pd.Series, window: Window) -> np.ndarray:
+    """Return ``start <= times < end`` as a boolean array (missing times are outside)."""
+    return ((times >= window.start) & (times < window.end)).fillna(False).to_numpy(dtype=bool)
+
+
+def days_between(start: pd.Series, end: pd.Series) -> pd.Series:
+    """Return elapsed days (seconds / 86400, fractional) from ``start`` to ``end``."""
+    return (end - start).dt.total_seconds() / 86_400.0
+
+
+# --------------------------------------------------------------------------- grouping
+def group_labels(frame: pd.DataFrame, by: str | None) -> pd.Series:
+    """Return the group label of each row for ``by`` (a column name, or None for the total)."""
+    if by is None:
+        return pd.Series(TOTAL, index=frame.index, dtype="str")
+    if by not in frame.columns:
+        raise WindowError(f"by={by!r} is not a column of the opportunities",
+                          fix=f"use one of: {', '.join(map(str, frame.columns))}, or None for the total")
+    values = frame[by]
+    if not pd.api.types.is_string_dtype(values.dtype):
+        values = values.astype("str")
+    return values.fillna(NONE_LABEL)
+
+
+def group_column(by: str | None) -> str:
+    """Return the output column name for a ``by`` value."""
+    return by if by is not None else "group"
+
+
+def all_groups(data: SalesData, by: str | None) -> list[str]:
+    """Return every group label of the dataset, sorted (so empty groups show as zeros)."""
+    return sorted(group_labels(data.opportunities, by).unique().tolist())
+
+
+# --------------------------------------------------------------------------- periods
+def period_frame(
+    data: SalesData,
+    window: Window,
+    period: str,
+    *,
+    fiscal_year_start: int | None = None,
+) -> pd.DataFrame:
+    """Return the periods overlapping the window (``period``, ``period_start``, ``period_end``)."""
+    check_choice(period, periods.PERIODS, "period")
+    return periods.period_table(
+        window.start, window.end, period=period, calendar=window.calendar,
+        week_start=_week_start(data, window.calendar),
+        fiscal_year_start=fiscal_year_start or data.settings.fiscal_year_start,
+        tz=data.settings.timezone,
+    )
+
+
+def assign(
+    data: SalesData,
+    times: pd.Series,
+    window: Window,
+    period: str,
+    *,
+    fiscal_year_start: int | None = None,
+) -> pd.Series:
+    """Return the period label of each timestamp (missing outside the data's periods)."""
+    table = period_frame(data, window, period, fiscal_year_start=fiscal_year_start)
+    if times.empty:
+        return pd.Series(pd.NA, index=times.index, dtype="str")
+    starts = utc_ns(table["period_start"])
+    ends = utc_ns(table["period_end"])
+    values = utc_ns(times)
+    idx = np.searchsorted(starts, values, side="right") - 1
+    ok = (idx >= 0) & times.notna().to_numpy() & (values < ends[np.clip(idx, 0, None)])
+    labels = table["period"].to_numpy(dtype=object)
+    out = np.where(ok, labels[np.clip(idx, 0, None)], None)
+    return pd.Series(out, index=times.index, dtype="str")
+
+
+def utc_ns(times: pd.Series) -> np.ndarray:
+    """Return tz-aware timestamps as int64 nanoseconds since the epoch (NaT -> min int)."""
+    return times.dt.tz_convert("UTC").dt.tz_localize(None).dt.as_unit("ns").to_numpy().astype("int64")
+
+
+def _week_start(data: SalesData, calendar: str) -> str:
+    if calendar == data.settings.calendar:
+        return data.settings.week_start
+    return periods.default_week_start(calendar)
+
+
+def complete_grid(
+    counts: pd.DataFrame,
+    periods_table: pd.DataFrame | None,
+    groups: list[str],
+    group_col: str,
+    value_cols: list[str],
+) -> pd.DataFrame:
+    """Return ``counts`` with a row for every period × group (zeros where nothing happened)."""
+    if periods_table is not None:
+        grid = periods_table.merge(pd.DataFrame({group_col: groups}), how="cross")
+        keys = ["period", group_col]
+    else:
+        grid = pd.DataFrame({group_col: groups})
+        keys = [group_col]
+    out = grid.merge(counts, on=keys, how="left")
+    for col in value_cols:
+        out[col] = out[col].fillna(0).astype("int64")
+    return out
+
+
+# --------------------------------------------------------------------------- statistics
+def wilson_interval(successes: np.ndarray, trials: np.ndarray, confidence: float = 0.95
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Return the Wilson score interval for ``successes / trials`` (NaN where trials == 0).
+
+    Examples
+    --------
+    >>> lo, hi = wilson_interval(np.array([8]), np.array([10]))
+    >>> round(float(lo[0]), 4), round(float(hi[0]), 4)
+    (0.4902, 0.9433)
+    """
+    k = np.asarray(successes, dtype="float64")
+    n = np.asarray(trials, dtype="float64")
+    z = statistics.NormalDist().inv_cdf(0.5 + confidence / 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = k / n
+        denom = 1 + z**2 / n
+        centre = (p + z**2 / (2 * n)) / denom
+        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
+    low = np.where(n > 0, np.clip(centre - half, 0, 1), np.nan)
+    high = np.where(n > 0, np.clip(centre + half, 0, 1), np.nan)
+    return low, high
+
+
+def ratio(num: Any, den: Any) -> Any:
+    """Divide, giving NaN (never 0 or inf) where the denominator is 0."""
+    num = np.asarray(num, dtype="float64")
+    den = np.asarray(den, dtype="float64")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / den, np.nan)
+
+
+def with_excluded(frame: pd.DataFrame, **excluded: int) -> pd.DataFrame:
+    """Attach counts of rows a computation left out, as ``frame.attrs['excluded']``."""
+    frame.attrs["excluded"] = {k: int(v) for k, v in excluded.items()}
+    return frame

@@ -1,0 +1,145 @@
+"""The five metrics and the funnel for one window, as one document (``salesnb kpi --json``).
+
+The document's keys are a contract used by automation (see the README); maps list
+only keys with a non-zero count, rates and means are ``None`` (JSON ``null``) when
+undefined, owner names are as stored.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+
+from salesnb._common import TimeLike, known_at, resolve_window
+from salesnb.cycle import sales_cycle
+from salesnb.data import SalesData
+from salesnb.funnel import funnel
+from salesnb.outcomes import lost_reasons, won_lost
+from salesnb.pipeline import open_opportunities
+from salesnb.volume import deal_size_flags, sales_volume
+from salesnb.winrate import win_rate
+
+__all__ = ["kpi_summary"]
+
+
+def _num(value: Any) -> float | None:
+    """A float, or None when undefined (NaN)."""
+    if value is None:
+        return None
+    value = float(value)
+    return None if math.isnan(value) else value
+
+
+def _count_map(frame: pd.DataFrame, key: str, value: str) -> dict[str, int]:
+    sel = frame[frame[value] > 0]
+    return {str(k): int(v) for k, v in zip(sel[key], sel[value], strict=True)}
+
+
+def kpi_summary(
+    data: SalesData,
+    *,
+    start: TimeLike = None,
+    end: TimeLike = None,
+    as_of: TimeLike = None,
+    band: float = 0.5,
+    calendar: str | None = None,
+) -> dict[str, Any]:
+    """Compute the five metrics and the funnel for a window, as a JSON-ready dict.
+
+    Parameters
+    ----------
+    data : SalesData
+        The dataset.
+    start, end : str or Timestamp, optional
+        The window ``[start, end)``; strings are read in ``calendar``.
+    as_of : str or Timestamp, optional
+        The moment it is seen from (default ``end``; not before it).
+    band : float, default 0.5
+        Relative band around the mean won amount for flagging open deals.
+    calendar : {"gregorian", "jalali"}, optional
+        Calendar of date strings (default: the dataset's).
+
+    Returns
+    -------
+    dict
+        Keys ``window``, ``opportunities``, ``won``, ``lost``, ``sales_volume``,
+        ``win_rate``, ``funnel``, ``sales_cycle`` (shape documented in the README).
+
+    Examples
+    --------
+    >>> import salesnb as sn
+    >>> doc = sn.kpi_summary(sn.load(sn.sample_path()), start="1404-01-01", end="1404-02-01")
+    >>> sorted(doc)[:3]
+    ['funnel', 'lost', 'opportunities']
+    """
+    w = resolve_window(data, start, end, as_of, calendar)
+    kw: dict[str, Any] = {"start": w.start, "end": w.end, "as_of": w.as_of}
+
+    open_by = open_opportunities(data, as_of=w.as_of, by="owner", active_days=None)
+    opps_at = known_at(data, w.as_of)
+    created_by = _created_by_owner(data, w)
+    outcome = won_lost(data, **kw, period=None, by="owner")
+    reasons = lost_reasons(data, **kw)
+    volume = sales_volume(data, **kw, by=None).iloc[0]
+    flags = deal_size_flags(data, **kw, band=band)
+    closed_rate = win_rate(data, **kw, basis="closed", by=None).iloc[0]
+    closed_by = win_rate(data, **kw, basis="closed", by="owner")
+    cohort_rate = win_rate(data, **kw, basis="created", by=None).iloc[0]
+    fun = funnel(data, **kw)
+    cycle_total = sales_cycle(data, **kw, by=None).iloc[0]
+    cycle_by = sales_cycle(data, **kw, by="owner")
+
+    return {
+        "window": w.to_dict(),
+        "opportunities": {
+            "open_total": int((opps_at["status_asof"] == "open").sum()),
+            "open_by_owner": _count_map(open_by, "owner", "open_count"),
+            "created_total": int(sum(created_by.values())),
+            "created_by_owner": created_by,
+        },
+        "won": {"total": int(outcome["won"].sum()), "by_owner": _count_map(outcome, "owner", "won")},
+        "lost": {
+            "total": int(outcome["lost"].sum()),
+            "by_owner": _count_map(outcome, "owner", "lost"),
+            "by_reason": _count_map(reasons, "lost_reason", "lost"),
+        },
+        "sales_volume": {
+            "won_with_amount": int(volume["won_with_amount"]),
+            "won_without_amount": int(volume["won_without_amount"]),
+            "mean_amount": _num(volume["mean_amount"]),
+            "median_amount": _num(volume["median_amount"]),
+            "total_amount": float(volume["total_amount"]),
+            "band": float(band),
+            "open_above_band": int((flags["flag"] == "above").sum()),
+            "open_below_band": int((flags["flag"] == "below").sum()),
+        },
+        "win_rate": {
+            "closed": _num(closed_rate["win_rate"]),
+            "closed_by_owner": {str(o): float(r) for o, r, n in zip(
+                closed_by["owner"], closed_by["win_rate"], closed_by["n"], strict=True) if n > 0},
+            "created_cohort": _num(cohort_rate["win_rate"]),
+            "created_cohort_open_share": _num(cohort_rate["open_share"]),
+        },
+        "funnel": [
+            {"stage": str(r.stage), "reached": int(r.reached), "lost_here": int(r.lost_here),
+             "conversion_to_next": _num(r.conversion_to_next),
+             "median_days_in_stage": _num(r.median_days_in_stage)}
+            for r in fun.itertuples(index=False)
+        ],
+        "sales_cycle": {
+            "won_count": int(cycle_total["won_count"]),
+            "mean_days": _num(cycle_total["mean_days"]),
+            "median_days": _num(cycle_total["median_days"]),
+            "by_owner_mean_days": {str(o): float(m) for o, m, n in zip(
+                cycle_by["owner"], cycle_by["mean_days"], cycle_by["won_count"], strict=True) if n > 0},
+        },
+    }
+
+
+def _created_by_owner(data: SalesData, window) -> dict[str, int]:  # noqa: ANN001 - Window
+    opps = data.opportunities
+    inside = (opps["created_at"] >= window.start) & (opps["created_at"] < window.end)
+    counts = opps.loc[inside, "owner"].value_counts()
+    return {str(k): int(v) for k, v in sorted(counts.items()) if v > 0}

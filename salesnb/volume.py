@@ -1,0 +1,206 @@
+"""Question 3 — sales volume: the value of won deals, and open deals far from it.
+
+Sales volume is over the deals won in the window that have an amount; those without
+one are counted separately. An open deal (at ``as_of``) with an amount is *above the
+band* when ``amount > mean * (1 + band)`` and *below* when ``amount < mean * (1 - band)``,
+``mean`` being the mean won amount of the window (no mean: no flags).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from salesnb._common import (
+    TOTAL,
+    TimeLike,
+    all_groups,
+    assign,
+    complete_grid,
+    days_between,
+    group_column,
+    group_labels,
+    known_at,
+    period_frame,
+    ratio,
+    resolve_window,
+    wilson_interval,
+    with_excluded,
+)
+from salesnb.data import SalesData
+from salesnb.outcomes import closed_in_window
+from salesnb.stages import current_stage
+
+__all__ = ["deal_size_bands", "deal_size_flags", "sales_volume"]
+
+NO_AMOUNT = "(no amount)"
+
+
+def sales_volume(
+    data: SalesData,
+    *,
+    start: TimeLike = None,
+    end: TimeLike = None,
+    as_of: TimeLike = None,
+    period: str | None = None,
+    calendar: str | None = None,
+    by: str | None = "owner",
+) -> pd.DataFrame:
+    """Summarise the amounts of the deals won in the window.
+
+    Parameters
+    ----------
+    data : SalesData
+        The dataset.
+    start, end, as_of : str or Timestamp, optional
+        The window ``[start, end)`` and the moment it is seen from.
+    period : str or None, default None
+        Split by period of ``closed_at`` (``week``, ``month``...); None for the window.
+    calendar : {"gregorian", "jalali"}, optional
+        Calendar of periods and date strings.
+    by : str or None, default "owner"
+        Column to group by, None for the total.
+
+    Returns
+    -------
+    DataFrame
+        (period columns,) the group column, ``won``, ``won_with_amount``,
+        ``won_without_amount``, ``mean_amount``, ``median_amount`` (NaN when no won
+        deal has an amount), ``total_amount``.
+    """
+    window = resolve_window(data, start, end, as_of, calendar)
+    col = group_column(by)
+    closed = closed_in_window(data, window)
+    won = closed[(closed["status_asof"] == "won").to_numpy()]
+    frame = pd.DataFrame({col: group_labels(won, by), "amount": won["amount"]}, index=won.index)
+    keys = [col]
+    table = None
+    if period is not None:
+        table = period_frame(data, window, period)
+        frame["period"] = assign(data, won["closed_asof"], window, period)
+        keys = ["period", col]
+    stats_ = frame.groupby(keys, sort=False)["amount"].agg(
+        won="size", won_with_amount="count", mean_amount="mean", median_amount="median",
+        total_amount="sum").reset_index()
+    groups = all_groups(data, by) if by is not None else [TOTAL]
+    out = complete_grid(stats_, table, groups, col, ["won", "won_with_amount"])
+    out["won_without_amount"] = out["won"] - out["won_with_amount"]
+    out["total_amount"] = out["total_amount"].fillna(0.0)
+    lead = ["period", "period_start", "period_end"] if period is not None else []
+    return out[[*lead, col, "won", "won_with_amount", "won_without_amount", "mean_amount",
+                "median_amount", "total_amount"]]
+
+
+def deal_size_flags(
+    data: SalesData,
+    *,
+    start: TimeLike = None,
+    end: TimeLike = None,
+    as_of: TimeLike = None,
+    band: float = 0.5,
+    calendar: str | None = None,
+) -> pd.DataFrame:
+    """Flag the open deals (at ``as_of``) whose amount is far from the mean won amount.
+
+    Parameters
+    ----------
+    band : float, default 0.5
+        Relative distance from the mean beyond which a deal is flagged.
+
+    Returns
+    -------
+    DataFrame
+        One row per deal open at ``as_of`` (none left out): ``opportunity_id``,
+        ``owner``, ``stage``, ``amount``, ``reference_mean``, ``ratio`` (amount / mean),
+        ``flag`` — ``above``, ``below``, ``within``, ``no amount`` (the deal has none) or
+        ``no reference`` (no won deal with an amount in the window). Sorted with the
+        flagged deals first, largest distance first.
+    """
+    if band < 0:
+        from salesnb.exceptions import WindowError
+
+        raise WindowError(f"band={band} is negative", fix="give a band >= 0, e.g. 0.5 for ±50%")
+    window = resolve_window(data, start, end, as_of, calendar)
+    closed = closed_in_window(data, window)
+    won_amounts = closed.loc[(closed["status_asof"] == "won").to_numpy(), "amount"].dropna()
+    mean = float(won_amounts.mean()) if len(won_amounts) else np.nan
+    opps = known_at(data, window.as_of)
+    open_ = opps[(opps["status_asof"] == "open").to_numpy()]
+    stage = current_stage(data, open_, window.as_of)["stage"].fillna(open_["stage"])
+    amount = open_["amount"]
+    flag = np.select(
+        [amount.isna().to_numpy(), np.isnan(mean) * np.ones(len(open_), dtype=bool),
+         (amount > mean * (1 + band)).to_numpy(), (amount < mean * (1 - band)).to_numpy()],
+        ["no amount", "no reference", "above", "below"], default="within")
+    out = pd.DataFrame({
+        "opportunity_id": open_["opportunity_id"],
+        "owner": open_["owner"],
+        "stage": stage,
+        "created_at": open_["created_at"],
+        "amount": amount,
+        "reference_mean": mean,
+        "ratio": ratio(amount.to_numpy(), np.full(len(open_), mean)),
+        "flag": flag,
+    })
+    distance = np.abs(np.log(out["ratio"].where(out["ratio"] > 0)))
+    out = out.assign(_flagged=~out["flag"].isin(["above", "below"]), _d=-distance.fillna(-np.inf))
+    out = out.sort_values(["_flagged", "_d", "opportunity_id"], ignore_index=True).drop(
+        columns=["_flagged", "_d"])
+    out.attrs["band"] = band
+    out.attrs["reference_mean"] = mean
+    return out
+
+
+def deal_size_bands(
+    data: SalesData,
+    *,
+    start: TimeLike = None,
+    end: TimeLike = None,
+    as_of: TimeLike = None,
+    bands: int = 4,
+    calendar: str | None = None,
+) -> pd.DataFrame:
+    """Compare win rate and cycle length across deal-size bands (quantiles of amount).
+
+    Over the deals closed in the window, bands are amount quantiles (quartiles by
+    default) of the closed deals with an amount; deals without an amount form their
+    own row ``(no amount)`` so none is dropped. Shows whether large deals close less
+    often and more slowly on the user's own data.
+
+    Returns
+    -------
+    DataFrame
+        ``band`` (1 = smallest), ``label``, ``amount_min``, ``amount_max``, ``won``,
+        ``lost``, ``closed``, ``win_rate``, ``ci_low``, ``ci_high``,
+        ``mean_cycle_days`` and ``median_cycle_days`` (of the won deals).
+    """
+    window = resolve_window(data, start, end, as_of, calendar)
+    closed = closed_in_window(data, window)
+    amount = closed["amount"]
+    has = amount.notna().to_numpy()
+    band_no = pd.Series(0, index=closed.index, dtype="int64")
+    if has.sum():
+        n_bands = int(min(bands, pd.Series(amount[has]).nunique()))
+        codes = pd.qcut(amount[has].rank(method="first"), n_bands, labels=False) + 1
+        band_no[has] = codes.astype("int64")
+    frame = pd.DataFrame({
+        "band": band_no,
+        "amount": amount,
+        "won": (closed["status_asof"] == "won").to_numpy(),
+        "cycle": days_between(closed["created_at"], closed["closed_asof"]).where(
+            closed["status_asof"] == "won"),
+    })
+    out = frame.groupby("band").agg(
+        amount_min=("amount", "min"), amount_max=("amount", "max"), won=("won", "sum"),
+        closed=("won", "size"), mean_cycle_days=("cycle", "mean"),
+        median_cycle_days=("cycle", "median")).reset_index()
+    out["lost"] = out["closed"] - out["won"]
+    out["win_rate"] = ratio(out["won"], out["closed"])
+    out["ci_low"], out["ci_high"] = wilson_interval(out["won"].to_numpy(), out["closed"].to_numpy())
+    out["label"] = [NO_AMOUNT if b == 0 else f"Q{b}" for b in out["band"]]
+    out = pd.concat([out[out["band"] > 0], out[out["band"] == 0]], ignore_index=True)
+    return with_excluded(
+        out[["band", "label", "amount_min", "amount_max", "won", "lost", "closed", "win_rate",
+             "ci_low", "ci_high", "mean_cycle_days", "median_cycle_days"]],
+        without_amount=int((~has).sum()),
+    )
