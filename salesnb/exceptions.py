@@ -38,6 +38,14 @@ def format_ids(ids: Iterable[object], limit: int = MAX_IDS_SHOWN) -> str:
     return f"{shown}{more} ({len(items)} {noun})"
 
 
+def _plain(value: object) -> object:
+    """Turn numpy scalars into Python ones so messages show ``-5.0``, not ``np.float64(-5.0)``."""
+    item = getattr(value, "item", None)
+    if callable(item) and type(value).__module__ == "numpy":
+        return item()
+    return value
+
+
 class SalesnbError(Exception):
     """Base class of every error salesnb raises on purpose."""
 
@@ -101,7 +109,7 @@ class Problem:
         if self.ids:
             lines.append(f"  offending rows: {format_ids(self.ids)}")
         if self.values:
-            distinct = list(dict.fromkeys(self.values))
+            distinct = list(dict.fromkeys(_plain(v) for v in self.values))
             shown = ", ".join(repr(v) for v in distinct[:MAX_IDS_SHOWN])
             more = " …" if len(distinct) > MAX_IDS_SHOWN else ""
             lines.append(f"  offending values: {shown}{more}")

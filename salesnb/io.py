@@ -8,10 +8,12 @@ hold one Excel workbook (``*.xlsx``) with sheets ``opportunities`` and (optional
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from salesnb.data import SalesData, SettingsLike
@@ -133,11 +135,12 @@ def _read_table(path: Path, encoding: str) -> tuple[pd.DataFrame, RowLabel]:
                                 fix="check the file is a complete Parquet file (re-export it)") from err
     enc = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
     try:
+        # index_col=False: a trailing comma on every line must not shift the columns.
         frame = pd.read_csv(path, dtype="str", keep_default_na=False, na_values=[""],
-                            encoding=enc, skipinitialspace=False)
+                            encoding=enc, index_col=False)
     except UnicodeDecodeError as err:
         raise DataFileError(
-            f"is not valid {encoding} text ({err.reason} at byte {err.start})", path=str(path),
+            f"is not valid {encoding} text ({_decode_position(path, enc, err)})", path=str(path),
             fix="save the file as UTF-8 (in Excel: 'CSV UTF-8'), or pass the file's encoding, "
                 "e.g. encoding='cp1256' (salesnb ... --encoding cp1256)",
         ) from err
@@ -147,7 +150,44 @@ def _read_table(path: Path, encoding: str) -> tuple[pd.DataFrame, RowLabel]:
     except pd.errors.ParserError as err:
         raise DataFileError(f"is not a well-formed CSV ({err})", path=str(path),
                             fix="check the quoting and that every line has the same number of fields") from err
-    return frame, line_labels(2)
+    return frame, _csv_line_labels(path, enc)
+
+
+def _decode_position(path: Path, encoding: str, err: UnicodeDecodeError) -> str:
+    """Describe where decoding fails, as a byte offset and line in the whole file.
+
+    pandas reports offsets within its read buffer; decoding the file again gives the
+    true position (only done when there is an error).
+    """
+    raw = path.read_bytes()
+    try:
+        raw.decode(encoding)
+    except UnicodeDecodeError as exact:
+        line = raw.count(b"\n", 0, exact.start) + 1
+        return f"{exact.reason} at byte {exact.start}, line {line}"
+    return f"{err.reason}"
+
+
+def _csv_line_labels(path: Path, encoding: str) -> RowLabel:
+    """Label data rows by their first line in the file, counting blank lines and quoted newlines.
+
+    The file is scanned only when a label is needed, i.e. when there is an error.
+    """
+
+    def label(positions: np.ndarray) -> list[str]:
+        starts: list[int] = []
+        with path.open(encoding=encoding, newline="") as handle:
+            reader = csv.reader(handle)
+            previous = 0
+            for row in reader:
+                if row:  # pandas skips blank lines
+                    starts.append(previous + 1)
+                previous = reader.line_num
+        data_starts = starts[1:]  # the first record is the header
+        return [f"line {data_starts[int(p)]}" if int(p) < len(data_starts) else f"row {int(p)}"
+                for p in positions]
+
+    return label
 
 
 def _load_workbook(path: Path, *, settings: SettingsLike, base: FunnelSettings | None) -> SalesData:

@@ -25,6 +25,8 @@ key                    default
 from __future__ import annotations
 
 import datetime as dt
+import difflib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -106,7 +108,7 @@ class FunnelSettings:
     holidays: tuple[dt.date, ...] = ()
     fiscal_year_start: int = 1
     amount_unit: str = "auto"
-    source: str = "defaults"
+    source: str = field(default="defaults", compare=False)
     defaulted: tuple[str, ...] = field(default=(), compare=False)
 
     @classmethod
@@ -266,6 +268,9 @@ def parse_settings_text(text: str, *, source: str) -> FunnelSettings:
     """Parse the YAML text of a ``funnel.yml`` into :class:`FunnelSettings`."""
     try:
         content = yaml.safe_load(text)
+    except ValueError as err:  # an impossible unquoted date, e.g. holidays: [2025-02-30]
+        raise SettingsError(f"{_bad_date_location(text)}is not a valid calendar date ({err})", source=source,
+                            fix="correct the date (Gregorian ISO, e.g. 2025-03-21)") from err
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -277,6 +282,22 @@ def parse_settings_text(text: str, *, source: str) -> FunnelSettings:
         raise SettingsError(f"expected a mapping of settings, got {type(content).__name__}",
                             source=source, fix="write one 'key: value' per line, e.g. 'calendar: jalali'")
     return FunnelSettings.from_mapping(content, source=source)
+
+
+def _bad_date_location(text: str) -> str:
+    """Find the first impossible ISO date in YAML text: "line 4 (holidays): '2025-02-30' "."""
+    key = None
+    for number, line in enumerate(text.splitlines(), 1):
+        head = re.match(r"^([A-Za-z_]\w*)\s*:", line)
+        if head:
+            key = head.group(1)
+        for found in re.findall(r"\b(\d{4}-\d{1,2}-\d{1,2})\b", line.split("#", 1)[0]):
+            try:
+                dt.date.fromisoformat(found)
+            except ValueError:
+                where = f" ({key})" if key else ""
+                return f"line {number}{where}: {found!r} "
+    return "a date "
 
 
 def coerce_settings(settings: FunnelSettings | Mapping[str, Any] | str | Path | None,
@@ -340,7 +361,11 @@ def _timezone(value: Any, source: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as err:
-        close = sorted(z for z in available_timezones() if name.lower() in z.lower())[:5]
+        zones = sorted(available_timezones())
+        close = [z for z in zones if name.lower() in z.lower()][:5]
+        if not close:
+            lowered = {z.lower(): z for z in zones}
+            close = [lowered[z] for z in difflib.get_close_matches(name.lower(), lowered, n=3, cutoff=0.75)]
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
         raise SettingsError(f"unknown timezone {name!r}{hint}", source=source,
                             fix="use an IANA time zone name such as Asia/Tehran, Europe/Berlin or UTC") from err

@@ -92,29 +92,45 @@ def parse_timestamps(
     could not be read (blank values are simply missing).
     """
     if isinstance(series.dtype, pd.DatetimeTZDtype):
-        out = series.dt.tz_convert(tz)
-        return out.dt.as_unit(_TIME_UNIT), np.zeros(len(series), dtype=bool)
+        return _to_ns(series.dt.tz_convert(tz))
     if pd.api.types.is_datetime64_dtype(series.dtype):
-        out = _localize(series, tz)
-        return out.dt.as_unit(_TIME_UNIT), np.zeros(len(series), dtype=bool)
+        return _to_ns(series, tz)
 
     text = clean_text(series)
     present = text.notna().to_numpy()
     has_offset = text.str.contains(_OFFSET, na=False).to_numpy()
     result = pd.Series(pd.NaT, index=series.index, dtype=f"datetime64[{_TIME_UNIT}, {tz}]")
+    bad = np.zeros(len(series), dtype=bool)
     naive_mask = present & ~has_offset
     if naive_mask.any():
         naive = pd.to_datetime(text[naive_mask], format="ISO8601", errors="coerce")
-        if isinstance(naive.dtype, pd.DatetimeTZDtype):  # pragma: no cover - defensive
-            naive = naive.dt.tz_convert(tz)
-        else:
-            naive = _localize(naive, tz)
-        result[naive_mask] = naive.dt.as_unit(_TIME_UNIT)
+        converted, out_of_range = _to_ns(naive, tz)
+        result[naive_mask] = converted
+        bad[np.flatnonzero(naive_mask)[out_of_range]] = True
     if has_offset.any():
         aware = pd.to_datetime(text[has_offset], format="ISO8601", errors="coerce", utc=True)
-        result[has_offset] = aware.dt.tz_convert(tz).dt.as_unit(_TIME_UNIT)
-    bad = present & result.isna().to_numpy()
+        converted, out_of_range = _to_ns(aware.dt.tz_convert(tz))
+        result[has_offset] = converted
+        bad[np.flatnonzero(has_offset)[out_of_range]] = True
+    bad |= present & result.isna().to_numpy()
     return result, bad
+
+
+#: Timestamps are held in nanoseconds, which reach from 1677-09-22 to 2262-04-11.
+_LOWEST = pd.Timestamp.min.ceil("D")
+_HIGHEST = pd.Timestamp.max.floor("D")
+
+
+def _to_ns(series: pd.Series, tz: str | None = None) -> tuple[pd.Series, np.ndarray]:
+    """Convert to nanoseconds (localising naive values in ``tz``); out-of-range values become NaT."""
+    naive = series.dt.tz_localize(None) if isinstance(series.dtype, pd.DatetimeTZDtype) else series
+    outside = ((naive < _LOWEST.tz_localize(None)) | (naive > _HIGHEST.tz_localize(None))).fillna(False)
+    outside_arr = outside.to_numpy(dtype=bool)
+    if outside_arr.any():
+        series = series.where(~outside)
+    if tz is not None:
+        series = _localize(series, tz)
+    return series.dt.as_unit(_TIME_UNIT), outside_arr
 
 
 def _localize(series: pd.Series, tz: str) -> pd.Series:
@@ -156,7 +172,8 @@ _FIXES = {
 
 def _opportunity_schema() -> pa.DataFrameSchema:
     def check(key: str, fn: Callable[[pd.DataFrame], pd.Series]) -> pa.Check:
-        return pa.Check(fn, name=key, error=key)
+        # ignore_na=False: the blank-value checks must see the blanks.
+        return pa.Check(fn, name=key, error=key, ignore_na=False)
 
     return pa.DataFrameSchema(
         {
@@ -280,11 +297,15 @@ def clean_opportunities(
                                "thousands separators or currency signs; leave unknown amounts empty"),
     ):
         if bad.any():
-            raw = frame[col].to_numpy()[bad]
+            raw = [str(v) for v in frame[col].to_numpy()[bad]]
+            if col != "amount" and any(_JALALI_LIKE.match(v) for v in raw):
+                fix = f"{fix}. Some values look like Jalali dates: data files hold Gregorian dates"
             problems.append(Problem(f"has values that cannot be read as {_KIND[col]}", source, fix, col,
-                                    tuple(label_rows(bad)), tuple(str(v) for v in raw)))
+                                    tuple(label_rows(bad)), tuple(raw)))
 
-    problems.extend(_schema_problems(out, source, label_rows))
+    # Rows whose value could not be read are reported once, above, not again as "blank".
+    unreadable = {"created_at": bad_created, "closed_at": bad_closed, "amount": bad_amount}
+    problems.extend(_schema_problems(out, frame, source, label_rows, unreadable))
     if problems:
         raise DataSchemaError.from_problems(problems)
 
@@ -296,10 +317,18 @@ def clean_opportunities(
 
 _TIMESTAMP_FIX = ("write timestamps in ISO 8601, e.g. 2025-03-04 or 2025-03-04T10:15:00 "
                   "(Gregorian dates; an offset such as +03:30 is optional)")
-_KIND = {"created_at": "a timestamp", "closed_at": "a timestamp", "amount": "a number"}
+_KIND = {"created_at": "a timestamp (ISO 8601, between 1677 and 2262)",
+         "closed_at": "a timestamp (ISO 8601, between 1677 and 2262)", "amount": "a number"}
+_JALALI_LIKE = re.compile(r"^\s*1[34]\d\d[-/]")
 
 
-def _schema_problems(out: pd.DataFrame, source: str, label_rows: Callable[[np.ndarray], list[str]]) -> list[Problem]:
+def _schema_problems(
+    out: pd.DataFrame,
+    raw: pd.DataFrame,
+    source: str,
+    label_rows: Callable[[np.ndarray], list[str]],
+    unreadable: dict[str, np.ndarray],
+) -> list[Problem]:
     try:
         _schema().validate(out, lazy=True)
     except pa.errors.SchemaErrors as err:
@@ -312,9 +341,17 @@ def _schema_problems(out: pd.DataFrame, source: str, label_rows: Callable[[np.nd
             positions = np.unique(hit["index"].dropna().astype("int64").to_numpy())
             mask = np.zeros(len(out), dtype=bool)
             mask[positions] = True
+            if column in unreadable:
+                mask &= ~unreadable[column]
+            if key == "closed_required":
+                mask &= ~unreadable["closed_at"]
+            if not mask.any():
+                continue
             values: tuple[object, ...] = ()
             if key in ("status_known", "amount_nonneg", "id_unique"):
-                values = tuple(out[column].to_numpy()[mask])
+                # Show the values as the user wrote them (before trimming / lower-casing).
+                shown = raw[column] if key == "status_known" else out[column]
+                values = tuple(shown.to_numpy()[mask])
             problems.append(Problem(rule, source, fix, column, tuple(label_rows(mask)), values))
         return problems
     return []
@@ -463,10 +500,12 @@ def infer_stage_order(
 ) -> tuple[str, ...]:
     """Infer the open-stage order from the history.
 
-    Each opportunity ranks the stages it entered by first entry (0 = first); a stage's
-    position is the mean of its ranks scaled to [0, 1] by the opportunity's number of
-    stages, ties broken by name. Stages that appear only in the opportunities'
-    ``stage`` column follow, in order of first appearance.
+    Each opportunity orders the stages it entered by first entry. A stage scores a
+    point for every other stage it precedes in most of the opportunities that entered
+    both (a Copeland ranking), so deals that start mid-funnel or skip stages do not
+    distort the order; ties are broken by the mean relative rank, then by name. Stages
+    that appear only in the opportunities' ``stage`` column follow, in order of first
+    appearance.
     """
     outcomes = {settings.won, settings.lost}
     order: list[str] = []
@@ -474,10 +513,27 @@ def infer_stage_order(
         h = history[~history["stage"].isin(outcomes)]
         first = h.drop_duplicates(["opportunity_id", "stage"])
         rank = first.groupby("opportunity_id", sort=False).cumcount()
-        size = first.groupby("opportunity_id", sort=False)["stage"].transform("size")
-        scaled = np.where(size > 1, rank / (size - 1).clip(lower=1), 0.0)
-        pos = pd.Series(scaled, index=first.index).groupby(first["stage"]).mean()
-        order = sorted(pos.index, key=lambda s: (pos[s], s))
+        ranks = pd.DataFrame({"opp": first["opportunity_id"], "stage": first["stage"], "rank": rank})
+        wide = ranks.pivot(index="opp", columns="stage", values="rank")
+        names = list(wide.columns)
+        values = wide.to_numpy(dtype="float64")
+        # Copeland order: a stage scores one point for every other stage it precedes in
+        # most of the opportunities that entered both (only pairs seen together count, so
+        # a deal that starts mid-funnel does not pull its first stage forward).
+        score = dict.fromkeys(names, 0.0)
+        for i, a in enumerate(names):
+            for j in range(i + 1, len(names)):
+                before = int(np.sum(values[:, i] < values[:, j]))
+                after = int(np.sum(values[:, i] > values[:, j]))
+                if before > after:
+                    score[a] += 1
+                elif after > before:
+                    score[names[j]] += 1
+                else:
+                    score[a] += 0.5
+                    score[names[j]] += 0.5
+        mean_rank = wide.rank(axis=1, pct=True).mean()
+        order = sorted(names, key=lambda s: (-score[s], mean_rank[s], s))
     for value in opportunities["stage"].dropna().unique():
         if value not in outcomes and value not in order:
             order.append(value)
