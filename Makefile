@@ -12,7 +12,7 @@ DATA     ?= data/sample
 PERIOD   ?=
 LANGUAGE ?= en
 
-.PHONY: report test install install-test lint typecheck notebooks-clean lock clean help
+.PHONY: report test install install-test lint typecheck data lock clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -48,6 +48,10 @@ typecheck: install-test
 
 test: lint typecheck
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Regenerate the bundled sample (data/sample/ and data/sample.sqlite).
+data: install
+	$(BIN)/salesnb sample data/sample --n 2000 --seed 1 --sqlite data/sample.sqlite
 
 # Re-pin every dependency (run after changing pyproject.toml).
 lock: | $(UV)

@@ -41,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, default=2000, help="number of opportunities (default 2000)")
     p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     p.add_argument("--format", choices=("csv", "parquet"), default="csv", help="table format")
+    p.add_argument("--sqlite", metavar="FILE",
+                   help="also write the dataset to this SQLite file (replaced if it exists)")
     p.set_defaults(func=_cmd_sample)
 
     p = sub.add_parser("validate", help="check a dataset and print a summary")
@@ -90,6 +92,14 @@ def _cmd_sample(args: argparse.Namespace) -> int:
         raise SystemExit("salesnb sample: --n must be at least 1")
     out = write_sample(Path(args.out), n=args.n, seed=args.seed, fmt=args.format)
     print(f"wrote a synthetic dataset of {args.n} opportunities (seed {args.seed}) to {out}")
+    if args.sqlite:
+        from salesnb.io import load
+        from salesnb.sql import write_sql
+
+        target = Path(args.sqlite)
+        target.unlink(missing_ok=True)
+        write_sql(load(out), f"sqlite:///{target}")
+        print(f"wrote the same dataset to {target}")
     return 0
 
 

@@ -37,12 +37,16 @@ source           str             six lead sources with different win rates
 currency         str             ``IRR``
 ===============  ==============  ====================================================
 
-For the default arguments: 1,323 lost, 544 won (29% of closed) and 133 open
-deals (7%), plus 249 open deals... (see the counts in the tests' module docstring;
-the figures below are the authoritative ones)
+Counts for the default arguments (they change with ``n``, ``seed``, ``end`` and
+``years``, and with this module's version):
 
-    status:  lost 1,286, won 466, open 248 (12.4%); win rate 26.6% of closed
-    stage_history: 6,023 rows; 101 opportunities without history
+* status: 1,192 lost, 467 won (28.1% of closed), 341 open (17.1%), of them 57
+  created more than a year before ``end``; 22 statuses capitalised;
+* 44 empty amounts; 113 lost deals without a reason; 11 deals created on a Friday;
+* ``stage_history``: 6,271 rows (1,943 lead, 1,311 qualified, 949 proposal,
+  667 negotiation, 403 won, 998 lost); 92 opportunities without history;
+  105 skips, 123 steps back, 41 ties; 182 closed deals with history but no
+  terminal row.
 
 ``stage_history`` -- one row per stage entry, columns ``opportunity_id, stage,
 entered_at``, ordered by opportunity and then in the order the entries happened
@@ -85,12 +89,16 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
 import jdatetime
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from pandas.api.extensions import ExtensionArray
 
 __all__ = ["SampleTables", "make_sample", "write_sample"]
 
@@ -157,7 +165,7 @@ _OWNERS: tuple[_Owner, ...] = (
     _Owner("سارا محمدی", "Tehran", 0.40, 0.80, 1.20, None),
     _Owner("علی رضایی", "Tehran", 0.00, 1.00, 1.00, None),
     _Owner("Arash Karimi", "Tehran", -0.30, 1.25, 1.10, None),
-    _Owner("نگار حسینی", "Tehran", -0.10, 1.10, 0.60, 45.0),
+    _Owner("نگار حسینی", "Tehran", -0.10, 1.10, 0.45, 45.0),
     _Owner("مریم احمدی", "Isfahan", 0.20, 0.90, 0.90, None),
     _Owner("Neda Rahimi", "Isfahan", -0.10, 1.10, 1.00, None),
     _Owner("Omid Farahani", "Isfahan", -0.40, 1.35, 0.80, None),
@@ -214,7 +222,7 @@ _ADVANCE_LOGIT = np.array([0.70, 1.05, 0.85, 1.25])
 #: Change of those log-odds per order of magnitude of the amount above the median.
 _ADVANCE_PER_DECADE = -0.45
 #: Median business days in each stage, and the log-normal spread.
-_STAGE_DAYS = np.array([3.0, 7.0, 10.0, 8.0])
+_STAGE_DAYS = np.array([4.0, 9.0, 13.0, 10.0])
 _STAGE_SIGMA = 0.85
 #: Time in stage grows by this power of the amount ratio (10x amount -> 2x time).
 _DURATION_PER_DECADE = 0.30
@@ -294,13 +302,16 @@ def _nowruz_break(first: dt.date, last: dt.date) -> set[dt.date]:
 
 
 class _Clock:
-    """Business-minute clock over a run of days: working time only.
+    """Business-minute clock from a first day up to an end minute: working time only.
 
     Business minute ``b`` counts the working minutes since the first day's opening.
     Sat-Wed are open 08:00-17:00, Thursday 08:00-13:00, Friday and holidays closed.
+    The clock stops at ``end`` (minutes since 1970): every business minute below
+    ``total`` is a wall-clock minute strictly before ``end``.
     """
 
-    def __init__(self, first: dt.date, ndays: int, holidays: set[dt.date]):
+    def __init__(self, first: dt.date, end: int, holidays: set[dt.date]):
+        ndays = (pd.Timestamp(end - 1, unit="m").date() - first).days + 1
         self.epoch_day = (first - dt.date(1970, 1, 1)).days
         days = [first + dt.timedelta(days=i) for i in range(ndays)]
         weekday = np.array([d.weekday() for d in days])
@@ -310,17 +321,19 @@ class _Clock:
         self.weekday = weekday
         self.length = length.astype(np.int64)
         self.cum = np.concatenate([[0], np.cumsum(self.length)])
-        self.total = int(self.cum[-1])
         self.day_start = (self.epoch_day + np.arange(ndays, dtype=np.int64)) * _MIN_PER_DAY
+        # Working minutes strictly before `end`, which falls on the last day or at its end.
+        into_last = end - self.day_start[-1] - _OPEN_MINUTE
+        self.total = int(self.cum[-2] + np.clip(into_last, 0, self.length[-1]))
 
     def to_business(self, wall: np.ndarray) -> np.ndarray:
-        """Map wall-clock minutes to the first business minute at or after them."""
+        """Map wall-clock minutes (before ``end``) to the first business minute at or after."""
         day = (wall - self.day_start[0]) // _MIN_PER_DAY
         offset = wall - self.day_start[day] - _OPEN_MINUTE
         return self.cum[day] + np.clip(offset, 0, self.length[day])
 
     def to_wall(self, business: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Map business minutes to wall-clock minutes; also say which fall past the clock."""
+        """Map business minutes to wall-clock minutes; also say which are at or past ``end``."""
         beyond = business >= self.total
         b = np.where(beyond, 0, business)
         day = np.searchsorted(self.cum, b, side="right") - 1
@@ -346,12 +359,25 @@ def _pick_rows(rng: np.random.Generator, table: np.ndarray, rows: np.ndarray) ->
     return np.minimum(codes, table.shape[1] - 1)
 
 
-def _strings(labels: np.ndarray, codes: np.ndarray, missing: np.ndarray | None = None) -> Any:
-    """Build a ``str`` column from labels and codes (``missing`` rows become NaN)."""
-    values = np.asarray(labels, dtype=object)[codes]
-    if missing is not None and missing.any():
-        values[missing] = None
+def _strings(
+    labels: Sequence[str] | pa.Array, codes: np.ndarray, missing: np.ndarray | None = None
+) -> ExtensionArray:
+    """Build a ``str`` column: ``labels[codes]``, with ``missing`` rows as NaN.
+
+    Goes through an Arrow dictionary array, which is much faster than Python
+    strings for millions of rows.
+    """
+    indices = pa.array(codes.astype(np.int32), mask=missing)
+    dictionary = labels if isinstance(labels, pa.Array) else pa.array(list(labels), pa.string())
+    values = pa.DictionaryArray.from_arrays(indices, dictionary).cast(pa.large_string())
     return pd.array(values, dtype="str")
+
+
+def _opportunity_ids(n: int) -> pa.Array:
+    """Return ``OPP-000001`` ... ``OPP-{n}``, zero-padded to at least six digits."""
+    width = max(6, len(str(n)))
+    digits = pc.utf8_lpad(pc.cast(pa.array(np.arange(1, n + 1)), pa.string()), width, "0")
+    return pc.binary_join_element_wise("OPP-", digits, "")
 
 
 def _minutes_to_datetime(minutes: np.ndarray) -> np.ndarray:
@@ -361,18 +387,185 @@ def _minutes_to_datetime(minutes: np.ndarray) -> np.ndarray:
     return out
 
 
-def _accounts() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _accounts() -> tuple[list[str], np.ndarray, np.ndarray]:
     """Return account names, their share of deals (Zipf-like) and log10 size offsets."""
-    names = [f"{s} {k}" for s in _ACCOUNT_STEMS_FA for k in _ACCOUNT_KINDS_FA[:5]]
-    names = names[:60]
-    names += [f"{s} {k} Co." for s in _ACCOUNT_STEMS_EN for k in _ACCOUNT_KINDS_EN][:60]
-    # A fixed, seed-independent interleaving so shares do not depend on the script.
+    names = [f"{s} {k}" for s in _ACCOUNT_STEMS_FA for k in _ACCOUNT_KINDS_FA]
+    names += [f"{s} {k} Co." for s in _ACCOUNT_STEMS_EN for k in _ACCOUNT_KINDS_EN]
+    # A fixed, seed-independent shuffle, so that large accounts come in both scripts.
     order = np.random.default_rng(20251121).permutation(len(names))
-    labels = np.array(names, dtype=object)[order]
+    labels = [names[i] for i in order]
     rank = np.arange(1, len(labels) + 1)
-    share = 1.0 / rank**0.9
+    share = 1.0 / rank**0.6
     size = np.random.default_rng(1404).normal(0.0, 0.25, len(labels)) + 0.25 * (rank < 10)
     return labels, share, size
+
+
+class _Span(NamedTuple):
+    """The calendar of a sample: business clock, creation-day weights, holidays, end."""
+
+    clock: _Clock
+    day_weight: np.ndarray
+    holidays: list[tuple[dt.date, str]]
+    end_cut: int  # minutes since 1970; every timestamp is strictly before it
+
+
+def _span(end: pd.Timestamp, years: float) -> _Span:
+    """Lay out the days of the sample, their working hours and their deal flow."""
+    end_cut = -(-end.value // 60_000_000_000)
+    first = (end - pd.Timedelta(days=round(years * 365.25))).date()
+    last = pd.Timestamp(end_cut - 1, unit="m").date()
+    holidays = _solar_holidays(first, last)
+    holiday_set = {d for d, _ in holidays}
+    nowruz = _nowruz_break(first, last)
+    clock = _Clock(first, end_cut, holiday_set)
+    ndays = len(clock.day_start)
+    days = [first + dt.timedelta(days=i) for i in range(ndays)]
+    weight = _WEEKDAY_WEIGHT[clock.weekday].copy()
+    weight *= np.where([d in nowruz for d in days], 0.3, 1.0)
+    weight *= np.where([d in holiday_set for d in days], 0.05 / 0.3, 1.0)
+    weight *= np.linspace(0.7, 1.3, ndays)  # the business grows
+    return _Span(clock, weight, holidays, end_cut)
+
+
+def _creations(rng: np.random.Generator, n: int, span: _Span) -> tuple[np.ndarray, np.ndarray]:
+    """Draw the owner and creation minute of each deal, in order of creation."""
+    clock, ndays = span.clock, len(span.day_weight)
+    cw = np.cumsum(span.day_weight)
+    join = np.array(
+        [
+            0
+            if o.joined_days_before_end is None
+            else max(0, ndays - round(o.joined_days_before_end))
+            for o in _OWNERS
+        ]
+    )
+    lo = np.where(join > 0, cw[np.maximum(join - 1, 0)], 0.0)
+    owner = _pick(rng, np.array([o.weight for o in _OWNERS]) * (cw[-1] - lo), n)
+    u = lo[owner] + rng.random(n) * (cw[-1] - lo[owner])
+    day = np.minimum(np.searchsorted(cw, u, side="right"), ndays - 1)
+
+    kind = np.where(clock.length[day] == 0, 2, np.where(clock.weekday[day] == _THURSDAY, 1, 0))
+    hour = np.empty(n, dtype=np.int64)
+    for k, profile in enumerate(_hour_weights().values()):
+        mask = kind == k
+        hour[mask] = _pick(rng, profile, int(mask.sum()))
+    created = clock.day_start[day] + hour * 60 + rng.integers(0, 60, n)
+    created = np.minimum(created, span.end_cut - 1)
+    order = np.lexsort((np.arange(n), created))
+    return owner[order], created[order]
+
+
+def _durations(
+    rng: np.random.Generator,
+    owner: np.ndarray,
+    decades: np.ndarray,
+    won: np.ndarray,
+    final: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Draw the business minutes spent in each stage (n x 4) and which deals got stuck."""
+    n = len(owner)
+    rows = np.arange(n)
+    pace = np.array([o.speed for o in _OWNERS])[owner] * 10.0 ** (_DURATION_PER_DECADE * decades)
+    dur = np.exp(rng.normal(0.0, _STAGE_SIGMA, (n, 4)))
+    dur *= pace[:, None]
+    dur *= _STAGE_DAYS[None, :] * _BDAY
+    # Many losses come before the stage's usual length.
+    lost_early = ~won & (rng.random(n) < 0.5)
+    dur[rows, final] *= np.where(lost_early, rng.uniform(0.2, 1.0, n), 1.0)
+    # Stuck deals stall in their last stage; large deals stall more often.
+    stuck = rng.random(n) < np.clip(0.19 + 0.10 * decades, 0.05, 0.4)
+    dur[rows, final] += np.where(stuck, rng.exponential(360.0 * _BDAY, n), 0.0)
+    minutes = np.round(dur).astype(np.int64)
+    del dur
+    # A few stages passed in the same minute (ties), never the last one.
+    zero = (rng.random((n, 4)) < 0.015) & (np.arange(4)[None, :] < final[:, None])
+    minutes[zero] = 0
+    minutes[rows, final] = np.maximum(minutes[rows, final], 60)
+    return minutes, stuck
+
+
+def _history(
+    rng: np.random.Generator,
+    span: _Span,
+    created: np.ndarray,
+    dur: np.ndarray,
+    final: np.ndarray,
+    won: np.ndarray,
+    closed: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Build the stage history and each deal's current stage at ``end``.
+
+    The full path of each deal is laid out in business minutes, cut at ``end``,
+    and then thinned: skipped stages, missing terminal rows, deals with no history.
+
+    Returns
+    -------
+    opp, stage, time : numpy.ndarray
+        The history rows in output order: deal index, stage code (0-3 the open
+        stages, 4 won, 5 lost) and wall-clock minute.
+    current : numpy.ndarray
+        The stage code of the last open-stage entry of each deal before ``end``.
+    """
+    n = len(created)
+    clock = span.clock
+    entry = clock.to_business(created)[:, None] + np.concatenate(
+        [np.zeros((n, 1), dtype=np.int64), np.cumsum(dur[:, :3], axis=1)], axis=1
+    )
+    reg = (rng.random((n, 4)) < np.array([0.0, 0.02, 0.06, 0.05])) & (dur >= 2 * _BDAY)
+    reg &= np.arange(4)[None, :] <= final[:, None]
+
+    # seq 3s: enter stage s; 3s+1 and 3s+2: back to s-1, then into s again
+    # (a regression, inside the visit of s); 12: the terminal row.
+    parts: list[tuple[np.ndarray, int, int, np.ndarray]] = []
+
+    def add(idx: np.ndarray, seq: int, stage: int, business: np.ndarray | None) -> None:
+        if business is None:  # the first entry: exactly at created_at
+            wall = created[idx]
+        else:
+            wall, beyond = clock.to_wall(business)
+            keep = ~beyond
+            idx, wall = idx[keep], wall[keep]
+        parts.append((idx, seq, stage, wall))
+
+    for s in range(4):
+        idx = np.flatnonzero(final >= s)
+        add(idx, 3 * s, s, None if s == 0 else entry[idx, s])
+        idx = np.flatnonzero(reg[:, s])
+        if len(idx):
+            back = entry[idx, s] + np.floor(dur[idx, s] * rng.uniform(0.15, 0.45, len(idx)))
+            again = back + np.floor(dur[idx, s] * rng.uniform(0.15, 0.45, len(idx)))
+            add(idx, 3 * s + 1, s - 1, back.astype(np.int64))
+            add(idx, 3 * s + 2, s, again.astype(np.int64))
+    idx = np.flatnonzero(closed)
+    add(idx, 12, 4, entry[idx, final[idx]] + dur[idx, final[idx]])
+    del entry
+
+    opp = np.concatenate([p[0] for p in parts]).astype(np.int32)
+    seq = np.concatenate([np.full(len(p[0]), p[1], dtype=np.int8) for p in parts])
+    stage = np.concatenate([np.full(len(p[0]), p[2], dtype=np.int8) for p in parts])
+    time = np.concatenate([p[3] for p in parts])
+    parts.clear()
+    terminal = seq == 12
+    stage[terminal] = np.where(won[opp[terminal]], 4, 5)
+
+    # The current open stage: the last open-stage entry known at `end`.
+    last_seq = np.full(n, -1, dtype=np.int8)
+    np.maximum.at(last_seq, opp[~terminal], seq[~terminal])
+    is_last = seq == last_seq[opp]
+    current = np.zeros(n, dtype=np.int8)
+    current[opp[is_last]] = stage[is_last]
+
+    # Thin out: skipped stages (an intermediate entry never recorded, away from any
+    # regression), terminal rows not recorded, deals with no history at all.
+    s_of = np.minimum(seq // 3, 3)
+    plain = (seq % 3 == 0) & (seq > 0) & ~terminal & ~is_last
+    plain &= ~reg[opp, s_of] & ~(reg[opp, np.minimum(s_of + 1, 3)] & (s_of < 3))
+    drop = plain & (rng.random(len(seq)) < 0.08)
+    drop |= terminal & (rng.random(len(seq)) < 0.12)
+    drop |= (rng.random(n) < 0.05)[opp]
+    keep = np.flatnonzero(~drop)
+    order = keep[np.lexsort((seq[keep], opp[keep]))]
+    return opp[order], stage[order], time[order], current
 
 
 def make_sample(
@@ -429,218 +622,74 @@ def make_sample(
         raise ValueError(f"end must be naive local time (Asia/Tehran), got {end!r}")
     n = int(n)
     rng = np.random.default_rng(seed)
+    span = _span(end_ts, years)
+    owner, created = _creations(rng, n, span)
 
-    # ---- calendar --------------------------------------------------------------------
-    # Minutes since 1970 are the time unit; everything is strictly before `end_cut`.
-    end_cut = -(-end_ts.value // 60_000_000_000)
-    first = (end_ts - pd.Timedelta(days=round(years * 365.25))).date()
-    last = (pd.Timestamp(end_cut - 1, unit="m")).date()
-    ndays = (last - first).days + 1
-    holidays = _solar_holidays(first, last)
-    holiday_set = {d for d, _ in holidays}
-    clock = _Clock(first, ndays, holiday_set)
-    nowruz = _nowruz_break(first, last)
-
-    days = [first + dt.timedelta(days=i) for i in range(ndays)]
-    day_weight = _WEEKDAY_WEIGHT[clock.weekday].copy()
-    day_weight *= np.where([d in nowruz for d in days], 0.3, 1.0)
-    day_weight *= np.where([d in holiday_set for d in days], 0.05 / 0.3, 1.0)
-    day_weight *= np.linspace(0.7, 1.3, ndays)  # the business grows
-    cw = np.cumsum(day_weight)
-
-    # ---- owners and creation times ---------------------------------------------------
-    join_idx = np.array(
-        [
-            0
-            if o.joined_days_before_end is None
-            else max(0, ndays - int(round(o.joined_days_before_end)))
-            for o in _OWNERS
-        ]
-    )
-    lo = np.where(join_idx > 0, cw[np.maximum(join_idx - 1, 0)], 0.0)
-    owner_p = np.array([o.weight for o in _OWNERS]) * (cw[-1] - lo)
-    owner = _pick(rng, owner_p, n)
-    u = lo[owner] + rng.random(n) * (cw[-1] - lo[owner])
-    day = np.minimum(np.searchsorted(cw, u, side="right"), ndays - 1)
-
-    kind = np.where(clock.length[day] == 0, 2, np.where(clock.weekday[day] == _THURSDAY, 1, 0))
-    profiles = _hour_weights()
-    hour = np.empty(n, dtype=np.int64)
-    for k, name in enumerate(("regular", "thursday", "off")):
-        mask = kind == k
-        hour[mask] = _pick(rng, profiles[name], int(mask.sum()))
-    minute = rng.integers(0, 60, n)
-    created = clock.day_start[day] + hour * 60 + minute
-    created = np.minimum(created, end_cut - 1)
-
-    order = np.lexsort((np.arange(n), created))  # ids follow creation order
-    owner, created = owner[order], created[order]
-
-    # ---- breakdowns and amount -------------------------------------------------------
-    owners_team = np.array([o.team for o in _OWNERS], dtype=object)
+    # Breakdowns and amount.
     teams = list(dict.fromkeys(o.team for o in _OWNERS))
-    team_code = np.array([teams.index(t) for t in owners_team])[owner]
+    team = np.array([teams.index(o.team) for o in _OWNERS])[owner]
     product = _pick(rng, np.array([p[1] for p in _PRODUCTS]), n)
     source = _pick(rng, np.array([s[1] for s in _SOURCES]), n)
-    acc_labels, acc_share, acc_size = _accounts()
-    account = _pick(rng, acc_share, n)
-
+    accounts, account_share, account_size = _accounts()
+    account = _pick(rng, account_share, n)
     log10_amount = (
         _MEDIAN_LOG10_AMOUNT
-        + np.array([_TEAM_SIZE[t] for t in teams])[team_code]
+        + np.array([_TEAM_SIZE[t] for t in teams])[team]
         + np.array([p[2] for p in _PRODUCTS])[product]
-        + acc_size[account]
+        + account_size[account]
         + rng.normal(0.0, 0.42, n)
     )
     log10_amount = np.clip(log10_amount, np.log10(5e7), np.log10(5e10))
     amount = np.round(10.0 ** (log10_amount - 5)).astype(np.int64) * 100_000
     decades = log10_amount - _MEDIAN_LOG10_AMOUNT
 
-    # ---- outcome: walk the funnel ----------------------------------------------------
+    # Outcome: walk the funnel; `final` is the last open stage visited.
     shift = (
         np.array([o.skill for o in _OWNERS])[owner]
         + np.array([p[3] for p in _PRODUCTS])[product]
         + np.array([s[2] for s in _SOURCES])[source]
         + _ADVANCE_PER_DECADE * decades
     )
-    logit = _ADVANCE_LOGIT[None, :] + shift[:, None]
-    advance = rng.random((n, 4)) < 1.0 / (1.0 + np.exp(-logit))
+    p_advance = 1.0 / (1.0 + np.exp(-(_ADVANCE_LOGIT[None, :] + shift[:, None])))
+    advance = rng.random((n, 4)) < p_advance
+    del p_advance
     won = advance.all(axis=1)
-    final = np.where(won, 3, np.argmin(advance, axis=1))  # last stage visited
+    final = np.where(won, 3, np.argmin(advance, axis=1))
+    del advance
 
-    # ---- time in each stage, in business minutes -------------------------------------
-    pace = np.array([o.speed for o in _OWNERS])[owner] * 10.0 ** (
-        _DURATION_PER_DECADE * decades
-    )
-    dur = (
-        _STAGE_DAYS[None, :]
-        * _BDAY
-        * pace[:, None]
-        * np.exp(rng.normal(0.0, _STAGE_SIGMA, (n, 4)))
-    )
+    # Timing: closed if the outcome came before `end`.
+    dur, stuck = _durations(rng, owner, decades, won, final)
     rows = np.arange(n)
-    lost_early = rng.random(n) < 0.5  # many losses come before the stage's usual length
-    dur[rows, final] *= np.where(~won & lost_early, rng.uniform(0.2, 1.0, n), 1.0)
-    # Stuck deals: they stall in their last stage; large deals stall more often.
-    stuck = rng.random(n) < np.clip(0.08 + 0.08 * decades, 0.02, 0.3)
-    dur[rows, final] += np.where(stuck, rng.exponential(220.0 * _BDAY, n), 0.0)
-    dur = np.round(dur).astype(np.int64)
-    # A few stages passed in the same minute (ties), never the last one.
-    zero = (rng.random((n, 4)) < 0.015) & (np.arange(4)[None, :] < final[:, None])
-    dur[zero] = 0
-    dur[rows, final] = np.maximum(dur[rows, final], 60)
+    close_b = span.clock.to_business(created) + dur[rows, :4].cumsum(axis=1)[rows, final]
+    close_wall, beyond = span.clock.to_wall(close_b)
+    closed = ~beyond
+    h_opp, h_stage, h_time, current = _history(rng, span, created, dur, final, won, closed)
+    del dur
 
-    start_b = clock.to_business(created)
-    entry_b = start_b[:, None] + np.concatenate(
-        [np.zeros((n, 1), dtype=np.int64), np.cumsum(dur[:, :3], axis=1)], axis=1
-    )
-    close_b = entry_b[rows, final] + dur[rows, final]
-    close_wall, close_beyond = clock.to_wall(close_b)
-    closed = ~close_beyond & (close_wall < end_cut)
-    closed_at = np.where(closed, close_wall, -1)
-
-    # ---- history events (the full path, then cut at `end`) ---------------------------
-    # seq 3s: enter stage s; 3s+1 / 3s+2: back to s-1 and into s again (regression);
-    # 12: the terminal row.
-    reg_p = np.array([0.0, 0.02, 0.06, 0.05])
-    reg = (rng.random((n, 4)) < reg_p[None, :]) & (dur >= 2 * _BDAY)
-    reg_a = np.floor(dur * rng.uniform(0.15, 0.45, (n, 4))).astype(np.int64)
-    reg_b = np.floor(dur * rng.uniform(0.15, 0.45, (n, 4))).astype(np.int64)
-
-    ev_opp, ev_seq, ev_stage, ev_time = [], [], [], []
-
-    def add(mask: np.ndarray, seq: int, stage: int, business: np.ndarray | None) -> None:
-        idx = np.flatnonzero(mask)
-        if business is None:  # the first entry: exactly created_at
-            wall = created[idx]
-        else:
-            wall, beyond = clock.to_wall(business[idx])
-            keep = ~beyond & (wall < end_cut)
-            idx, wall = idx[keep], wall[keep]
-        ev_opp.append(idx)
-        ev_seq.append(np.full(len(idx), seq, dtype=np.int64))
-        ev_stage.append(np.full(len(idx), stage, dtype=np.int64))
-        ev_time.append(wall)
-
-    for s in range(4):
-        visited = final >= s
-        add(visited, 3 * s, s, None if s == 0 else entry_b[:, s])
-        if s > 0:
-            r = visited & reg[:, s]
-            add(r, 3 * s + 1, s - 1, entry_b[:, s] + reg_a[:, s])
-            add(r, 3 * s + 2, s, entry_b[:, s] + reg_a[:, s] + reg_b[:, s])
-    terminal = closed & (rng.random(n) >= 0.12)
-    add(terminal, 12, np.int64(4), close_b)  # 4: won, adjusted below
-    ev = {
-        "opp": np.concatenate(ev_opp),
-        "seq": np.concatenate(ev_seq),
-        "stage": np.concatenate(ev_stage),
-        "time": np.concatenate(ev_time),
-    }
-    is_terminal = ev["seq"] == 12
-    ev["stage"][is_terminal] = np.where(won[ev["opp"][is_terminal]], 4, 5)
-
-    # The current open stage: the last open-stage entry known at `end`.
-    open_rows = ~is_terminal
-    last_seq = np.full(n, -1, dtype=np.int64)
-    np.maximum.at(last_seq, ev["opp"][open_rows], ev["seq"][open_rows])
-    is_last = ev["seq"] == last_seq[ev["opp"]]
-    current = np.zeros(n, dtype=np.int64)
-    current[ev["opp"][is_last & open_rows]] = ev["stage"][is_last & open_rows]
-
-    # Skipped stages: an intermediate entry the CRM never recorded.
-    seq, opp = ev["seq"], ev["opp"]
-    s_of = seq // 3
-    plain_entry = (seq % 3 == 0) & (seq > 0) & (seq < 12)
-    next_reg = np.zeros(len(seq), dtype=bool)
-    inner = plain_entry & (s_of < 3)
-    next_reg[inner] = reg[opp[inner], s_of[inner] + 1]
-    skip = (
-        plain_entry
-        & ~is_last
-        & ~reg[opp, np.minimum(s_of, 3)]
-        & ~next_reg
-        & (rng.random(len(seq)) < 0.08)
-    )
-    no_history = rng.random(n) < 0.05
-    keep = ~skip & ~no_history[opp]
-    order = np.lexsort((seq[keep], opp[keep]))
-    h_opp = opp[keep][order]
-    h_stage = ev["stage"][keep][order]
-    h_time = ev["time"][keep][order]
-
-    # ---- assemble the tables ---------------------------------------------------------
-    status = np.where(closed, np.where(won, 1, 2), 0)
-    status_labels = np.array(["open", "won", "lost", "Open", "Won", "Lost"], dtype=object)
-    status_code = status + 3 * (rng.random(n) < 0.01)
-
-    stage_labels = np.array([*STAGES, WON, LOST], dtype=object)
-    opp_stage = np.where(closed, final, current)
-    stage_missing = closed & won
-
+    # Labels.
+    status = np.where(closed, np.where(won, 1, 2), 0) + 3 * (rng.random(n) < 0.01)
     lost = closed & ~won
     reason = _pick_rows(rng, np.vstack([_LOST_MIX, _LOST_MIX_STUCK]), np.where(stuck, 4, final))
     reason_missing = ~lost | (rng.random(n) < 0.10)
-
     amount_missing = rng.random(n) < 0.03
-    width = max(6, len(str(n)))
-    ids = np.array([f"OPP-{i:0{width}d}" for i in range(1, n + 1)], dtype=object)
+    ids = _opportunity_ids(n)
+    stage_labels = [*STAGES, WON, LOST]
 
     opportunities = pd.DataFrame(
         {
-            "opportunity_id": pd.array(ids, dtype="str"),
-            "owner": _strings(np.array([o.name for o in _OWNERS], dtype=object), owner),
-            "team": _strings(np.array(teams, dtype=object), team_code),
+            "opportunity_id": _strings(ids, rows),
+            "owner": _strings([o.name for o in _OWNERS], owner),
+            "team": _strings(teams, team),
             "created_at": _minutes_to_datetime(created),
-            "status": _strings(status_labels, status_code),
-            "closed_at": _minutes_to_datetime(closed_at),
+            "status": _strings(["open", "won", "lost", "Open", "Won", "Lost"], status),
+            "closed_at": _minutes_to_datetime(np.where(closed, close_wall, -1)),
             "amount": pd.arrays.IntegerArray(amount, amount_missing),
-            "stage": _strings(stage_labels, opp_stage, stage_missing),
-            "lost_reason": _strings(np.array(_LOST_REASONS, dtype=object), reason, reason_missing),
-            "account": _strings(acc_labels, account),
-            "product": _strings(np.array([p[0] for p in _PRODUCTS], dtype=object), product),
-            "source": _strings(np.array([s[0] for s in _SOURCES], dtype=object), source),
-            "currency": _strings(np.array(["IRR"], dtype=object), np.zeros(n, dtype=np.int64)),
+            "stage": _strings(stage_labels, np.where(closed, final, current), closed & won),
+            "lost_reason": _strings(_LOST_REASONS, reason, reason_missing),
+            "account": _strings(accounts, account),
+            "product": _strings([p[0] for p in _PRODUCTS], product),
+            "source": _strings([s[0] for s in _SOURCES], source),
+            "currency": _strings(["IRR"], np.zeros(n, dtype=np.int8)),
         },
         columns=list(OPPORTUNITY_COLUMNS),
     )
@@ -661,6 +710,108 @@ def make_sample(
         "calendar": "jalali",
         "week_start": "saturday",
         "weekend": ["friday"],
-        "holidays": [d for d, _ in holidays],
+        "holidays": [d for d, _ in span.holidays],
     }
     return SampleTables(opportunities, stage_history, settings)
+
+
+# --------------------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------------------
+
+
+def _funnel_yml(settings: dict[str, Any], *, n: int, seed: int) -> str:
+    """Render the settings as a commented ``funnel.yml`` (``yaml.safe_load`` reads them back)."""
+    stages = ", ".join(settings["stages"])
+    weekend = ", ".join(settings["weekend"])
+    lines = [
+        f"# Synthetic sample dataset: salesnb.sample.make_sample(n={n}, seed={seed})",
+        "# Funnel settings, see DESIGN.md (the canonical data layout).",
+        f"stages: [{stages}]  # the open stages, in funnel order",
+        f"won: {settings['won']}",
+        f"lost: {settings['lost']}",
+        f"timezone: {settings['timezone']}  # naive timestamps are local time here",
+        f"currency: {settings['currency']}",
+        f"calendar: {settings['calendar']}",
+        f"week_start: {settings['week_start']}",
+        f"weekend: [{weekend}]",
+        "# Iranian public holidays fixed in the Solar Hijri calendar (lunar ones omitted)",
+    ]
+    if settings["holidays"]:
+        labels = dict(_solar_holidays(min(settings["holidays"]), max(settings["holidays"])))
+        lines.append("holidays:")
+        lines += [
+            f"  - {d.isoformat()}  # {labels.get(d, '')}".rstrip() for d in settings["holidays"]
+        ]
+    else:
+        lines.append("holidays: []")
+    return "\n".join(lines) + "\n"
+
+
+def write_sample(
+    out_dir: str | os.PathLike[str],
+    *,
+    n: int = 2000,
+    seed: int = 1,
+    fmt: Literal["csv", "parquet"] = "csv",
+    end: str = "2025-11-21",
+    years: float = 2.0,
+) -> Path:
+    """Write a synthetic dataset to a folder in the canonical layout.
+
+    Writes ``opportunities``, ``stage_history`` (``.csv`` or ``.parquet``) and
+    ``funnel.yml``, replacing those files if they exist; other files in the folder
+    are left alone. The same arguments give byte-identical files: UTF-8 without BOM,
+    ``\\n`` line endings, ISO timestamps (``2025-03-04T10:15:00``), integer amounts.
+
+    Parameters
+    ----------
+    out_dir : str or path-like
+        The folder; created (with its parents) if missing.
+    n : int, default 2000
+        Number of opportunities.
+    seed : int, default 1
+        Seed of the random generator.
+    fmt : {"csv", "parquet"}, default "csv"
+        File format of the two tables.
+    end : str, default "2025-11-21"
+        The snapshot moment; see :func:`make_sample`.
+    years : float, default 2.0
+        Length of the span before ``end``; see :func:`make_sample`.
+
+    Returns
+    -------
+    pathlib.Path
+        The folder written.
+
+    Raises
+    ------
+    ValueError
+        If ``fmt`` is not ``"csv"`` or ``"parquet"``, or an argument of
+        :func:`make_sample` is invalid.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from salesnb.sample import write_sample
+    >>> folder = write_sample(tempfile.mkdtemp(), n=100)
+    >>> sorted(p.name for p in folder.iterdir())
+    ['funnel.yml', 'opportunities.csv', 'stage_history.csv']
+    """
+    if fmt not in ("csv", "parquet"):
+        raise ValueError(f"fmt must be 'csv' or 'parquet', got {fmt!r}")
+    tables = make_sample(n, seed=seed, end=end, years=years)
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, frame in (
+        ("opportunities", tables.opportunities),
+        ("stage_history", tables.stage_history),
+    ):
+        if fmt == "csv":
+            text = frame.to_csv(index=False, lineterminator="\n", date_format=_TIME_FORMAT)
+            (folder / f"{name}.csv").write_bytes(text.encode("utf-8"))
+        else:
+            frame.to_parquet(folder / f"{name}.parquet", index=False)
+    text = _funnel_yml(tables.settings, n=n, seed=seed)
+    (folder / "funnel.yml").write_bytes(text.encode("utf-8"))
+    return folder

@@ -1,0 +1,41 @@
+"""The bundled sample is exactly what `salesnb sample` generates, in every copy."""
+
+from __future__ import annotations
+
+import filecmp
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import salesnb as sn
+from salesnb.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "data" / "sample"
+
+
+def test_regenerating_the_sample_gives_identical_files(tmp_path: Path) -> None:
+    # The command documented in the README / Makefile (`make data`).
+    assert main(["sample", str(tmp_path / "sample"), "--n", "2000", "--seed", "1",
+                 "--sqlite", str(tmp_path / "sample.sqlite")]) == 0
+    for name in ("opportunities.csv", "stage_history.csv", "funnel.yml"):
+        assert filecmp.cmp(tmp_path / "sample" / name, SAMPLE / name, shallow=False), name
+    fresh = sn.load(f"sqlite:///{tmp_path / 'sample.sqlite'}")
+    shipped = sn.load(f"sqlite:///{ROOT / 'data' / 'sample.sqlite'}")
+    pd.testing.assert_frame_equal(fresh.opportunities, shipped.opportunities)
+    pd.testing.assert_frame_equal(fresh.stage_history, shipped.stage_history)
+
+
+def test_sample_path_points_at_the_bundled_sample() -> None:
+    assert sn.sample_path() == SAMPLE
+    data = sn.load(sn.sample_path())
+    assert data.settings.calendar == "jalali"
+    assert data.settings.timezone == "Asia/Tehran"
+    assert data.settings.currency == "IRR"
+    assert len(data.opportunities) == 2000
+
+
+def test_unknown_bundled_dataset_is_a_clear_error() -> None:
+    with pytest.raises(sn.DataFileError, match="bundled dataset not found"):
+        sn.sample_path("nope")
