@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from salesnb.validation import (
     check_stage_column,
     clean_history,
     clean_opportunities,
+    id_codes,
     infer_stage_order,
     position_labels,
 )
@@ -45,7 +46,9 @@ class SalesData:
         ``settings.timezone``; text is trimmed, blank text is missing.
     stage_history : DataFrame
         ``opportunity_id``, ``stage``, ``entered_at``, ``seq`` (source order, for ties),
-        sorted by opportunity and entry time. Empty when the dataset has no history.
+        ``opp_code`` (row of the opportunity in ``opportunities``), ``position`` (funnel
+        position of the stage, -1 for won/lost rows); sorted by opportunity and entry
+        time, ties in source order. Empty when the dataset has no history.
     settings : FunnelSettings
         Stage order, outcome labels, calendar, time zone, currency...
     source : str
@@ -116,6 +119,7 @@ class SalesData:
                 "stage": pd.Series(dtype="str"),
                 "entered_at": pd.Series(dtype=opps["created_at"].dtype),
                 "seq": pd.Series(dtype="int64"),
+                "opp_code": pd.Series(dtype="int64"),
             })
         if not resolved.stages:
             with warnings.catch_warnings():
@@ -130,7 +134,45 @@ class SalesData:
             else:
                 all_notes.append("no stages known: the dataset has no stage history and no stage column")
         check_stage_column(opps, resolved, source=source)
+        hist = _index_history(hist, opps, resolved)
         return cls(opps, hist, resolved, source, history is not None, tuple(all_notes))
+
+    def subset(self, *, owners: list[str] | tuple[str, ...] | None = None,
+               teams: list[str] | tuple[str, ...] | None = None) -> SalesData:
+        """Return the dataset restricted to some salespeople and/or teams.
+
+        Empty or None selections keep everybody. The stage history follows its
+        opportunities; the settings are unchanged. Unknown names are an error (a typo
+        must not silently give an empty report).
+
+        Examples
+        --------
+        >>> import salesnb as sn
+        >>> data = sn.load(sn.sample_path())
+        >>> data.subset(teams=["Tehran"]).opportunities["team"].unique().tolist()
+        ['Tehran']
+        """
+        from salesnb.exceptions import WindowError
+
+        opps = self.opportunities
+        keep = pd.Series(True, index=opps.index)
+        for column, wanted in (("owner", owners), ("team", teams)):
+            if not wanted:
+                continue
+            known = set(opps[column].dropna())
+            unknown = [w for w in wanted if w not in known]
+            if unknown:
+                raise WindowError(
+                    f"unknown {column} value(s) {unknown}",
+                    fix=f"choose among: {', '.join(sorted(known)) or '(none in the data)'}",
+                )
+            keep &= opps[column].isin(list(wanted))
+        if keep.all():
+            return self
+        sub = opps[keep].reset_index(drop=True)
+        hist = self.stage_history[keep.to_numpy()[self.stage_history["opp_code"].to_numpy()]]
+        hist = _index_history(hist.reset_index(drop=True), sub, self.settings)
+        return replace(self, opportunities=sub, stage_history=hist)
 
     # ------------------------------------------------------------------ summaries
     @property
@@ -196,6 +238,20 @@ class SalesData:
         s = self.summary()
         return (f"SalesData({s['opportunities']} opportunities, {s['history_rows']} history rows, "
                 f"{s['owners']} owners, source={self.source!r})")
+
+
+def _index_history(hist: pd.DataFrame, opps: pd.DataFrame, settings: FunnelSettings) -> pd.DataFrame:
+    """Add the integer keys the KPI functions join on.
+
+    ``opp_code`` is the row of the opportunity in ``opps``; ``position`` the 0-based
+    funnel position of the stage (-1 for the won/lost outcome rows). Integer keys keep
+    joins over millions of rows fast.
+    """
+    hist = hist.copy()
+    hist["opp_code"] = id_codes(hist["opportunity_id"], opps["opportunity_id"])
+    lookup = {s: i for i, s in enumerate(settings.stages)}
+    hist["position"] = hist["stage"].map(lookup).fillna(-1).astype("int64")
+    return hist
 
 
 _CANONICAL = {

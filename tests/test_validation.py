@@ -458,7 +458,7 @@ def test_history_sorted_by_time_with_ties_in_source_order() -> None:
     })
     hist = sn.SalesData.from_frames(opps, history, {"stages": ["lead", "qualified", "proposal"]}) \
         .stage_history
-    assert tuple(hist.columns) == (*HISTORY_COLUMNS, "seq")
+    assert tuple(hist.columns) == (*HISTORY_COLUMNS, "seq", "opp_code", "position")
     assert hist["opportunity_id"].tolist() == ["o1", "o1", "o1", "o2"]
     assert hist["stage"].tolist() == ["lead", "qualified", "proposal", "lead"]
     assert hist["seq"].tolist() == [2, 1, 3, 0]
@@ -496,7 +496,7 @@ def test_dataset_without_history(make_dataset) -> None:
     assert data.has_history is False
     hist = data.stage_history
     assert len(hist) == 0
-    assert tuple(hist.columns) == (*HISTORY_COLUMNS, "seq")
+    assert tuple(hist.columns) == (*HISTORY_COLUMNS, "seq", "opp_code", "position")
     assert hist["entered_at"].dtype == data.opportunities["created_at"].dtype
     # Without history the order comes from the stage column (order of first appearance).
     assert data.settings.stages == ("qualified", "proposal")

@@ -1,0 +1,290 @@
+"""Notebook sections: each view computes its KPI tables, draws its plots and shows them.
+
+A view takes a :class:`~salesnb.notebook.NotebookContext` and returns a
+:class:`Section` (its tables and figures, for tests and reuse); :func:`show` displays a
+section in a notebook. Views only glue KPI functions (:mod:`salesnb`) to plot functions
+(:mod:`salesnb.plotting`); they compute nothing themselves. The widgets
+(:mod:`salesnb.widgets`) re-run a view when a control changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib.figure import Figure
+
+from salesnb import i18n, plotting
+from salesnb.cycle import cycle_comparison, cycle_durations, cycle_survival, sales_cycle
+from salesnb.funnel import funnel, slowest_movers, stage_transitions, stuck_opportunities, time_in_stage
+from salesnb.notebook import NotebookContext
+from salesnb.outcomes import lost_reasons, won_lost
+from salesnb.pipeline import new_opportunities, open_opportunities, open_over_time
+from salesnb.stages import stage_visits
+from salesnb.summary import kpi_summary
+from salesnb.text import format_amount, format_days, format_rate
+from salesnb.volume import deal_size_bands, deal_size_flags, sales_volume
+from salesnb.winrate import win_rate
+
+__all__ = [
+    "VIEWS",
+    "Section",
+    "cycle_view",
+    "funnel_view",
+    "headline_view",
+    "opportunities_view",
+    "present",
+    "show",
+    "volume_view",
+    "win_rate_view",
+    "won_lost_view",
+]
+
+
+@dataclass
+class Section:
+    """The output of a view: a title, notes, tables and figures, in display order."""
+
+    title: str
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    figures: list[Figure] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    html: str | None = None
+
+
+View = Callable[[NotebookContext], Section]
+
+
+def _fig(n: int = 1, width: float = 10, height: float = 4.2) -> tuple[Figure, Any]:
+    fig, axes = plt.subplots(1, n, figsize=(width, height), layout="constrained")
+    return fig, axes
+
+
+def _t(ctx: NotebookContext, key: str) -> str:
+    return i18n.translate(key, ctx.language)
+
+
+def present(table: pd.DataFrame, ctx: NotebookContext) -> pd.DataFrame:
+    """Format a KPI table for people: readable amounts, percentages, days, translated headers."""
+    cur, unit = ctx.data.settings.currency, ctx.data.settings.amount_unit
+    out = table.copy()
+    for col in out.columns:
+        name = str(col)
+        values = out[col]
+        if name in ("period_start", "period_end", "snapshot_at", "start", "end", "created_at",
+                    "entered_stage_at", "started_at", "ended_at", "closed_at"):
+            from salesnb.periods import format_date
+
+            out[col] = [format_date(v, calendar=ctx.calendar) if pd.notna(v) else "—" for v in values]
+        elif pd.api.types.is_bool_dtype(values):
+            out[col] = [("✔" if v else "") for v in values]
+        elif not pd.api.types.is_numeric_dtype(values):
+            continue
+        elif name.endswith(("rate", "share", "conversion", "_low", "_high", "conversion_to_next")):
+            out[col] = [format_rate(v) for v in values]
+        elif name.endswith("days") or name in ("days", "threshold_days"):
+            out[col] = [format_days(v) for v in values]
+        elif any(k in name for k in ("amount", "value", "reference_mean", "amount_min", "amount_max")):
+            out[col] = [format_amount(v, cur, unit) for v in values]
+        elif name.endswith("ratio"):
+            out[col] = [f"{v:.2f}×" if pd.notna(v) else "—" for v in values]
+    if ctx.language == "fa":
+        out = out.map(lambda v: i18n.persian_digits(v) if isinstance(v, str) else v)
+    return i18n.table_headers(out, ctx.language)
+
+
+def show(section: Section) -> Section:
+    """Display a section in the notebook (title, notes, figures, tables)."""
+    from IPython.display import HTML, Markdown, display
+
+    display(Markdown(f"### {section.title}"))
+    for note in section.notes:
+        display(Markdown(f"> {note}"))
+    if section.html:
+        display(HTML(section.html))
+    for fig in section.figures:
+        display(fig)
+        plt.close(fig)
+    for name, table in section.tables.items():
+        if name.startswith("_"):
+            continue
+        display(Markdown(f"**{name}**"))
+        display(table)
+    return section
+
+
+def _empty_note(ctx: NotebookContext) -> list[str]:
+    return [_t(ctx, "no_data_window")] if ctx.is_empty else []
+
+
+# --------------------------------------------------------------------------- sections
+def headline_view(ctx: NotebookContext) -> Section:
+    """Overview: the five numbers of the window (``kpi_summary``) as headline cards."""
+    doc = kpi_summary(ctx.data, **ctx.kpi_args())
+    cur, unit = ctx.data.settings.currency, ctx.data.settings.amount_unit
+    cards = [
+        (_t(ctx, "open_now"), f"{doc['opportunities']['open_total']:,}"),
+        (_t(ctx, "created"), f"{doc['opportunities']['created_total']:,}"),
+        (_t(ctx, "won"), f"{doc['won']['total']:,}"),
+        (_t(ctx, "lost"), f"{doc['lost']['total']:,}"),
+        (_t(ctx, "mean_won_amount"), format_amount(doc["sales_volume"]["mean_amount"], cur, unit)),
+        (_t(ctx, "win_rate"), format_rate(doc["win_rate"]["closed"])),
+        (_t(ctx, "cycle_median"), format_days(doc["sales_cycle"]["median_days"])),
+    ]
+    if ctx.language == "fa":
+        cards = [(k, i18n.persian_digits(v)) for k, v in cards]
+    direction = "rtl" if ctx.language == "fa" else "ltr"
+    cells = "".join(
+        f'<div style="display:inline-block;min-width:9em;margin:.3em;padding:.6em 1em;border:1px solid #ccd;'
+        f'border-radius:6px;background:#f7f8fb"><div style="font-size:.85em;color:#556">{k}</div>'
+        f'<div style="font-size:1.5em;font-weight:600">{v}</div></div>' for k, v in cards)
+    html = f'<div dir="{direction}">{cells}</div>'
+    table = pd.DataFrame(cards, columns=["kpi", "value"])
+    return Section(f"{_t(ctx, 'headline')} — {ctx.describe_window()}", {"_headline": table},
+                   notes=_empty_note(ctx), html=html)
+
+
+def opportunities_view(ctx: NotebookContext) -> Section:
+    """Question 1: open opportunities per salesperson, over time, and new ones per period."""
+    a = ctx.kpi_args()
+    pipe = open_opportunities(ctx.data, as_of=ctx.window.as_of, calendar=ctx.calendar)
+    over = open_over_time(ctx.data, **a, period=ctx.period)
+    new = new_opportunities(ctx.data, **a, period=ctx.period, by=None)
+    fig, axes = _fig(2, 12, 4.6)
+    plotting.plot_open_pipeline(pipe, ax=axes[0], language=ctx.language)
+    plotting.plot_open_over_time(over, ax=axes[1], language=ctx.language)
+    notes = _empty_note(ctx)
+    flagged = pipe.loc[pipe["too_few"], "owner"].tolist()
+    if flagged:
+        notes.append(f"{_t(ctx, 'too_few_note')}: {', '.join(flagged)}")
+    return Section(_t(ctx, "q1_title"), {
+        _t(ctx, "open_by_owner"): present(pipe, ctx),
+        _t(ctx, "new_per_period"): present(new[["period", "created", "created_value"]], ctx),
+    }, [fig], notes)
+
+
+def won_lost_view(ctx: NotebookContext) -> Section:
+    """Question 2: won and lost per period, lost reasons, reason × stage where lost."""
+    a = ctx.kpi_args()
+    per_period = won_lost(ctx.data, **a, period=ctx.period, by=None)
+    per_owner = won_lost(ctx.data, **a, period=None, by="owner")
+    reasons = lost_reasons(ctx.data, **a)
+    by_stage = lost_reasons(ctx.data, **a, by="stage")
+    fig, axes = _fig(2, 12, 4.6)
+    plotting.plot_won_lost(per_period, ax=axes[0], language=ctx.language)
+    plotting.plot_lost_reasons(reasons, ax=axes[1], language=ctx.language)
+    fig2, ax2 = _fig(1, 9, 4.2)
+    plotting.plot_lost_reason_stage(by_stage, ax=ax2, language=ctx.language,
+                                    stages=list(ctx.data.settings.stages))
+    return Section(_t(ctx, "q2_title"), {
+        _t(ctx, "won_lost_by_owner"): present(per_owner, ctx),
+        _t(ctx, "lost_reasons"): present(reasons, ctx),
+    }, [fig, fig2], _empty_note(ctx))
+
+
+def volume_view(ctx: NotebookContext, band: float = 0.5) -> Section:
+    """Question 3: won deal values, open deals far from the mean, and deal size vs outcome."""
+    a = ctx.kpi_args()
+    volume = sales_volume(ctx.data, **a, by="owner")
+    total = sales_volume(ctx.data, **a, by=None)
+    flags = deal_size_flags(ctx.data, **a, band=band)
+    won = cycle_durations(ctx.data, **a)
+    bands = deal_size_bands(ctx.data, **a)
+    cur, unit = ctx.data.settings.currency, ctx.data.settings.amount_unit
+    fig, axes = _fig(2, 12, 4.6)
+    plotting.plot_deal_sizes(won["amount"], flags, ax=axes[0], language=ctx.language, band=band,
+                             currency=cur, amount_unit=unit)
+    plotting.plot_size_bands(bands, ax=axes[1], language=ctx.language)
+    risky = flags[flags["flag"].isin(["above", "below"])].head(15)
+    notes = _empty_note(ctx)
+    without = int(total["won_without_amount"].iloc[0])
+    if without:
+        notes.append(f"{_t(ctx, 'won_without_amount')}: {without}")
+    return Section(_t(ctx, "q3_title"), {
+        _t(ctx, "volume_by_owner"): present(volume, ctx),
+        _t(ctx, "risky_open_deals"): present(risky, ctx),
+        _t(ctx, "size_bands"): present(bands, ctx),
+    }, [fig], notes)
+
+
+def win_rate_view(ctx: NotebookContext) -> Section:
+    """Question 4a: win rate per salesperson (closed and cohort bases) with intervals."""
+    a = ctx.kpi_args()
+    closed = win_rate(ctx.data, **a, basis="closed", by="owner")
+    cohort = win_rate(ctx.data, **a, basis="created", by="owner")
+    fig, axes = _fig(2, 12, 4.6)
+    plotting.plot_win_rate(closed, ax=axes[0], language=ctx.language)
+    plotting.plot_win_rate(cohort, ax=axes[1], language=ctx.language)
+    axes[1].set_title(i18n.shape(_t(ctx, "win_rate_cohort"), ctx.language))
+    return Section(_t(ctx, "q4a_title"), {
+        _t(ctx, "win_rate_closed"): present(closed.drop(columns=["open", "open_share"]), ctx),
+        _t(ctx, "win_rate_cohort"): present(cohort, ctx),
+    }, [fig], _empty_note(ctx))
+
+
+def funnel_view(ctx: NotebookContext) -> Section:
+    """Question 4b: the funnel, transitions, time in stage, stuck deals and slowest movers."""
+    a = ctx.kpi_args()
+    fun = funnel(ctx.data, **a)
+    moves = stage_transitions(ctx.data, **a)
+    stay = time_in_stage(ctx.data, **a)
+    # Visits that started in the window (the time-in-stage plot shows completed ones).
+    visits = stage_visits(ctx.data, ctx.window.as_of)
+    visits = visits[(visits["entered_at"] >= ctx.window.start) & (visits["entered_at"] < ctx.window.end)]
+    stuck = stuck_opportunities(ctx.data, as_of=ctx.window.as_of)
+    slow = slowest_movers(ctx.data, as_of=ctx.window.as_of)
+    fig, axes = _fig(2, 12, 4.8)
+    plotting.plot_funnel(fun, ax=axes[0], language=ctx.language)
+    plotting.plot_time_in_stage(visits, ax=axes[1], language=ctx.language,
+                                stages=list(ctx.data.settings.stages))
+    notes = _empty_note(ctx)
+    if ctx.data.settings.stages_inferred:
+        notes.append(_t(ctx, "stages_inferred"))
+    ex = stuck.attrs.get("excluded", {})
+    if any(ex.values()):
+        notes.append(f"{_t(ctx, 'stuck_not_judged')}: " + ", ".join(f"{k} {v}" for k, v in ex.items()))
+    return Section(_t(ctx, "q4b_title"), {
+        _t(ctx, "funnel"): present(fun, ctx),
+        _t(ctx, "transitions"): present(moves, ctx),
+        _t(ctx, "time_in_stage"): present(stay, ctx),
+        _t(ctx, "stuck"): present(stuck.head(20), ctx),
+        _t(ctx, "slowest"): present(slow, ctx),
+    }, [fig], notes)
+
+
+def cycle_view(ctx: NotebookContext) -> Section:
+    """Question 5: the sales cycle, its censoring-aware view and the comparison with the past."""
+    a = ctx.kpi_args()
+    per_owner = sales_cycle(ctx.data, **a, by="owner")
+    durations = cycle_durations(ctx.data, **a)
+    curve = cycle_survival(ctx.data, **a)
+    compare = cycle_comparison(ctx.data, **a)
+    fig, axes = _fig(2, 12, 4.6)
+    plotting.plot_cycle_distribution(durations, ax=axes[0], language=ctx.language)
+    plotting.plot_survival(curve, ax=axes[1], language=ctx.language)
+    notes = _empty_note(ctx)
+    medians = curve.attrs.get("medians")
+    ex = curve.attrs.get("excluded", {})
+    if ex.get("lost_before_end"):
+        notes.append(f"{_t(ctx, 'km_lost_excluded')}: {ex['lost_before_end']}")
+    tables = {
+        _t(ctx, "cycle_by_owner"): present(per_owner, ctx),
+        _t(ctx, "cycle_comparison"): present(compare, ctx),
+    }
+    if medians is not None and len(medians):
+        tables[_t(ctx, "km_median")] = present(medians, ctx)
+    return Section(_t(ctx, "q5_title"), tables, [fig], notes)
+
+
+VIEWS: dict[str, View] = {
+    "headline": headline_view,
+    "opportunities": opportunities_view,
+    "won_lost": won_lost_view,
+    "volume": volume_view,
+    "win_rate": win_rate_view,
+    "funnel": funnel_view,
+    "cycle": cycle_view,
+}
