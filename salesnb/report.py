@@ -443,7 +443,7 @@ def render_index(data: SalesData, window: Window, label: str, doc: dict[str, Any
     t = lambda key: i18n.translate(key, language)  # noqa: E731
     digits = i18n.persian_digits if language == "fa" else (lambda s: s)
     cur, unit = data.settings.currency, data.settings.amount_unit
-    fmt = {"count": lambda v: f"{int(v):,}", "amount": lambda v: format_amount(v, cur, unit),
+    fmt: dict[str, Callable[[Any], str]] = {"count": lambda v: f"{int(v):,}", "amount": lambda v: format_amount(v, cur, unit),
            "rate": format_rate, "days": format_days}
     prev = dict((k, v) for k, v, _ in _headline(previous)) if previous else {}
     rows = []

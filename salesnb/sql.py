@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 import sqlalchemy as sa
@@ -172,6 +172,7 @@ def _exists(conn: sa.Connection, table: str) -> bool:
 
 def _read(conn: sa.Connection, table: str, params: Mapping[str, Any] | None, shown: str,
           url: sa.URL) -> pd.DataFrame:
+    statement: sa.Executable
     if _QUERY.match(table):
         statement = sa.text(table)
         what = "query"
@@ -202,7 +203,8 @@ def _first_line(err: Exception, url: sa.URL | None) -> str:
     return _scrub(text[0] if text else type(err).__name__, url)
 
 
-def write_sql(data: SalesData, url_or_engine: str | sa.URL | Engine, *, if_exists: str = "replace") -> None:
+def write_sql(data: SalesData, url_or_engine: str | sa.URL | Engine, *,
+              if_exists: Literal["fail", "replace", "append"] = "replace") -> None:
     """Write a dataset's tables to a database in the canonical layout.
 
     Timestamps are stored as ISO 8601 text with their offset in SQLite (which has no

@@ -171,7 +171,7 @@ _FIXES = {
 
 
 def _opportunity_schema() -> pa.DataFrameSchema:
-    def check(key: str, fn: Callable[[pd.DataFrame], pd.Series]) -> pa.Check:
+    def check(key: str, fn: Callable[[Any], Any]) -> pa.Check:
         # ignore_na=False: the blank-value checks must see the blanks.
         return pa.Check(fn, name=key, error=key, ignore_na=False)
 
@@ -364,7 +364,7 @@ def _strip_column_names(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _missing_column(column: str, present: Sequence[str], source: str) -> Problem:
+def _missing_column(column: str, present: Sequence[str] | pd.Index, source: str) -> Problem:
     near = [c for c in present if c.strip().lower().replace(" ", "_") == column]
     hint = f" (found {near[0]!r}: rename it to {column!r})" if near else ""
     found = ", ".join(map(str, present)) or "(none)"
@@ -452,12 +452,12 @@ def clean_history(
 
     if known.any():
         safe = np.where(known, codes, 0)
-        created = utc64(opportunities["created_at"])[safe]
-        closed = utc64(opportunities["closed_at"])[safe]
-        entered = utc64(out["entered_at"])
+        born = utc64(opportunities["created_at"])[safe]
+        ended = utc64(opportunities["closed_at"])[safe]
+        entry = utc64(out["entered_at"])
         with np.errstate(invalid="ignore"):
-            before = known & ~np.isnat(entered) & (entered < created)
-            after = known & ~np.isnat(entered) & ~np.isnat(closed) & (entered > closed)
+            before = known & ~np.isnat(entry) & (entry < born)
+            after = known & ~np.isnat(entry) & ~np.isnat(ended) & (entry > ended)
         if before.any():
             problems.append(Problem(
                 "has entries before the opportunity was created", source,
