@@ -28,7 +28,10 @@ from salesnb.funnel import (
     stuck_opportunities,
     time_in_stage,
 )
+from salesnb import notebook
 from salesnb.io import load
+from salesnb.mapping import MappingReport, apply_mapping
+from salesnb.sql import load_sql
 from salesnb.outcomes import lost_reasons, won_lost
 from salesnb.paths import sample_path
 from salesnb.periods import parse_date, period_bounds, period_table
@@ -49,11 +52,13 @@ __all__ = [
     "DataSchemaError",
     "DatabaseError",
     "FunnelSettings",
+    "MappingReport",
     "SalesData",
     "SalesnbError",
     "SalesnbWarning",
     "SettingsError",
     "WindowError",
+    "apply_mapping",
     "cycle_comparison",
     "cycle_durations",
     "cycle_survival",
@@ -63,8 +68,10 @@ __all__ = [
     "kpi_summary",
     "load",
     "load_settings",
+    "load_sql",
     "lost_reasons",
     "new_opportunities",
+    "notebook",
     "open_opportunities",
     "open_over_time",
     "parse_date",

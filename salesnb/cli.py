@@ -26,6 +26,9 @@ def _add_data_args(parser: argparse.ArgumentParser) -> None:
                         help="funnel settings (funnel.yml format); overrides the dataset's funnel.yml")
     parser.add_argument("--encoding", default="utf-8",
                         help="text encoding of CSV files (default utf-8; e.g. cp1256)")
+    parser.add_argument("--mapping", metavar="NAME_OR_FILE",
+                        help="read a CRM export through a column mapping: a preset (maven, salesforce, "
+                             "hubspot, pipedrive) or a mapping YAML file (docs/presets.md)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,6 +65,29 @@ def build_parser() -> argparse.ArgumentParser:
                    help="calendar of the dates given (default: the dataset's calendar)")
     p.add_argument("--json", action="store_true", help="print one JSON document (for automation)")
     p.set_defaults(func=_cmd_kpi)
+
+    p = sub.add_parser("report", help="run the notebooks into a dated HTML report")
+    p.add_argument("data", metavar="DATA", nargs="?", default=None,
+                   help="dataset folder, .xlsx workbook or database URL (default: the bundled sample)")
+    p.add_argument("--period", metavar="P",
+                   help="last-week, last-month, last-quarter, last-year, this-month, this-quarter, "
+                        "a month (2025-10, Jalali 1404-08), a quarter (2025-Q3) or a year; "
+                        "default: the latest complete month")
+    p.add_argument("--start", metavar="DATE", help="window start instead of --period (with --end)")
+    p.add_argument("--end", metavar="DATE", help="window end (exclusive)")
+    p.add_argument("--as-of", metavar="TIMESTAMP", help="evaluate with what was known then (default: end)")
+    p.add_argument("--calendar", choices=("gregorian", "jalali"),
+                   help="calendar of the dates and periods (default: the dataset's)")
+    p.add_argument("--owners", nargs="+", default=[], metavar="NAME", help="only these salespeople")
+    p.add_argument("--teams", nargs="+", default=[], metavar="NAME", help="only these teams")
+    p.add_argument("--language", choices=("en", "fa"), default="en", help="report language (fa: Persian, RTL)")
+    p.add_argument("--out", default="reports", help="parent folder of the reports (default: reports/)")
+    p.add_argument("--pdf", action="store_true", help="also print every page to PDF (headless Chromium)")
+    p.add_argument("--jobs", type=int, default=2, help="notebooks run in parallel (default 2)")
+    p.add_argument("--notebooks", metavar="DIR", help="notebooks folder (default: the project's notebooks/)")
+    p.add_argument("--mapping", default="", metavar="NAME_OR_FILE",
+                   help="column mapping or preset for CRM exports (e.g. maven)")
+    p.set_defaults(func=_cmd_report)
     return parser
 
 
@@ -82,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _load(args: argparse.Namespace):  # noqa: ANN202 - SalesData, imported lazily
     from salesnb.io import load
 
-    return load(args.data, settings=args.settings, encoding=args.encoding)
+    return load(args.data, settings=args.settings, encoding=args.encoding, mapping=args.mapping)
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
@@ -109,11 +135,23 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", SalesnbWarning)
         try:
-            data = _load(args)
+            report = None
+            if args.mapping:
+                from salesnb.mapping import apply_mapping
+
+                data, report = apply_mapping(args.data, args.mapping, settings=args.settings,
+                                             encoding=args.encoding)
+            else:
+                data = _load(args)
         except DataSchemaError as err:
             print(f"{args.data}: INVALID — {len(err.problems)} problem(s)\n", file=sys.stderr)
             print(str(err), file=sys.stderr)
             return 1
+    if report is not None:  # what the mapping did, then the dataset (without repeating its notes)
+        from dataclasses import replace
+
+        print(report.describe() + "\n")
+        data = replace(data, notes=tuple(n for n in data.notes if n not in report.notes))
     print(data.describe())
     for w in caught:
         print(f"warning: {w.message}")
@@ -140,3 +178,19 @@ def _cmd_kpi(args: argparse.Namespace) -> int:
 
         print(format_summary(doc, data, calendar=args.calendar or data.settings.calendar))
     return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from salesnb.paths import sample_path
+    from salesnb.report import run_report
+
+    if args.jobs < 1:
+        raise WindowError(f"--jobs {args.jobs} must be at least 1", fix="give --jobs 1 or more")
+    result = run_report(
+        args.data or str(sample_path()), period=args.period, start=args.start, end=args.end,
+        as_of=args.as_of, calendar=args.calendar, owners=args.owners, teams=args.teams,
+        language=args.language, mapping=args.mapping, out=args.out, pdf=args.pdf, jobs=args.jobs,
+        notebooks=args.notebooks, progress=lambda line: print(line, flush=True),
+    )
+    print(f"open: {result.index.resolve()}")
+    return 0 if result.ok else 1

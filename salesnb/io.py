@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -20,6 +20,9 @@ from salesnb.data import SalesData, SettingsLike
 from salesnb.exceptions import DataFileError
 from salesnb.settings import FunnelSettings, coerce_settings, load_settings
 from salesnb.validation import RowLabel, line_labels, position_labels
+
+if TYPE_CHECKING:
+    from salesnb.mapping import MappingLike
 
 __all__ = ["load"]
 
@@ -32,6 +35,7 @@ def load(
     *,
     settings: SettingsLike = None,
     encoding: str = "utf-8",
+    mapping: MappingLike | None = None,
 ) -> SalesData:
     """Load and validate a dataset.
 
@@ -47,6 +51,12 @@ def load(
     encoding : str, default "utf-8"
         Text encoding of CSV files (a UTF-8 byte-order mark is accepted). Use for
         example ``"cp1256"`` for Windows Persian/Arabic exports.
+    mapping : str, Path or dict, optional
+        Read a CRM export through a column mapping: a preset name (``maven``,
+        ``salesforce``, ``hubspot``, ``pipedrive``) or a mapping YAML file (see
+        ``docs/presets.md``). ``source`` is then the export folder or file. Rows the
+        mapping sets aside are counted in ``notes``; use
+        :func:`salesnb.mapping.apply_mapping` for the full report.
 
     Returns
     -------
@@ -68,6 +78,13 @@ def load(
     >>> data.settings.calendar
     'jalali'
     """
+    if mapping is not None:
+        if isinstance(source, str) and "://" in source:
+            raise DataFileError("a column mapping reads export files, not databases", path=source,
+                                fix="select canonical column names in the query (load_sql), or export to CSV")
+        from salesnb.mapping import apply_mapping
+
+        return apply_mapping(source, mapping, settings=settings, encoding=encoding).data
     if isinstance(source, str) and "://" in source:
         from salesnb.sql import load_sql
 
