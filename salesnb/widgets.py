@@ -94,7 +94,9 @@ class Controls:
             self.message.value = f"<b style='color:#b00'>{_escape(str(err))}</b>"
             return
         self.message.value = ""
-        self.output.clear_output(wait=True)
+        # Not clear_output(wait=True): nbclient (papermill, nbval) can hang on it inside
+        # an Output widget; a plain clear costs a brief flicker in the browser.
+        self.output.clear_output()
         with self.output:
             self.last = show(self.view(self.ctx))
 

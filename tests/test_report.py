@@ -1,0 +1,159 @@
+"""`salesnb report`: a self-contained, dated HTML report set, reproducible and failure-safe."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+import salesnb as sn
+from salesnb.cli import main
+from salesnb.report import resolve_period, run_report
+
+ROOT = Path(__file__).resolve().parent.parent
+PERIOD = "1404-06"  # Shahrivar 1404: a complete month of the sample
+
+pytestmark = pytest.mark.notebook
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("reports")
+    result = run_report(ROOT / "data" / "sample", period=PERIOD, out=out, jobs=2, progress=lambda _: None)
+    assert result.ok, [r.error for r in result.runs]
+    return result.folder
+
+
+def _pages(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*.html"))
+
+
+def test_every_page_exists(report: Path) -> None:
+    names = {p.name for p in _pages(report)}
+    notebooks = {p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")}
+    assert names == {"index.html"} | {f"{n}.html" for n in notebooks}
+    assert {p.stem for p in (report / "notebooks").glob("*.ipynb")} == notebooks
+    assert (report / "kpis.json").exists()
+    assert report.name == PERIOD
+
+
+def test_pages_have_no_traceback_no_code_and_embedded_plots(report: Path) -> None:
+    for page in _pages(report):
+        text = page.read_text(encoding="utf-8")
+        assert "Traceback" not in text and "Error:" not in text, page.name
+        if page.name != "index.html":
+            assert "data:image/png;base64," in text, f"{page.name} has no embedded plot"
+            assert "sn.notebook.prepare" not in text, f"{page.name} shows code cells"
+
+
+def test_no_network_resources(report: Path) -> None:
+    pattern = re.compile(r"""<(?:script|link|img)\b[^>]*(?:src|href)\s*=\s*["'](?:https?:)?//""", re.I)
+    for page in _pages(report):
+        assert not pattern.search(page.read_text(encoding="utf-8")), page.name
+
+
+def test_index_links_every_section_and_shows_changes(report: Path) -> None:
+    text = (report / "index.html").read_text(encoding="utf-8")
+    for page in _pages(report):
+        if page.name != "index.html":
+            assert f"href='{page.name}'" in text
+    assert "vs previous" in text.lower() or "previous" in text.lower()
+    assert "data quality" in text.lower()
+
+
+def test_kpis_json_equals_the_cli_document(report: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = sn.load(ROOT / "data" / "sample")
+    window, _ = resolve_period(data, period=PERIOD)
+    assert main(["kpi", str(ROOT / "data" / "sample"), "--start", "1404-06-01", "--end", "1404-07-01",
+                 "--json"]) == 0
+    cli = json.loads(capsys.readouterr().out)
+    assert json.loads((report / "kpis.json").read_text(encoding="utf-8")) == cli
+    assert cli["window"]["start"] == window.start.isoformat()
+
+
+def test_rerun_gives_identical_kpis_and_replaces_the_report(report: Path) -> None:
+    first = (report / "kpis.json").read_bytes()
+    again = run_report(ROOT / "data" / "sample", period=PERIOD, out=report.parent, jobs=2,
+                       progress=lambda _: None)
+    assert again.ok and again.replaced_previous
+    assert (again.folder / "kpis.json").read_bytes() == first
+
+
+def test_a_failing_notebook_is_isolated_and_keeps_the_good_report(report: Path, tmp_path: Path) -> None:
+    notebooks = tmp_path / "notebooks"
+    shutil.copytree(ROOT / "notebooks", notebooks)
+    broken = notebooks / "02_won_lost.ipynb"
+    nb = nbformat.read(str(broken), as_version=4)
+    nb.cells.insert(4, nbformat.v4.new_code_cell("raise RuntimeError('forced failure for the test')"))
+    nbformat.write(nb, str(broken))
+    out = report.parent
+    good_index = (report / "index.html").read_bytes()
+    code = main(["report", str(ROOT / "data" / "sample"), "--period", PERIOD, "--out", str(out),
+                 "--notebooks", str(notebooks), "--jobs", "2"])
+    assert code == 1
+    # the earlier good report is untouched; the broken run sits beside it
+    assert (report / "index.html").read_bytes() == good_index
+    failed = report.with_name(report.name + ".failed")
+    index = (failed / "index.html").read_text(encoding="utf-8")
+    assert "02_won_lost" in index and "forced failure for the test" in index and "RuntimeError" in index
+    # the other sections still finished
+    assert (failed / "01_opportunities.html").exists() and (failed / "05_sales_cycle.html").exists()
+    assert not (failed / "02_won_lost.html").exists()
+
+
+def test_persian_report_is_right_to_left(tmp_path: Path) -> None:
+    result = run_report(ROOT / "data" / "sample", period=PERIOD, out=tmp_path, language="fa", jobs=2,
+                        notebooks=_only(tmp_path, "00_overview"), progress=lambda _: None)
+    assert result.ok
+    assert result.folder.name == f"{PERIOD}-fa"
+    for page in _pages(result.folder):
+        assert 'dir="rtl"' in page.read_text(encoding="utf-8"), page.name
+
+
+def _only(tmp_path: Path, name: str) -> Path:
+    folder = tmp_path / "only"
+    folder.mkdir(exist_ok=True)
+    shutil.copy(ROOT / "notebooks" / f"{name}.ipynb", folder)
+    return folder
+
+
+def test_period_resolution() -> None:
+    data = sn.load(ROOT / "data" / "sample")  # last event 2025-11-20 (1404-08-29), Jalali
+    w, label = resolve_period(data)  # default: latest complete month
+    assert label == "1404-07"
+    assert w.start.isoformat() == "2025-09-23T00:00:00+03:30"
+    _, label = resolve_period(data, period="last-quarter")
+    assert label == "1404-Q2"
+    _, label = resolve_period(data, period="2025-10", calendar="gregorian")
+    assert label == "2025-10"
+    with pytest.raises(sn.WindowError, match="not understood"):
+        resolve_period(data, period="next-tuesday")
+
+
+def test_rendered_index_is_not_blank(report: Path, tmp_path: Path) -> None:
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        if os.environ.get("SALESNB_REQUIRE_CHROMIUM") == "1":
+            pytest.fail("Chromium required (SALESNB_REQUIRE_CHROMIUM=1) but not installed")
+        pytest.skip("Chromium not installed (apt-get install chromium)")
+    png = tmp_path / "index.png"
+    with tempfile.TemporaryDirectory() as profile:
+        subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                        "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                        "--disable-sync", f"--user-data-dir={profile}", f"--screenshot={png}",
+                        "--window-size=1280,1600", (report / "index.html").as_uri()],
+                       check=True, capture_output=True, timeout=120)
+    from PIL import Image
+
+    image = Image.open(png).convert("L")
+    lo, hi = image.getextrema()
+    assert hi - lo > 100, "the page rendered blank"
+    dark = sum(1 for v in image.getdata() if v < 128)
+    assert dark > 1000, "almost nothing drawn on the page"
