@@ -108,7 +108,7 @@ def test_notebook_runs(path: Path, scenario: str, kernel: str, tmp_path: Path) -
                         progress_bar=False, cwd=str(ROOT))
     nb = nbformat.read(str(out), as_version=4)
     assert _errors(nb) == []
-    text = json.dumps([c.get("outputs", []) for c in nb.cells])
+    text = json.dumps([c.get("outputs", []) for c in nb.cells], ensure_ascii=False)
     if scenario.startswith("empty"):
         # the notebook says there is no data instead of crashing
         assert "no data" in text.lower() or "داده" in text
