@@ -299,6 +299,15 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "mean_days_marker": ("Mean", "میانگین"),
     "p90_marker": ("90th percentile", "صدک ۹۰"),
     "median_bar": ("Median", "میانه"),
+    # report index page
+    "failed": ("failed", "ناموفق در اجرا"),
+    "end_exclusive": ("end exclusive", "بدون روز پایانی"),
+    "report_title": ("Sales team report", "گزارش تیم فروش"),
+    "as_of": ("as of", "با داده\u200cهای تا"),
+    "vs_previous": ("Change vs previous period", "تغییر نسبت به دوره قبل"),
+    "sections": ("Sections", "بخش\u200cها"),
+    "data_quality": ("Data quality", "کیفیت داده\u200cها"),
+    "generated": ("generated", "تهیه\u200cشده در"),
 }
 
 #: Words of :func:`salesnb.text.amount_scale` unit labels.
