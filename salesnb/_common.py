@@ -140,6 +140,16 @@ def history_known_at(data: SalesData, as_of: pd.Timestamp) -> pd.DataFrame:
     return hist[hist["entered_at"] <= as_of]
 
 
+def lookup(keys: pd.Series, table: pd.Series) -> pd.Series:
+    """Return ``table[key]`` for each of ``keys`` (missing where absent), indexed like ``keys``.
+
+    Like ``keys.map(table)`` for a ``table`` with a unique index, but keeps the dtype
+    of ``table`` and works when ``table`` is empty (``Series.map`` with an empty
+    datetime Series raises in pandas).
+    """
+    return pd.Series(table.reindex(keys.to_numpy()).array, index=keys.index, name=table.name)
+
+
 def window_mask(times: pd.Series, window: Window) -> np.ndarray:
     """Return ``start <= times < end`` as a boolean array (missing times are outside)."""
     return ((times >= window.start) & (times < window.end)).fillna(False).to_numpy(dtype=bool)
@@ -169,9 +179,14 @@ def group_column(by: str | None) -> str:
     return by if by is not None else "group"
 
 
-def all_groups(data: SalesData, by: str | None) -> list[str]:
-    """Return every group label of the dataset, sorted (so empty groups show as zeros)."""
-    return sorted(group_labels(data.opportunities, by).unique().tolist())
+def all_groups(data: SalesData, by: str | None, as_of: pd.Timestamp) -> list[str]:
+    """Return every group label known at ``as_of``, sorted (so empty groups show as zeros).
+
+    Groups that appear only on opportunities created after ``as_of`` did not exist
+    yet, so a past window shows the same rows whenever it is re-run.
+    """
+    opps = data.opportunities
+    return sorted(group_labels(opps[opps["created_at"] <= as_of], by).unique().tolist())
 
 
 # --------------------------------------------------------------------------- periods
@@ -210,7 +225,8 @@ def assign(
     idx = np.searchsorted(starts, values, side="right") - 1
     ok = (idx >= 0) & times.notna().to_numpy() & (values < ends[np.clip(idx, 0, None)])
     labels = table["period"].to_numpy(dtype=object)
-    out = np.where(ok, labels[np.clip(idx, 0, None)], None)
+    out = labels[np.clip(idx, 0, None)]
+    out[~ok] = None
     return pd.Series(out, index=times.index, dtype="str")
 
 
@@ -234,10 +250,11 @@ def complete_grid(
 ) -> pd.DataFrame:
     """Return ``counts`` with a row for every period × group (zeros where nothing happened)."""
     if periods_table is not None:
-        grid = periods_table.merge(pd.DataFrame({group_col: groups}), how="cross")
+        grid = periods_table.merge(pd.DataFrame({group_col: pd.Series(groups, dtype="str")}),
+                                   how="cross")
         keys = ["period", group_col]
     else:
-        grid = pd.DataFrame({group_col: groups})
+        grid = pd.DataFrame({group_col: pd.Series(groups, dtype="str")})
         keys = [group_col]
     out = grid.merge(counts, on=keys, how="left")
     for col in value_cols:
@@ -264,8 +281,9 @@ def wilson_interval(successes: np.ndarray, trials: np.ndarray, confidence: float
         denom = 1 + z**2 / n
         centre = (p + z**2 / (2 * n)) / denom
         half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
-    low = np.where(n > 0, np.clip(centre - half, 0, 1), np.nan)
-    high = np.where(n > 0, np.clip(centre + half, 0, 1), np.nan)
+    # The bounds are exactly 0 for no success and 1 for all successes (not 1e-17 off).
+    low = np.where(n > 0, np.where(k == 0, 0.0, np.clip(centre - half, 0, 1)), np.nan)
+    high = np.where(n > 0, np.where(k == n, 1.0, np.clip(centre + half, 0, 1)), np.nan)
     return low, high
 
 

@@ -16,6 +16,7 @@ would pretend it still could).
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,6 +34,7 @@ from salesnb._common import (
     group_labels,
     history_known_at,
     known_at,
+    lookup,
     period_frame,
     resolve_window,
     window_mask,
@@ -61,7 +63,7 @@ def _event_times(data: SalesData, opps: pd.DataFrame, event: str, as_of: pd.Time
         return opps["created_at"]
     if role == "end" and event == "won":
         return opps["closed_asof"].where(opps["status_asof"] == "won")
-    return opps["opportunity_id"].map(_first_entry(data, event, as_of))
+    return lookup(opps["opportunity_id"], _first_entry(data, event, as_of))
 
 
 def _elapsed(data: SalesData, start: pd.Series, end: pd.Series, business_days: bool) -> pd.Series:
@@ -188,7 +190,7 @@ def sales_cycle(
         g.size().rename("won_count"), g.mean().rename("mean_days"), g.median().rename("median_days"),
         g.quantile(0.75).rename("p75_days"), g.quantile(0.9).rename("p90_days"),
     ], axis=1).reset_index()
-    groups = all_groups(data, by) if by is not None else [TOTAL]
+    groups = all_groups(data, by, window.as_of) if by is not None else [TOTAL]
     out = complete_grid(summary, table, groups, col, ["won_count"])
     lead = ["period", "period_start", "period_end"] if period is not None else []
     out = out[[*lead, col, "won_count", "mean_days", "median_days", "p75_days", "p90_days"]]
@@ -335,8 +337,9 @@ def cycle_comparison(
     rows = []
     for name, (s, e, a) in (("current", (window.start, window.end, window.as_of)),
                             ("previous", (*prev, prev[1])), ("year_ago", (*year, year[1]))):
-        kw = dict(start=s, end=e, as_of=a, calendar=window.calendar, by=by, start_event=start_event,
-                  end_event=end_event, business_days=business_days)
+        kw: dict[str, Any] = dict(start=s, end=e, as_of=a, calendar=window.calendar, by=by,
+                                  start_event=start_event, end_event=end_event,
+                                  business_days=business_days)
         cyc = sales_cycle(data, **kw)
         km = cycle_survival(data, **kw).attrs["medians"]
         col = group_column(by)

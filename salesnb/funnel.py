@@ -17,7 +17,9 @@ import pandas as pd
 
 from salesnb._common import (
     TimeLike,
+    Window,
     known_at,
+    lookup,
     ratio,
     resolve_moment,
     resolve_window,
@@ -30,7 +32,7 @@ from salesnb.stages import current_stage, deepest_stage, stage_visits
 __all__ = ["funnel", "slowest_movers", "stage_transitions", "stuck_opportunities", "time_in_stage"]
 
 
-def _cohort(data: SalesData, window) -> pd.DataFrame:  # noqa: ANN001 - Window
+def _cohort(data: SalesData, window: Window) -> pd.DataFrame:
     opps = known_at(data, window.as_of)
     return opps[window_mask(opps["created_at"], window)]
 
@@ -132,7 +134,8 @@ def time_in_stage(
     -------
     DataFrame
         ``stage`` (funnel order), (the ``by`` column,) ``visits``, ``completed``,
-        ``censored``, ``mean_days``, ``median_days``, ``p90_days``.
+        ``censored``, ``mean_days``, ``median_days``, ``p90_days`` (linear interpolation
+        between the completed visits, pandas' default).
     """
     window = resolve_window(data, start, end, as_of, calendar)
     if cohort:
@@ -155,7 +158,7 @@ def time_in_stage(
         done.median().rename("median_days"),
         done.quantile(0.9).rename("p90_days"),
     ], axis=1).reset_index()
-    stage_frame = pd.DataFrame({"stage": list(data.settings.stages)})
+    stage_frame = pd.DataFrame({"stage": pd.Series(list(data.settings.stages), dtype="str")})
     if by is None:
         out = stage_frame.merge(out, on="stage", how="left")
     else:
@@ -193,7 +196,7 @@ def stage_transitions(
     moves = visits[~visits["censored"]]
     order = {s: i for i, s in enumerate(data.settings.stages)}
     won, lost = data.settings.won, data.settings.lost
-    to_pos = moves["next_stage"].map(order)
+    to_pos = moves["next_stage"].map(order).astype("float64")  # NaN: an outcome
     step = to_pos - moves["position"]
     kind = np.select(
         [moves["next_stage"].eq(won).to_numpy(), moves["next_stage"].eq(lost).to_numpy(),
@@ -210,8 +213,9 @@ def _stage_thresholds(data: SalesData, as_of: pd.Timestamp, quantile: float, min
     """Historical duration quantile of completed visits per stage, known at ``as_of``."""
     visits = stage_visits(data, as_of)
     done = visits[~visits["censored"]]
-    stats_ = done.groupby("stage")["days"].agg(
-        threshold_days=lambda s: s.quantile(quantile), median_days="median", completed="size")
+    days = done.groupby("stage")["days"]
+    stats_ = pd.DataFrame({"threshold_days": days.quantile(quantile), "median_days": days.median(),
+                           "completed": days.size()})
     stats_.loc[stats_["completed"] < min_visits, ["threshold_days", "median_days"]] = np.nan
     return stats_
 
@@ -243,7 +247,8 @@ def stuck_opportunities(
 
     An opportunity open at ``as_of`` is *stuck* when it has been in its current stage
     (its last open-stage history entry) longer than the stage's historical
-    ``quantile`` (p90 by default) of completed visits known at ``as_of``.
+    ``quantile`` (p90 by default, linear interpolation between order statistics) of
+    completed visits known at ``as_of``.
 
     Returns
     -------
@@ -257,7 +262,7 @@ def stuck_opportunities(
     at = resolve_moment(data, as_of, calendar)
     pos = _open_positions(data, at)
     thresholds = _stage_thresholds(data, at, quantile, min_visits)
-    pos["threshold_days"] = pos["stage"].map(thresholds["threshold_days"])
+    pos["threshold_days"] = lookup(pos["stage"], thresholds["threshold_days"]).astype("float64")
     no_history = int(pos["stage"].isna().sum())
     no_threshold = int((pos["stage"].notna() & pos["threshold_days"].isna()).sum())
     pos["overdue_ratio"] = ratio(pos["days_in_stage"], pos["threshold_days"])
@@ -292,7 +297,7 @@ def slowest_movers(
     at = resolve_moment(data, as_of, calendar)
     pos = _open_positions(data, at)
     thresholds = _stage_thresholds(data, at, 0.9, min_visits)
-    pos["median_days"] = pos["stage"].map(thresholds["median_days"])
+    pos["median_days"] = lookup(pos["stage"], thresholds["median_days"]).astype("float64")
     pos["pace_ratio"] = ratio(pos["days_in_stage"], pos["median_days"])
     ranked = pos.dropna(subset=["pace_ratio"]).sort_values(
         ["pace_ratio", "opportunity_id"], ascending=[False, True], ignore_index=True).head(n)

@@ -13,6 +13,7 @@ from salesnb._common import (
     TOTAL,
     UNSPECIFIED,
     TimeLike,
+    Window,
     all_groups,
     assign,
     complete_grid,
@@ -29,7 +30,7 @@ from salesnb.stages import stage_where_lost
 __all__ = ["closed_in_window", "lost_reasons", "won_lost"]
 
 
-def closed_in_window(data: SalesData, window) -> pd.DataFrame:  # noqa: ANN001 - Window
+def closed_in_window(data: SalesData, window: Window) -> pd.DataFrame:
     """Return the deals won or lost in the window, as known at ``window.as_of``."""
     opps = known_at(data, window.as_of)
     closed = opps[opps["status_asof"].isin(["won", "lost"]).to_numpy()]
@@ -67,7 +68,8 @@ def won_lost(
     -------
     DataFrame
         (``period``, ``period_start``, ``period_end``,) the group column, ``won``,
-        ``lost``, ``closed``, ``won_value`` — a row for every period × group.
+        ``lost``, ``closed``, ``won_value`` — a row for every period × group known at
+        ``as_of``.
 
     Examples
     --------
@@ -93,7 +95,7 @@ def won_lost(
         keys = ["period", col]
     counts = frame.groupby(keys, sort=False).agg(
         won=("won", "sum"), lost=("lost", "sum"), won_value=("won_value", "sum")).reset_index()
-    groups = all_groups(data, by) if by is not None else [TOTAL]
+    groups = all_groups(data, by, window.as_of) if by is not None else [TOTAL]
     out = complete_grid(counts, table, groups, col, ["won", "lost"])
     out["closed"] = out["won"] + out["lost"]
     out["won_value"] = out["won_value"].fillna(0.0)
@@ -114,8 +116,8 @@ def lost_reasons(
 
     An empty reason is counted as ``(unspecified)``. With ``by="stage"`` the stage is
     the *stage where the deal was lost*: the last open stage it entered before
-    closing (from the stage history known at ``as_of``), else its ``stage`` column,
-    else ``(unknown)``.
+    closing (from the stage history known at ``as_of``), else its ``stage`` column
+    when that names an open stage, else ``(unknown)``.
 
     Returns
     -------

@@ -52,7 +52,9 @@ def open_opportunities(
         Column to group by (``None`` for the team total).
     min_share : float, default 0.5
         A salesperson holds *too few* when their open count is below ``min_share``
-        times the median open count of their team (of everybody when there is no team).
+        times the median open count of their team (of everybody who counts, when
+        they have no team). An owner's team is the one on most of their
+        opportunities (a tie: the first by name).
     active_days : float, default 365
         Who counts: groups with an opportunity open at ``as_of`` or created in the
         ``active_days`` before it (so people who left long ago are not flagged, and
@@ -64,7 +66,8 @@ def open_opportunities(
     -------
     DataFrame
         One row per group: ``open_count``, ``open_value`` (sum of amounts),
-        ``open_without_amount``, ``team_median`` (the comparison point), ``too_few``.
+        ``open_without_amount``, (``team``, when grouping by owner and the data has
+        teams,) ``team_median`` (the comparison point), ``too_few``.
         Sorted by ``open_count`` descending.
 
     Examples
@@ -94,16 +97,21 @@ def open_opportunities(
         with_amount=("amount", "count"),
     ).reset_index()
     counts["open_without_amount"] = counts["open_count"] - counts.pop("with_amount")
-    out = pd.DataFrame({col: sorted(active)}).merge(counts, on=col, how="left")
+    out = pd.DataFrame({col: pd.Series(sorted(active), dtype="str")}).merge(
+        counts, on=col, how="left")
     out["open_count"] = out["open_count"].fillna(0).astype("int64")
     out["open_without_amount"] = out["open_without_amount"].fillna(0).astype("int64")
     out["open_value"] = out["open_value"].fillna(0.0)
     if by == "owner" and opps["team"].notna().any():
+        # An owner's team: the one on most of their opportunities (a tie: the first by name).
         team_of = (opps.assign(_g=groups).dropna(subset=["team"])
-                   .groupby("_g")["team"].agg(lambda s: s.value_counts().index[0]))
+                   .groupby(["_g", "team"]).size().rename("n").reset_index()
+                   .sort_values(["_g", "n", "team"], ascending=[True, False, True])
+                   .drop_duplicates("_g").set_index("_g")["team"])
         out["team"] = out[col].map(team_of)
-        key = out["team"].fillna(TOTAL)
-        out["team_median"] = out.groupby(key)["open_count"].transform("median")
+        everybody = float(out["open_count"].median()) if len(out) else np.nan
+        out["team_median"] = (out.groupby("team")["open_count"].transform("median")
+                              .astype("float64").fillna(everybody))
     else:
         out["team_median"] = float(out["open_count"].median()) if len(out) else np.nan
     out["too_few"] = (out["open_count"] < min_share * out["team_median"]).fillna(False)
@@ -190,7 +198,8 @@ def new_opportunities(
     -------
     DataFrame
         ``period``, ``period_start``, ``period_end``, the group column, ``created``,
-        ``created_value`` — a row for every period × group, zeros included.
+        ``created_value`` — a row for every period × group known at ``as_of``, zeros
+        included.
     """
     window = resolve_window(data, start, end, as_of, calendar)
     table = period_frame(data, window, period)
@@ -205,7 +214,7 @@ def new_opportunities(
     })
     counts = frame.groupby(["period", col], sort=False).agg(
         created=("amount", "size"), created_value=("amount", "sum")).reset_index()
-    groups = all_groups(data, by) if by is not None else [TOTAL]
+    groups = all_groups(data, by, window.as_of) if by is not None else [TOTAL]
     out = complete_grid(counts, table, groups, col, ["created"])
     out["created_value"] = out["created_value"].fillna(0.0)
     return out

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from salesnb._common import days_between, history_known_at
+from salesnb._common import days_between, history_known_at, lookup
 from salesnb.data import SalesData
 
 __all__ = ["current_stage", "deepest_stage", "stage_visits", "stage_where_lost"]
@@ -100,10 +100,12 @@ def stage_where_lost(data: SalesData, lost: pd.DataFrame, as_of: pd.Timestamp) -
     """Return the stage each lost deal was lost in.
 
     The last open stage it entered (history known at ``as_of``), else its ``stage``
-    column, else ``(unknown)``.
+    column when that names an open stage, else ``(unknown)`` (a ``stage`` column
+    holding an outcome label such as ``lost`` says nothing about where it was lost).
     """
     last = current_stage(data, lost, as_of)["stage"]
-    return last.fillna(lost["stage"]).fillna(UNKNOWN_STAGE)
+    column = lost["stage"].where(lost["stage"].isin(data.settings.stages))
+    return last.fillna(column).fillna(UNKNOWN_STAGE)
 
 
 def current_stage(data: SalesData, opps: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
@@ -119,7 +121,7 @@ def current_stage(data: SalesData, opps: pd.DataFrame, as_of: pd.Timestamp) -> p
     hist = hist[hist["opportunity_id"].isin(opps["opportunity_id"])]
     hist = hist[_positions(data, hist["stage"]) >= 0]
     last = hist.drop_duplicates("opportunity_id", keep="last").set_index("opportunity_id")
-    stage = opps["opportunity_id"].map(last["stage"])
-    entered = opps["opportunity_id"].map(last["entered_at"])
+    stage = lookup(opps["opportunity_id"], last["stage"])
+    entered = lookup(opps["opportunity_id"], last["entered_at"])
     return pd.DataFrame({"stage": stage, "entered_at": entered, "from_history": stage.notna()},
                         index=opps.index)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from salesnb._common import TimeLike, known_at, resolve_window
+from salesnb._common import TimeLike, Window, known_at, resolve_window
 from salesnb.cycle import sales_cycle
 from salesnb.data import SalesData
 from salesnb.funnel import funnel
@@ -123,10 +123,11 @@ def kpi_summary(
             "created_cohort_open_share": _num(cohort_rate["open_share"]),
         },
         "funnel": [
-            {"stage": str(r.stage), "reached": int(r.reached), "lost_here": int(r.lost_here),
-             "conversion_to_next": _num(r.conversion_to_next),
-             "median_days_in_stage": _num(r.median_days_in_stage)}
-            for r in fun.itertuples(index=False)
+            {"stage": str(stage), "reached": int(reached), "lost_here": int(lost_here),
+             "conversion_to_next": _num(conversion), "median_days_in_stage": _num(median)}
+            for stage, reached, lost_here, conversion, median in zip(
+                fun["stage"], fun["reached"], fun["lost_here"], fun["conversion_to_next"],
+                fun["median_days_in_stage"], strict=True)
         ],
         "sales_cycle": {
             "won_count": int(cycle_total["won_count"]),
@@ -138,7 +139,7 @@ def kpi_summary(
     }
 
 
-def _created_by_owner(data: SalesData, window) -> dict[str, int]:  # noqa: ANN001 - Window
+def _created_by_owner(data: SalesData, window: Window) -> dict[str, int]:
     opps = data.opportunities
     inside = (opps["created_at"] >= window.start) & (opps["created_at"] < window.end)
     counts = opps.loc[inside, "owner"].value_counts()

@@ -82,7 +82,7 @@ def sales_volume(
     stats_ = frame.groupby(keys, sort=False)["amount"].agg(
         won="size", won_with_amount="count", mean_amount="mean", median_amount="median",
         total_amount="sum").reset_index()
-    groups = all_groups(data, by) if by is not None else [TOTAL]
+    groups = all_groups(data, by, window.as_of) if by is not None else [TOTAL]
     out = complete_grid(stats_, table, groups, col, ["won", "won_with_amount"])
     out["won_without_amount"] = out["won"] - out["won_with_amount"]
     out["total_amount"] = out["total_amount"].fillna(0.0)

@@ -106,7 +106,7 @@ def win_rate(
         frame["period"] = assign(data, when, window, period)
         keys = ["period", col]
     counts = frame.groupby(keys, sort=False)[["won", "lost", "open"]].sum().reset_index()
-    groups = all_groups(data, by) if by is not None else [TOTAL]
+    groups = all_groups(data, by, window.as_of) if by is not None else [TOTAL]
     out = complete_grid(counts, table, groups, col, ["won", "lost", "open"])
     out["n"] = out["won"] + out["lost"] + out["open"]
     out["win_rate"] = ratio(out["won"], out["n"])
