@@ -3,14 +3,23 @@
 Usage: python benchmarks/duckdb_kpi.py DATA START END   (local naive timestamps)
 """
 
-import json, sys, duckdb
+import json
+import sys
+
+import duckdb
+
 data = sys.argv[1]
 start, end = sys.argv[2], sys.argv[3]
 con = duckdb.connect()
 con.execute(f"CREATE VIEW o AS SELECT * REPLACE (lower(trim(status)) AS status) FROM read_parquet('{data}/opportunities.parquet')")
 con.execute(f"CREATE VIEW h0 AS SELECT *, row_number() OVER () AS seq FROM read_parquet('{data}/stage_history.parquet')")
 S, E = f"TIMESTAMP '{start}'", f"TIMESTAMP '{end}'"
-q = lambda sql: con.execute(sql).fetchall()
+
+
+def q(sql):
+    return con.execute(sql).fetchall()
+
+
 stages = ['lead', 'qualified', 'proposal', 'negotiation']
 con.execute("CREATE TEMP TABLE st AS SELECT * FROM (VALUES ('lead',0),('qualified',1),('proposal',2),('negotiation',3)) t(stage,pos)")
 # as_of = end: closings and entries after it have not happened
@@ -53,7 +62,7 @@ med = dict(q("""
   SELECT v.stage, median(epoch(coalesce(v.nxt, k.closed_asof) - v.entered_at) / 86400.0)
   FROM v JOIN k USING (opportunity_id) JOIN st ON st.stage = v.stage
   WHERE coalesce(v.nxt, k.closed_asof) IS NOT NULL GROUP BY 1"""))
-doc['funnel'] = [[s, r, l, med.get(s)] for s, r, l in funnel]
+doc['funnel'] = [[s, r, lost, med.get(s)] for s, r, lost in funnel]
 doc['cycle'] = q(f"SELECT count(*), avg(epoch(closed_asof - created_at)/86400.0), median(epoch(closed_asof - created_at)/86400.0) FROM k WHERE status_asof='won' AND {closed}")[0]
 doc['cycle_by_owner'] = dict(q(f"SELECT owner, avg(epoch(closed_asof - created_at)/86400.0) FROM k WHERE status_asof='won' AND {closed} GROUP BY owner"))
 print(json.dumps(doc, default=float))

@@ -123,15 +123,23 @@ def known_at(data: SalesData, as_of: pd.Timestamp) -> pd.DataFrame:
 
     Opportunities created after ``as_of`` are left out (they did not exist yet). A
     closing after ``as_of`` has not happened: such deals have ``status_asof`` "open"
-    and ``closed_asof`` NaT. Columns added: ``status_asof``, ``closed_asof``.
+    and ``closed_asof`` NaT. Columns added: ``status_asof``, ``closed_asof``. The index
+    is kept: it is the row of each opportunity in ``data.opportunities`` (the
+    ``opp_code`` of the stage history). Results are cached per dataset and moment; a
+    shallow copy is returned, so callers may add columns freely.
     """
-    opps = data.opportunities
-    opps = opps[opps["created_at"] <= as_of]
-    closed_known = (opps["closed_at"] <= as_of).fillna(False).to_numpy(dtype=bool)
-    out = opps.copy(deep=False)
-    out["status_asof"] = np.where(closed_known, opps["status"].to_numpy(dtype=object), "open")
-    out["closed_asof"] = opps["closed_at"].where(closed_known)
-    return out
+    key = ("known_at", as_of.value)
+    cached = data.cache.get(key)
+    if cached is None:
+        opps = data.opportunities
+        opps = opps[(opps["created_at"] <= as_of).to_numpy()]
+        closed_known = (opps["closed_at"] <= as_of).fillna(False).to_numpy(dtype=bool)
+        cached = opps.copy(deep=False)
+        cached["status_asof"] = pd.array(
+            np.where(closed_known, opps["status"].to_numpy(dtype=object), "open"), dtype="str")
+        cached["closed_asof"] = opps["closed_at"].where(closed_known)
+        data.cache[key] = cached
+    return cached.copy(deep=False)
 
 
 def history_known_at(data: SalesData, as_of: pd.Timestamp) -> pd.DataFrame:

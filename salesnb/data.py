@@ -65,6 +65,9 @@ class SalesData:
     source: str = "DataFrame"
     has_history: bool = False
     notes: tuple[str, ...] = field(default=())
+    #: Memo of derived tables (per ``as_of``) shared by the KPI functions; never copied
+    #: by ``dataclasses.replace``, so a subset starts with an empty one.
+    cache: dict[Any, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
     def from_frames(

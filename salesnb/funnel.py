@@ -86,7 +86,7 @@ def funnel(
     open_here = np.array([int(((status == "open") & (deepest == i)).sum()) for i in range(k)],
                          dtype="int64")
     following = np.append(reached[1:], int(won.sum())) if k else np.array([], dtype="int64")
-    visits = stage_visits(data, window.as_of, ids=pd.Index(cohort["opportunity_id"]))
+    visits = stage_visits(data, window.as_of, rows=cohort.index.to_numpy())
     done = visits[~visits["censored"]]
     per_stage = done.groupby("stage")["days"].agg(["median", "size"])
     censored = visits[visits["censored"]].groupby("stage").size()
@@ -139,15 +139,14 @@ def time_in_stage(
     """
     window = resolve_window(data, start, end, as_of, calendar)
     if cohort:
-        ids = pd.Index(_cohort(data, window)["opportunity_id"])
-        visits = stage_visits(data, window.as_of, ids=ids)
+        visits = stage_visits(data, window.as_of, rows=_cohort(data, window).index.to_numpy())
     else:
         visits = stage_visits(data, window.as_of)
         visits = visits[window_mask(visits["entered_at"], window)]
     keys = ["stage"]
     if by is not None:
-        visits = visits.assign(**{by: visits["opportunity_id"].map(
-            data.opportunities.set_index("opportunity_id")[by]).fillna("(none)")})
+        values = data.opportunities[by].astype("str").to_numpy(dtype=object)[visits["opp_code"].to_numpy()]
+        visits = visits.assign(**{by: pd.Series(values, index=visits.index, dtype="str").fillna("(none)")})
         keys.append(by)
     grouped = visits.groupby(keys, sort=False)
     done = visits[~visits["censored"]].groupby(keys, sort=False)["days"]
@@ -191,8 +190,7 @@ def stage_transitions(
         ``from_stage``, ``to_stage``, ``kind``, ``count``; funnel order.
     """
     window = resolve_window(data, start, end, as_of, calendar)
-    ids = pd.Index(_cohort(data, window)["opportunity_id"])
-    visits = stage_visits(data, window.as_of, ids=ids)
+    visits = stage_visits(data, window.as_of, rows=_cohort(data, window).index.to_numpy())
     moves = visits[~visits["censored"]]
     order = {s: i for i, s in enumerate(data.settings.stages)}
     won, lost = data.settings.won, data.settings.lost

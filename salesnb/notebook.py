@@ -177,9 +177,8 @@ def prepare(
     if not isinstance(interactive, bool):
         raise WindowError(f"interactive={interactive!r} must be True or False",
                           fix="pass interactive=True (widgets) or interactive=False (static output)")
-    default_start, default_end = default_window(data, cal)
     if not end:
-        end = default_end
+        end = default_window(data, cal)[1]
     if not start:
         end_ts = resolve_window(data, None, end, None, cal).end
         start = periods.shift_window(end_ts, end_ts + pd.Timedelta(days=1), months=-12, calendar=cal)[0]

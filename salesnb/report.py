@@ -202,7 +202,6 @@ def _run_one(notebook: str, output: str, parameters: dict[str, Any], kernel_dir:
     import papermill as pm
 
     os.environ["JUPYTER_PATH"] = kernel_dir + os.pathsep + os.environ.get("JUPYTER_PATH", "")
-    os.environ.setdefault("MPLBACKEND", "Agg")
     began = time.perf_counter()
     try:
         pm.execute_notebook(notebook, output, parameters=parameters, kernel_name=KERNEL_NAME,

@@ -9,6 +9,7 @@ section in a notebook. Views only glue KPI functions (:mod:`salesnb`) to plot fu
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +20,13 @@ from matplotlib.figure import Figure
 
 from salesnb import i18n, plotting
 from salesnb.cycle import cycle_comparison, cycle_durations, cycle_survival, sales_cycle
-from salesnb.funnel import funnel, slowest_movers, stage_transitions, stuck_opportunities, time_in_stage
+from salesnb.funnel import (
+    funnel,
+    slowest_movers,
+    stage_transitions,
+    stuck_opportunities,
+    time_in_stage,
+)
 from salesnb.notebook import NotebookContext
 from salesnb.outcomes import lost_reasons, won_lost
 from salesnb.pipeline import new_opportunities, open_opportunities, open_over_time
@@ -67,38 +74,61 @@ def _t(ctx: NotebookContext, key: str) -> str:
     return i18n.translate(key, ctx.language)
 
 
-def present(table: pd.DataFrame, ctx: NotebookContext) -> pd.DataFrame:
-    """Format a KPI table for people: readable amounts, percentages, days, translated headers."""
+_DATE_COLUMNS = ("period_start", "period_end", "snapshot_at", "start", "end", "created_at",
+                 "entered_stage_at", "started_at", "ended_at", "closed_at", "expected_close_low",
+                 "expected_close_high")
+_RATE_SUFFIXES = ("rate", "share", "conversion", "_low", "_high", "conversion_to_next")
+
+
+def _cell_formatter(name: str, values: pd.Series, ctx: NotebookContext) -> Callable[[Any], str] | None:
+    """The formatter of one KPI column for people, or None to show the values as they are."""
+    from salesnb.periods import format_date
+
+    lang = ctx.language
     cur, unit = ctx.data.settings.currency, ctx.data.settings.amount_unit
+    digits = i18n.persian_digits if lang == "fa" else str
+
+    def amount(v: Any) -> str:
+        text = format_amount(v, cur, unit)
+        if lang != "fa" or text == "—":
+            return text
+        number, _, label = text.partition(" ")
+        return f"{digits(number)} {i18n.unit_label(label, lang)}".strip()
+
+    if name in _DATE_COLUMNS:
+        return lambda v: digits(format_date(v, calendar=ctx.calendar)) if pd.notna(v) else "—"
+    if pd.api.types.is_bool_dtype(values):
+        return lambda v: "✔" if v else ""
+    if not pd.api.types.is_numeric_dtype(values):
+        return lambda v: i18n.translate_value(v, lang) if isinstance(v, str) else v
+    if name.endswith(_RATE_SUFFIXES):
+        return lambda v: digits(format_rate(v))
+    if "days" in name:
+        day = i18n.translate("days_unit", lang) if "days_unit" in i18n._CATALOGUE else "d"
+        return lambda v: "—" if pd.isna(v) else f"{digits(f'{v:,.1f}')} {day}"
+    if any(k in name for k in ("amount", "value", "reference_mean")):
+        return amount
+    if name.endswith("ratio"):
+        return lambda v: f"{digits(f'{v:.2f}')}×" if pd.notna(v) else "—"
+    if pd.api.types.is_integer_dtype(values):
+        return lambda v: digits(f"{int(v):,}") if pd.notna(v) else "—"
+    return lambda v: digits(f"{v:,.2f}") if pd.notna(v) else "—"
+
+
+def present(table: pd.DataFrame, ctx: NotebookContext) -> pd.DataFrame:
+    """Format a KPI table for people: readable amounts, percentages, days, dates in the
+    report's calendar, translated headers and values (Persian digits for ``fa``)."""
     out = table.copy()
     for col in out.columns:
-        name = str(col)
-        values = out[col]
-        if name in ("period_start", "period_end", "snapshot_at", "start", "end", "created_at",
-                    "entered_stage_at", "started_at", "ended_at", "closed_at"):
-            from salesnb.periods import format_date
-
-            out[col] = [format_date(v, calendar=ctx.calendar) if pd.notna(v) else "—" for v in values]
-        elif pd.api.types.is_bool_dtype(values):
-            out[col] = [("✔" if v else "") for v in values]
-        elif not pd.api.types.is_numeric_dtype(values):
-            continue
-        elif name.endswith(("rate", "share", "conversion", "_low", "_high", "conversion_to_next")):
-            out[col] = [format_rate(v) for v in values]
-        elif name.endswith("days") or name in ("days", "threshold_days"):
-            out[col] = [format_days(v) for v in values]
-        elif any(k in name for k in ("amount", "value", "reference_mean", "amount_min", "amount_max")):
-            out[col] = [format_amount(v, cur, unit) for v in values]
-        elif name.endswith("ratio"):
-            out[col] = [f"{v:.2f}×" if pd.notna(v) else "—" for v in values]
-    if ctx.language == "fa":
-        out = out.map(lambda v: i18n.persian_digits(v) if isinstance(v, str) else v)
+        fmt = _cell_formatter(str(col), out[col], ctx)
+        if fmt is not None:
+            out[col] = [fmt(v) for v in out[col]]
     return i18n.table_headers(out, ctx.language)
 
 
 def show(section: Section) -> Section:
     """Display a section in the notebook (title, notes, figures, tables)."""
-    from IPython.display import HTML, Markdown, display
+    from IPython.display import HTML, Image, Markdown, display
 
     display(Markdown(f"### {section.title}"))
     for note in section.notes:
@@ -106,14 +136,21 @@ def show(section: Section) -> Section:
     if section.html:
         display(HTML(section.html))
     for fig in section.figures:
-        display(fig)
+        display(Image(data=figure_png(fig)))
         plt.close(fig)
     for name, table in section.tables.items():
         if name.startswith("_"):
             continue
         display(Markdown(f"**{name}**"))
-        display(table)
+        display(HTML(table.to_html(index=False, border=0, classes="salesnb-table", na_rep="—")))
     return section
+
+
+def figure_png(fig: Figure, dpi: int = 100) -> bytes:
+    """Render a figure to PNG bytes (whatever the matplotlib backend, so reports embed images)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
 
 
 def _empty_note(ctx: NotebookContext) -> list[str]:

@@ -49,7 +49,9 @@ def test_pages_have_no_traceback_no_code_and_embedded_plots(report: Path) -> Non
         text = page.read_text(encoding="utf-8")
         assert "Traceback" not in text and "Error:" not in text, page.name
         if page.name != "index.html":
-            assert "data:image/png;base64," in text, f"{page.name} has no embedded plot"
+            plots = len(re.findall(r"<img[^>]+src=\"data:image/png;base64,", text))
+            assert plots >= 1, f"{page.name} has no embedded plot"
+            assert "&lt;Figure size" not in text and "<Figure size" not in text, f"{page.name}: figure not rendered"
             assert "sn.notebook.prepare" not in text, f"{page.name} shows code cells"
 
 
@@ -150,9 +152,8 @@ def test_rendered_index_is_not_blank(report: Path, tmp_path: Path) -> None:
                         "--disable-sync", f"--user-data-dir={profile}", f"--screenshot={png}",
                         "--window-size=1280,1600", (report / "index.html").as_uri()],
                        check=True, capture_output=True, timeout=120)
-    from PIL import Image
-
     import numpy as np
+    from PIL import Image
 
     pixels = np.asarray(Image.open(png).convert("L"))
     assert int(pixels.max()) - int(pixels.min()) > 100, "the page rendered blank"
