@@ -38,7 +38,7 @@ install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
 report: install
-	$(BIN)/salesnb validate $(DATA)
+	$(BIN)/salesnb report $(DATA) $(if $(PERIOD),--period $(PERIOD)) --language $(LANGUAGE) --out reports
 
 lint: install-test
 	$(BIN)/ruff check salesnb tests benchmarks
@@ -46,8 +46,10 @@ lint: install-test
 typecheck: install-test
 	$(BIN)/mypy
 
+# One pytest run: the unit, CLI, SQL, notebook and report tests under tests/, plus
+# every stored notebook executed with its defaults by nbval.
 test: lint typecheck
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env $(PYTEST_ARGS)
 
 # Regenerate the bundled sample (data/sample/ and data/sample.sqlite).
 data: install
