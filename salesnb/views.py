@@ -101,6 +101,8 @@ def _cell_formatter(name: str, values: pd.Series, ctx: NotebookContext) -> Calla
         return lambda v: "✔" if v else ""
     if not pd.api.types.is_numeric_dtype(values):
         return lambda v: i18n.translate_value(v, lang) if isinstance(v, str) else v
+    if pd.api.types.is_integer_dtype(values):  # counts (won_with_amount is a count, not an amount)
+        return lambda v: digits(f"{int(v):,}") if pd.notna(v) else "—"
     if name.endswith(_RATE_SUFFIXES):
         return lambda v: digits(format_rate(v))
     if "days" in name:
@@ -110,8 +112,6 @@ def _cell_formatter(name: str, values: pd.Series, ctx: NotebookContext) -> Calla
         return amount
     if name.endswith("ratio"):
         return lambda v: f"{digits(f'{v:.2f}')}×" if pd.notna(v) else "—"
-    if pd.api.types.is_integer_dtype(values):
-        return lambda v: digits(f"{int(v):,}") if pd.notna(v) else "—"
     return lambda v: digits(f"{v:,.2f}") if pd.notna(v) else "—"
 
 
