@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from salesnb import notebook
 from salesnb.cycle import cycle_comparison, cycle_durations, cycle_survival, sales_cycle
 from salesnb.data import SalesData
 from salesnb.exceptions import (
@@ -28,15 +29,15 @@ from salesnb.funnel import (
     stuck_opportunities,
     time_in_stage,
 )
-from salesnb import notebook
 from salesnb.io import load
 from salesnb.mapping import MappingReport, apply_mapping
-from salesnb.sql import load_sql
 from salesnb.outcomes import lost_reasons, won_lost
 from salesnb.paths import sample_path
 from salesnb.periods import parse_date, period_bounds, period_table
 from salesnb.pipeline import new_opportunities, open_opportunities, open_over_time
+from salesnb.risk import backtest, pipeline_coverage, risk, sales_velocity
 from salesnb.settings import FunnelSettings, load_settings
+from salesnb.sql import load_sql
 from salesnb.stages import stage_visits
 from salesnb.summary import kpi_summary
 from salesnb.volume import deal_size_bands, deal_size_flags, sales_volume
@@ -59,6 +60,7 @@ __all__ = [
     "SettingsError",
     "WindowError",
     "apply_mapping",
+    "backtest",
     "cycle_comparison",
     "cycle_durations",
     "cycle_survival",
@@ -77,7 +79,10 @@ __all__ = [
     "parse_date",
     "period_bounds",
     "period_table",
+    "pipeline_coverage",
+    "risk",
     "sales_cycle",
+    "sales_velocity",
     "sales_volume",
     "sample_path",
     "slowest_movers",

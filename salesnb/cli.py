@@ -66,6 +66,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON document (for automation)")
     p.set_defaults(func=_cmd_kpi)
 
+    p = sub.add_parser("backtest", help="score the win-probability estimate at past moments")
+    _add_data_args(p)
+    p.add_argument("--as-of", required=True, action="append", metavar="TIMESTAMP", dest="as_of",
+                   help="a past moment to replay, in --calendar (repeat for several); its outcome "
+                        "(as_of + horizon) must be known in the data")
+    p.add_argument("--horizon-days", type=float, default=90,
+                   help="horizon of the scored probability, in days (default 90)")
+    p.add_argument("--calendar", choices=("gregorian", "jalali"),
+                   help="calendar of the dates given (default: the dataset's calendar)")
+    p.add_argument("--json", action="store_true", help="print a JSON list, one object per point")
+    p.set_defaults(func=_cmd_backtest)
+
     p = sub.add_parser("report", help="run the notebooks into a dated HTML report")
     p.add_argument("data", metavar="DATA", nargs="?", default=None,
                    help="dataset folder, .xlsx workbook or database URL (default: the bundled sample)")
@@ -105,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-def _load(args: argparse.Namespace):  # noqa: ANN202 - SalesData, imported lazily
+def _load(args: argparse.Namespace):
     from salesnb.io import load
 
     return load(args.data, settings=args.settings, encoding=args.encoding, mapping=args.mapping)
@@ -194,3 +206,33 @@ def _cmd_report(args: argparse.Namespace) -> int:
     )
     print(f"open: {result.index.resolve()}")
     return 0 if result.ok else 1
+
+
+def _cmd_backtest(args: argparse.Namespace) -> int:
+    import json
+
+    from salesnb.risk import backtest, backtest_records
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SalesnbWarning)
+        data = _load(args)
+    table = backtest(data, as_of=args.as_of, horizon_days=args.horizon_days, calendar=args.calendar)
+    records = backtest_records(table)
+    if args.json:
+        print(json.dumps(records, ensure_ascii=False, indent=2))
+        return 0
+    for rec in records:
+        def num(key: str, rec: dict = rec) -> str:
+            return "n/a" if rec[key] is None else f"{rec[key]:.4f}"
+
+        print(f"as_of {rec['as_of']}  horizon {rec['horizon_days']:g} d  (outcome at {rec['outcome_at']})")
+        print(f"  open {rec['n_open']}, scored {rec['n_scored']} (not scored {rec['n_unscored']}): "
+              f"won {rec['n_won']}, lost {rec['n_lost']}, still open {rec['n_still_open']}")
+        print(f"  Brier     model {num('brier_model')}  stage baseline {num('brier_baseline')}  "
+              f"stage+horizon {num('brier_stage_horizon')}")
+        print(f"  log-loss  model {num('log_loss_model')}  stage baseline {num('log_loss_baseline')}  "
+              f"stage+horizon {num('log_loss_stage_horizon')}")
+        print("  calibration (deciles of the model's predictions): predicted -> observed (n)")
+        for row in rec["calibration"]:
+            print(f"    {row['bin']:>2}  {row['mean_predicted']:.3f} -> {row['observed']:.3f}  ({row['n']})")
+    return 0

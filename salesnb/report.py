@@ -168,6 +168,7 @@ class NotebookRun:
     seconds: float
     html: str | None = None
     error: str | None = None
+    title: str = ""
 
 
 @dataclass
@@ -231,8 +232,12 @@ def export_html(notebook: Path, target: Path, *, title: str, language: str) -> N
     body, _ = exporter.from_notebook_node(nb)
     body = _NETWORK.sub("", body)
     if language == "fa":
-        body = body.replace("<html>", '<html lang="fa" dir="rtl">', 1).replace(
-            "<body", '<body dir="rtl"', 1)
+        # Right-to-left pages; each paragraph still takes the direction of its own text,
+        # so the English explanations keep their punctuation in place.
+        body = re.sub(r"<html[^>]*>", '<html lang="fa" dir="rtl">', body, count=1)
+        body = body.replace("<body", '<body dir="rtl"', 1).replace(
+            "</head>", "<style>p, li, h1, h2, h3, h4, td, th, blockquote { unicode-bidi: plaintext; }"
+                       "</style></head>", 1)
     target.write_text(body, encoding="utf-8")
 
 
@@ -353,7 +358,8 @@ def run_report(
             for n, future in enumerate(as_completed(futures), 1):
                 src = futures[future]
                 res = future.result()
-                run = NotebookRun(src.stem, res["ok"], res["seconds"], error=res.get("error"))
+                run = NotebookRun(src.stem, res["ok"], res["seconds"], error=res.get("error"),
+                                  title=_title(src))
                 if run.ok:
                     page = staging / f"{src.stem}.html"
                     export_html(staging / "notebooks" / src.name, page, title=_title(src), language=language)
@@ -462,7 +468,8 @@ def render_index(data: SalesData, window: Window, label: str, doc: dict[str, Any
     sections = []
     for run in runs:
         if run.ok:
-            sections.append(f"<li><a href='{html.escape(run.html or '')}'>{html.escape(run.name)}</a></li>")
+            sections.append(f"<li><a href='{html.escape(run.html or '')}'>{html.escape(run.title or run.name)}</a>"
+                            f" <span class='sub'>({html.escape(run.name)})</span></li>")
         else:
             sections.append(f"<li class='failed'><b>{html.escape(run.name)} — {html.escape(t('failed'))}</b>"
                             f"<pre>{html.escape(run.error or '')}</pre></li>")
@@ -492,7 +499,7 @@ li.failed {{ color: #a00; }} pre {{ white-space: pre-wrap; background: #fff4f4; 
 {''.join(rows)}</table>
 <h2>{html.escape(t('sections'))}</h2><ul>{''.join(sections)}</ul>
 <h2>{html.escape(t('data_quality'))}</h2><ul class="notes">{''.join(f'<li>{n}</li>' for n in notes)}</ul>
-<p class="sub">kpis.json · {html.escape(t('generated'))} {generated}</p>
+<p class="sub"><a href="kpis.json">kpis.json</a> · {html.escape(t('generated'))} {generated}</p>
 </body></html>
 """
 

@@ -257,6 +257,23 @@ def test_no_history_gives_nan_with_a_note_and_small_history_degrades():
     assert "stage unknown" in table["note"].iloc[0]
 
 
+def test_deal_older_than_every_closing_gets_a_warning():
+    # as_of 2025-06-01. a won at age 10, b lost at age 20; c open since 2024-11-13
+    # (200 d), d open since 02-21 (100 d). Comparable to d (created before it, open at
+    # age 100): c, censored 100 d later, and d itself. Nothing ever closed after age 100:
+    # p(within 90 d) = 0, everything is undecided (undecided_share 1), and the eventual
+    # chance falls back on the won share of every closing, 1/2 — with a note.
+    data = frames([("a", "Sam", "2025-01-01", "won", "2025-01-11", 10),
+                   ("b", "Sam", "2025-01-02", "lost", "2025-01-22", 10),
+                   ("c", "Sam", "2024-11-13", "open", "", 10),
+                   ("d", "Sam", "2025-02-21", "open", "", 10)], [], ["lead"])
+    d = sn.risk(data, as_of=T_TINY, min_comparable=0).set_index("opportunity_id").loc["d"]
+    assert d["p_win_horizon"] == 0
+    assert d["undecided_share"] == 1
+    assert d["p_win_eventually"] == pytest.approx(0.5)
+    assert "100% of comparable deals were still open" in d["note"]
+
+
 def test_options_are_checked():
     with pytest.raises(WindowError, match="horizon_days"):
         sn.risk(tiny(), as_of=T_TINY, horizon_days=0)
