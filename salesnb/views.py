@@ -44,6 +44,7 @@ __all__ = [
     "headline_view",
     "opportunities_view",
     "present",
+    "risk_view",
     "show",
     "volume_view",
     "win_rate_view",
@@ -316,6 +317,27 @@ def cycle_view(ctx: NotebookContext) -> Section:
     return Section(_t(ctx, "q5_title"), tables, [fig], notes)
 
 
+def risk_view(ctx: NotebookContext, horizon_days: int = 90, top: int = 15) -> Section:
+    """Open-deal risk: the deals open at ``as_of`` ranked by risk, with reasons and win chances."""
+    from salesnb.risk import risk, sales_velocity
+
+    ranked = risk(ctx.data, as_of=ctx.window.as_of, horizon_days=horizon_days)
+    velocity = sales_velocity(ctx.data, **ctx.kpi_args(), by="owner")
+    cols = ["opportunity_id", "owner", "stage", "amount", "age_days", "p_win_horizon", "p_win_eventually",
+            "expected_close_low", "expected_close_high", "risk_level", "reasons"]
+    shown = ranked[[c for c in cols if c in ranked.columns]].head(top)
+    notes = _empty_note(ctx)
+    notes.extend(str(n) for n in ranked.attrs.get("notes", []))
+    levels = ranked["risk_level"].value_counts() if len(ranked) else pd.Series(dtype="int64")
+    if len(ranked):
+        notes.append(", ".join(f"{i18n.translate_value(str(k), ctx.language)}: {int(v)}"
+                               for k, v in levels.items()))
+    return Section(_t(ctx, "risk_title"), {
+        _t(ctx, "at_risk"): present(shown, ctx),
+        _t(ctx, "velocity"): present(velocity, ctx),
+    }, [], notes)
+
+
 VIEWS: dict[str, View] = {
     "headline": headline_view,
     "opportunities": opportunities_view,
@@ -324,4 +346,5 @@ VIEWS: dict[str, View] = {
     "win_rate": win_rate_view,
     "funnel": funnel_view,
     "cycle": cycle_view,
+    "risk": risk_view,
 }
