@@ -300,7 +300,7 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "p90_marker": ("90th percentile", "صدک ۹۰"),
     "median_bar": ("Median", "میانه"),
     "risk_title": ("Open-deal risk", "ریسک معاملات باز"),
-    "at_risk": ("Open deals ranked by risk, with the reasons", "معاملات باز به ترتیب ریسک، با دلایل"),
+    "at_risk_table": ("Open deals ranked by risk, with the reasons", "معاملات باز به ترتیب ریسک، با دلایل"),
     "velocity": ("Sales velocity per salesperson (value per day)", "سرعت فروش هر فروشنده (ارزش در روز)"),
     # report index page
     "failed": ("failed", "ناموفق در اجرا"),

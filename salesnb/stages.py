@@ -57,7 +57,8 @@ def _all_visits(data: SalesData, as_of: pd.Timestamp) -> pd.DataFrame:
     next_time = hist["entered_at"].shift(-1)
     next_stage = hist["stage"].shift(-1).to_numpy(dtype=object)
     left_at = next_time.where(same_next, closed.where(closed_known))
-    next_label = np.where(same_next, next_stage, np.where(closed_known, outcome, None))
+    ended_by_closing = np.where(closed_known, outcome.astype(object), np.array(None, dtype=object))
+    next_label = np.where(same_next, next_stage, ended_by_closing)
     position = hist["position"].to_numpy()
     is_visit = position >= 0
     out = pd.DataFrame({

@@ -333,7 +333,7 @@ def risk_view(ctx: NotebookContext, horizon_days: int = 90, top: int = 15) -> Se
         notes.append(", ".join(f"{i18n.translate_value(str(k), ctx.language)}: {int(v)}"
                                for k, v in levels.items()))
     return Section(_t(ctx, "risk_title"), {
-        _t(ctx, "at_risk"): present(shown, ctx),
+        _t(ctx, "at_risk_table"): present(shown, ctx),
         _t(ctx, "velocity"): present(velocity, ctx),
     }, [], notes)
 
