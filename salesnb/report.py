@@ -192,7 +192,9 @@ def _kernel_dir() -> Path:
     spec = root / "kernels" / KERNEL_NAME
     spec.mkdir(parents=True)
     (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        # log level ERROR: no "running over TCP without encryption" warning per notebook.
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
+                 "--IPKernelApp.log_level=ERROR"],
         "display_name": "salesnb report (this environment)", "language": "python",
     }), encoding="utf-8")
     return root
