@@ -158,3 +158,16 @@ def test_rendered_index_is_not_blank(report: Path, tmp_path: Path) -> None:
     pixels = np.asarray(Image.open(png).convert("L"))
     assert int(pixels.max()) - int(pixels.min()) > 100, "the page rendered blank"
     assert int((pixels < 128).sum()) > 1000, "almost nothing drawn on the page"
+
+
+def test_pages_print_to_pdf(report: Path, tmp_path: Path) -> None:
+    from salesnb.report import print_pdf
+
+    if shutil.which("chromium") is None and shutil.which("chromium-browser") is None:
+        if os.environ.get("SALESNB_REQUIRE_CHROMIUM") == "1":
+            pytest.fail("Chromium required (SALESNB_REQUIRE_CHROMIUM=1) but not installed")
+        pytest.skip("Chromium not installed (apt-get install chromium)")
+    target = tmp_path / "index.pdf"
+    print_pdf(report / "index.html", target)
+    data = target.read_bytes()
+    assert data.startswith(b"%PDF") and len(data) > 5000
