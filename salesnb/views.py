@@ -45,6 +45,7 @@ __all__ = [
     "opportunities_view",
     "present",
     "risk_view",
+    "section_objects",
     "show",
     "volume_view",
     "win_rate_view",
@@ -127,23 +128,31 @@ def present(table: pd.DataFrame, ctx: NotebookContext) -> pd.DataFrame:
     return i18n.table_headers(out, ctx.language)
 
 
-def show(section: Section) -> Section:
-    """Display a section in the notebook (title, notes, figures, tables)."""
-    from IPython.display import HTML, Image, Markdown, display
+def section_objects(section: Section) -> list[Any]:
+    """The IPython display objects of a section, in order (title, notes, HTML, figures, tables)."""
+    from IPython.display import HTML, Image, Markdown
 
-    display(Markdown(f"### {section.title}"))
-    for note in section.notes:
-        display(Markdown(f"> {note}"))
+    objects: list[Any] = [Markdown(f"### {section.title}")]
+    objects.extend(Markdown(f"> {note}") for note in section.notes)
     if section.html:
-        display(HTML(section.html))
+        objects.append(HTML(section.html))
     for fig in section.figures:
-        display(Image(data=figure_png(fig)))
+        objects.append(Image(data=figure_png(fig)))
         plt.close(fig)
     for name, table in section.tables.items():
         if name.startswith("_"):
             continue
-        display(Markdown(f"**{name}**"))
-        display(HTML(table.to_html(index=False, border=0, classes="salesnb-table", na_rep="—")))
+        objects.append(Markdown(f"**{name}**"))
+        objects.append(HTML(table.to_html(index=False, border=0, classes="salesnb-table", na_rep="—")))
+    return objects
+
+
+def show(section: Section) -> Section:
+    """Display a section in the notebook (title, notes, figures, tables)."""
+    from IPython.display import display
+
+    for obj in section_objects(section):
+        display(obj)
     return section
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from salesnb import i18n, periods
 from salesnb.exceptions import SalesnbError
 from salesnb.notebook import NotebookContext
-from salesnb.views import Section, View, show
+from salesnb.views import Section, View, section_objects, show
 
 __all__ = ["Controls", "show_section"]
 
@@ -94,11 +94,14 @@ class Controls:
             self.message.value = f"<b style='color:#b00'>{_escape(str(err))}</b>"
             return
         self.message.value = ""
-        # Not clear_output(wait=True): nbclient (papermill, nbval) can hang on it inside
-        # an Output widget; a plain clear costs a brief flicker in the browser.
-        self.output.clear_output()
-        with self.output:
-            self.last = show(self.view(self.ctx))
+        section = self.view(self.ctx)
+        # The outputs are set on the widget directly, not captured with `with output:`:
+        # capturing (and clear_output) inside an Output widget can deadlock nbclient,
+        # which papermill and nbval use to run notebooks headlessly.
+        self.output.outputs = ()
+        for obj in section_objects(section):
+            self.output.append_display_data(obj)
+        self.last = section
 
 
 def _escape(text: str) -> str:
