@@ -6,9 +6,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import salesnb as sn  # noqa: E402
-from salesnb import views  # noqa: E402
-from salesnb.widgets import Controls, show_section  # noqa: E402
+import salesnb as sn
+from salesnb import views
+from salesnb.widgets import Controls, show_section
 
 
 def _ctx(**kw):
