@@ -1,8 +1,9 @@
-"""The ``salesnb`` command line.
+"""salesnb: sales-team effectiveness metrics from CRM data.
 
 Subcommands: ``sample`` (write a synthetic dataset), ``validate DATA`` (check a
 dataset and summarise it), ``kpi DATA`` (the five metrics and the funnel for a
-window, as text or JSON), ``report`` (run the notebooks into an HTML report).
+window, as text or JSON), ``backtest DATA`` (score the open-deal win probabilities
+against what happened), ``report`` (run the notebooks into an HTML report).
 Exit codes: 0 success, 1 invalid data or failed run, 2 usage error.
 """
 
