@@ -238,6 +238,28 @@ def assign(
     return pd.Series(out, index=times.index, dtype="str")
 
 
+def split_by_period(
+    data: SalesData,
+    frame: pd.DataFrame,
+    times: pd.Series,
+    window: Window,
+    period: str | None,
+    group_col: str,
+) -> tuple[list[str], pd.DataFrame | None, list[str]]:
+    """Prepare a per-group (and per-period) aggregation of ``frame``.
+
+    With a ``period``, adds the period label of ``times`` to ``frame`` (in place) and
+    returns the grouping keys ``["period", group_col]``, the period table for
+    :func:`complete_grid` and the leading output columns; without one, ``[group_col]``,
+    None and no leading columns.
+    """
+    if period is None:
+        return [group_col], None, []
+    frame["period"] = assign(data, times, window, period)
+    return (["period", group_col], period_frame(data, window, period),
+            ["period", "period_start", "period_end"])
+
+
 def utc_ns(times: pd.Series) -> np.ndarray:
     """Return tz-aware timestamps as int64 nanoseconds since the epoch (NaT -> min int)."""
     return times.dt.tz_convert("UTC").dt.tz_localize(None).dt.as_unit("ns").to_numpy().astype("int64")

@@ -27,7 +27,6 @@ from salesnb._common import (
     TimeLike,
     Window,
     all_groups,
-    assign,
     complete_grid,
     days_between,
     group_column,
@@ -35,8 +34,8 @@ from salesnb._common import (
     history_known_at,
     known_at,
     lookup,
-    period_frame,
     resolve_window,
+    split_by_period,
     window_mask,
     with_excluded,
 )
@@ -179,12 +178,7 @@ def sales_cycle(
     dur = _durations(data, window, start_event, end_event, business_days)
     col = group_column(by)
     frame = pd.DataFrame({col: group_labels(dur, by), "days": dur["days"]})
-    keys = [col]
-    table = None
-    if period is not None:
-        table = period_frame(data, window, period)
-        frame["period"] = assign(data, dur["ended_at"], window, period)
-        keys = ["period", col]
+    keys, table, lead = split_by_period(data, frame, dur["ended_at"], window, period, col)
     g = frame.groupby(keys, sort=False)["days"]
     summary = pd.concat([
         g.size().rename("won_count"), g.mean().rename("mean_days"), g.median().rename("median_days"),
@@ -192,7 +186,6 @@ def sales_cycle(
     ], axis=1).reset_index()
     groups = all_groups(data, by, window.as_of) if by is not None else [TOTAL]
     out = complete_grid(summary, table, groups, col, ["won_count"])
-    lead = ["period", "period_start", "period_end"] if period is not None else []
     out = out[[*lead, col, "won_count", "mean_days", "median_days", "p75_days", "p90_days"]]
     out.attrs["excluded"] = dict(dur.attrs["excluded"])
     return out

@@ -15,13 +15,12 @@ from salesnb._common import (
     TimeLike,
     Window,
     all_groups,
-    assign,
     complete_grid,
     group_column,
     group_labels,
     known_at,
-    period_frame,
     resolve_window,
+    split_by_period,
     window_mask,
 )
 from salesnb.data import SalesData
@@ -87,19 +86,13 @@ def won_lost(
         "lost": (closed["status_asof"] == "lost").to_numpy(),
         "won_value": closed["amount"].where(closed["status_asof"] == "won").to_numpy(),
     }, index=closed.index)
-    keys = [col]
-    table = None
-    if period is not None:
-        table = period_frame(data, window, period)
-        frame["period"] = assign(data, closed["closed_asof"], window, period)
-        keys = ["period", col]
+    keys, table, lead = split_by_period(data, frame, closed["closed_asof"], window, period, col)
     counts = frame.groupby(keys, sort=False).agg(
         won=("won", "sum"), lost=("lost", "sum"), won_value=("won_value", "sum")).reset_index()
     groups = all_groups(data, by, window.as_of) if by is not None else [TOTAL]
     out = complete_grid(counts, table, groups, col, ["won", "lost"])
     out["closed"] = out["won"] + out["lost"]
     out["won_value"] = out["won_value"].fillna(0.0)
-    lead = ["period", "period_start", "period_end"] if period is not None else []
     return out[[*lead, col, "won", "lost", "closed", "won_value"]]
 
 

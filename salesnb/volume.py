@@ -15,15 +15,14 @@ from salesnb._common import (
     TOTAL,
     TimeLike,
     all_groups,
-    assign,
     complete_grid,
     days_between,
     group_column,
     group_labels,
     known_at,
-    period_frame,
     ratio,
     resolve_window,
+    split_by_period,
     wilson_interval,
     with_excluded,
 )
@@ -73,12 +72,7 @@ def sales_volume(
     closed = closed_in_window(data, window)
     won = closed[(closed["status_asof"] == "won").to_numpy()]
     frame = pd.DataFrame({col: group_labels(won, by), "amount": won["amount"]}, index=won.index)
-    keys = [col]
-    table = None
-    if period is not None:
-        table = period_frame(data, window, period)
-        frame["period"] = assign(data, won["closed_asof"], window, period)
-        keys = ["period", col]
+    keys, table, lead = split_by_period(data, frame, won["closed_asof"], window, period, col)
     stats_ = frame.groupby(keys, sort=False)["amount"].agg(
         won="size", won_with_amount="count", mean_amount="mean", median_amount="median",
         total_amount="sum").reset_index()
@@ -86,7 +80,6 @@ def sales_volume(
     out = complete_grid(stats_, table, groups, col, ["won", "won_with_amount"])
     out["won_without_amount"] = out["won"] - out["won_with_amount"]
     out["total_amount"] = out["total_amount"].fillna(0.0)
-    lead = ["period", "period_start", "period_end"] if period is not None else []
     return out[[*lead, col, "won", "won_with_amount", "won_without_amount", "mean_amount",
                 "median_amount", "total_amount"]]
 

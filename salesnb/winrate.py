@@ -16,15 +16,14 @@ from salesnb._common import (
     TOTAL,
     TimeLike,
     all_groups,
-    assign,
     check_choice,
     complete_grid,
     group_column,
     group_labels,
     known_at,
-    period_frame,
     ratio,
     resolve_window,
+    split_by_period,
     wilson_interval,
     window_mask,
 )
@@ -99,12 +98,7 @@ def win_rate(
         "lost": (rows["status_asof"] == "lost").to_numpy(),
         "open": (rows["status_asof"] == "open").to_numpy(),
     }, index=rows.index)
-    keys = [col]
-    table = None
-    if period is not None:
-        table = period_frame(data, window, period)
-        frame["period"] = assign(data, when, window, period)
-        keys = ["period", col]
+    keys, table, lead = split_by_period(data, frame, when, window, period, col)
     counts = frame.groupby(keys, sort=False)[["won", "lost", "open"]].sum().reset_index()
     groups = all_groups(data, by, window.as_of) if by is not None else [TOTAL]
     out = complete_grid(counts, table, groups, col, ["won", "lost", "open"])
@@ -113,7 +107,6 @@ def win_rate(
     out["ci_low"], out["ci_high"] = wilson_interval(out["won"].to_numpy(), out["n"].to_numpy(),
                                                     confidence)
     out["open_share"] = ratio(out["open"], out["n"]) if basis == "created" else float("nan")
-    lead = ["period", "period_start", "period_end"] if period is not None else []
     out = out[[*lead, col, "won", "lost", "open", "n", "win_rate", "ci_low", "ci_high", "open_share"]]
     out.attrs["basis"] = basis
     return out
