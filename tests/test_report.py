@@ -171,3 +171,24 @@ def test_pages_print_to_pdf(report: Path, tmp_path: Path) -> None:
     print_pdf(report / "index.html", target)
     data = target.read_bytes()
     assert data.startswith(b"%PDF") and len(data) > 5000
+
+
+def test_index_won_and_change_match_a_count_from_the_raw_csv(report: Path) -> None:
+    # Independent count with plain pandas on the shipped CSV: timestamps there are naive
+    # Asia/Tehran local time; Shahrivar 1404 = [2025-08-23, 2025-09-23), Mordad 1404 =
+    # [2025-07-23, 2025-08-23) (jdatetime: 1404-06-01 = 2025-08-23, 1404-05-01 = 2025-07-23).
+    import pandas as pd
+
+    raw = pd.read_csv(ROOT / "data" / "sample" / "opportunities.csv", dtype=str)
+    won = raw[raw["status"].str.strip().str.lower() == "won"]
+    closed = pd.to_datetime(won["closed_at"])
+
+    def count(lo: str, hi: str) -> int:
+        return int(((closed >= pd.Timestamp(lo)) & (closed < pd.Timestamp(hi))).sum())
+
+    this, before = count("2025-08-23", "2025-09-23"), count("2025-07-23", "2025-08-23")
+    text = (report / "index.html").read_text(encoding="utf-8")
+    row = re.search(r"<tr><td>Won</td><td class='num'>([\d,]+)</td><td class='num'>([+-][\d,]+)</td></tr>", text)
+    assert row is not None
+    assert int(row.group(1).replace(",", "")) == this
+    assert int(row.group(2).replace(",", "")) == this - before
