@@ -223,19 +223,16 @@ def assign(
     *,
     fiscal_year_start: int | None = None,
 ) -> pd.Series:
-    """Return the period label of each timestamp (missing outside the data's periods)."""
-    table = period_frame(data, window, period, fiscal_year_start=fiscal_year_start)
+    """Return the period label of each timestamp (missing where the timestamp is)."""
+    check_choice(period, periods.PERIODS, "period")
     if times.empty:
         return pd.Series(pd.NA, index=times.index, dtype="str")
-    starts = utc_ns(table["period_start"])
-    ends = utc_ns(table["period_end"])
-    values = utc_ns(times)
-    idx = np.searchsorted(starts, values, side="right") - 1
-    ok = (idx >= 0) & times.notna().to_numpy() & (values < ends[np.clip(idx, 0, None)])
-    labels = table["period"].to_numpy(dtype=object)
-    out = labels[np.clip(idx, 0, None)]
-    out[~ok] = None
-    return pd.Series(out, index=times.index, dtype="str")
+    labels = periods.assign_periods(
+        times, period=period, calendar=window.calendar,
+        week_start=_week_start(data, window.calendar),
+        fiscal_year_start=fiscal_year_start or data.settings.fiscal_year_start,
+    )["period"]
+    return labels.astype("str")
 
 
 def split_by_period(
