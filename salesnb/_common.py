@@ -132,20 +132,47 @@ def known_at(data: SalesData, as_of: pd.Timestamp) -> pd.DataFrame:
     cached = data.cache.get(key)
     if cached is None:
         opps = data.opportunities
-        opps = opps[(opps["created_at"] <= as_of).to_numpy()]
+        existed = (opps["created_at"] <= as_of).to_numpy()
+        # Taking every column of a million rows costs; most replays see every row.
+        opps = opps.copy(deep=False) if existed.all() else opps[existed]
         closed_known = (opps["closed_at"] <= as_of).fillna(False).to_numpy(dtype=bool)
-        cached = opps.copy(deep=False)
-        cached["status_asof"] = pd.array(
-            np.where(closed_known, opps["status"].to_numpy(dtype=object), "open"), dtype="str")
-        cached["closed_asof"] = opps["closed_at"].where(closed_known)
+        opps["status_asof"] = opps["status"].where(closed_known, "open")
+        opps["closed_asof"] = opps["closed_at"].where(closed_known)
+        cached = opps
+        data.cache[key] = cached
+    return cached.copy(deep=False)
+
+
+def known_in_window(data: SalesData, window: Window, which: str) -> pd.DataFrame:
+    """Return the opportunities known at ``window.as_of`` that belong to the window.
+
+    ``which="created"``: the cohort created in ``[start, end)``; ``"closed"``: the
+    deals won or lost in it (closed by ``as_of``). Cached per dataset and window (the
+    KPI functions of one report share them); a shallow copy is returned.
+    """
+    key = ("in_window", which, window.start.value, window.end.value, window.as_of.value)
+    cached = data.cache.get(key)
+    if cached is None:
+        opps = known_at(data, window.as_of)
+        if which == "created":
+            cached = opps[window_mask(opps["created_at"], window)]
+        else:
+            closed = opps["status_asof"].isin(["won", "lost"]).to_numpy()
+            cached = opps[closed & window_mask(opps["closed_asof"], window)]
         data.cache[key] = cached
     return cached.copy(deep=False)
 
 
 def history_known_at(data: SalesData, as_of: pd.Timestamp) -> pd.DataFrame:
     """Return the stage-history entries entered at or before ``as_of`` (sorted, with ``seq``)."""
-    hist = data.stage_history
-    return hist[hist["entered_at"] <= as_of]
+    key = ("history_known_at", as_of.value)
+    cached = data.cache.get(key)
+    if cached is None:
+        hist = data.stage_history
+        entered = (hist["entered_at"] <= as_of).to_numpy()
+        cached = hist if entered.all() else hist[entered]
+        data.cache[key] = cached
+    return cached
 
 
 def lookup(keys: pd.Series, table: pd.Series) -> pd.Series:
@@ -193,8 +220,17 @@ def all_groups(data: SalesData, by: str | None, as_of: pd.Timestamp) -> list[str
     Groups that appear only on opportunities created after ``as_of`` did not exist
     yet, so a past window shows the same rows whenever it is re-run.
     """
-    opps = data.opportunities
-    return sorted(group_labels(opps[opps["created_at"] <= as_of], by).unique().tolist())
+    key = ("all_groups", by, as_of.value)
+    cached = data.cache.get(key)
+    if cached is None:
+        opps = data.opportunities
+        if by is not None and by not in opps.columns:
+            group_labels(opps, by)  # raises, naming the columns
+        column = opps[[by]] if by is not None else opps[[]]
+        existed = (opps["created_at"] <= as_of).to_numpy()
+        cached = sorted(group_labels(column[existed], by).unique().tolist())
+        data.cache[key] = cached
+    return list(cached)
 
 
 # --------------------------------------------------------------------------- periods
@@ -259,7 +295,13 @@ def split_by_period(
 
 def utc_ns(times: pd.Series) -> np.ndarray:
     """Return tz-aware timestamps as int64 nanoseconds since the epoch (NaT -> min int)."""
-    return times.dt.tz_convert("UTC").dt.tz_localize(None).dt.as_unit("ns").to_numpy().astype("int64")
+    naive = times.dt.tz_convert(None) if isinstance(times.dtype, pd.DatetimeTZDtype) else times
+    return naive.dt.as_unit("ns").to_numpy().view("int64")
+
+
+def from_utc_ns(values: np.ndarray, tz: Any) -> pd.DatetimeIndex:
+    """Return int64 nanoseconds since the epoch (min int = NaT) as timestamps in ``tz``."""
+    return pd.DatetimeIndex(np.asarray(values, dtype="int64").view("M8[ns]")).tz_localize("UTC").tz_convert(tz)
 
 
 def _week_start(data: SalesData, calendar: str) -> str:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from salesnb.exceptions import SalesnbWarning
@@ -137,7 +138,7 @@ class SalesData:
             else:
                 all_notes.append("no stages known: the dataset has no stage history and no stage column")
         check_stage_column(opps, resolved, source=source)
-        hist = _index_history(hist, opps, resolved)
+        hist = _index_history(hist, opps, resolved, codes_valid=history is not None)
         return cls(opps, hist, resolved, source, history is not None, tuple(all_notes))
 
     def subset(self, *, owners: list[str] | tuple[str, ...] | None = None,
@@ -186,12 +187,16 @@ class SalesData:
     @property
     def span(self) -> tuple[pd.Timestamp, pd.Timestamp]:
         """First and last event time in the data (creation, closing or stage entry)."""
+        cached = self.cache.get("span")
+        if cached is not None:
+            return cached  # type: ignore[no-any-return]
         opps = self.opportunities
         times = [opps["created_at"].min(), opps["closed_at"].max(), opps["created_at"].max()]
         if len(self.stage_history):
             times.append(self.stage_history["entered_at"].max())
         valid = [t for t in times if pd.notna(t)]
-        return min(valid), max(valid)
+        self.cache["span"] = (min(valid), max(valid))
+        return self.cache["span"]  # type: ignore[no-any-return]
 
     def summary(self) -> dict[str, Any]:
         """Return counts that describe the dataset (rows, span, owners, statuses, stages)."""
@@ -243,17 +248,22 @@ class SalesData:
                 f"{s['owners']} owners, source={self.source!r})")
 
 
-def _index_history(hist: pd.DataFrame, opps: pd.DataFrame, settings: FunnelSettings) -> pd.DataFrame:
+def _index_history(hist: pd.DataFrame, opps: pd.DataFrame, settings: FunnelSettings, *,
+                   codes_valid: bool = False) -> pd.DataFrame:
     """Add the integer keys the KPI functions join on.
 
-    ``opp_code`` is the row of the opportunity in ``opps``; ``position`` the 0-based
-    funnel position of the stage (-1 for the won/lost outcome rows). Integer keys keep
-    joins over millions of rows fast.
+    ``opp_code`` is the row of the opportunity in ``opps`` (kept when ``codes_valid``:
+    :func:`~salesnb.validation.clean_history` computed it against these very rows);
+    ``position`` the 0-based funnel position of the stage (-1 for the won/lost outcome
+    rows). Integer keys keep joins over millions of rows fast.
     """
-    hist = hist.copy()
-    hist["opp_code"] = id_codes(hist["opportunity_id"], opps["opportunity_id"])
-    lookup = {s: i for i, s in enumerate(settings.stages)}
-    hist["position"] = hist["stage"].map(lookup).fillna(-1).astype("int64")
+    hist = hist.copy(deep=False)
+    if not (codes_valid and "opp_code" in hist.columns):
+        hist["opp_code"] = id_codes(hist["opportunity_id"], opps["opportunity_id"])
+    if settings.stages and len(hist):
+        hist["position"] = id_codes(hist["stage"], pd.Series(list(settings.stages), dtype="str"))
+    else:
+        hist["position"] = np.full(len(hist), -1, dtype="int64")
     return hist
 
 

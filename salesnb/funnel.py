@@ -19,6 +19,7 @@ from salesnb._common import (
     TimeLike,
     Window,
     known_at,
+    known_in_window,
     lookup,
     ratio,
     resolve_moment,
@@ -27,14 +28,13 @@ from salesnb._common import (
     with_excluded,
 )
 from salesnb.data import SalesData
-from salesnb.stages import current_stage, deepest_stage, stage_visits
+from salesnb.stages import current_stage, deepest_stage, stage_visits, visits_of
 
 __all__ = ["funnel", "slowest_movers", "stage_transitions", "stuck_opportunities", "time_in_stage"]
 
 
 def _cohort(data: SalesData, window: Window) -> pd.DataFrame:
-    opps = known_at(data, window.as_of)
-    return opps[window_mask(opps["created_at"], window)]
+    return known_in_window(data, window, "created")
 
 
 def funnel(
@@ -86,10 +86,10 @@ def funnel(
     open_here = np.array([int(((status == "open") & (deepest == i)).sum()) for i in range(k)],
                          dtype="int64")
     following = np.append(reached[1:], int(won.sum())) if k else np.array([], dtype="int64")
-    visits = stage_visits(data, window.as_of, rows=cohort.index.to_numpy())
-    done = visits[~visits["censored"]]
-    per_stage = done.groupby("stage")["days"].agg(["median", "size"])
-    censored = visits[visits["censored"]].groupby("stage").size()
+    visits = visits_of(data, window.as_of, cohort.index.to_numpy())
+    done = visits[~visits["censored"].to_numpy()]
+    per_stage = done.groupby("position")["days"].agg(["median", "size"])
+    censored = visits["position"][visits["censored"].to_numpy()].value_counts()
     out = pd.DataFrame({
         "stage": stages,
         "position": np.arange(1, k + 1),
@@ -98,9 +98,9 @@ def funnel(
         "open_here": open_here,
         "conversion_to_next": ratio(following, reached),
         "cumulative_conversion": ratio(reached, np.full(k, len(cohort))),
-        "completed_visits": [int(per_stage["size"].get(s, 0)) for s in stages],
-        "censored_visits": [int(censored.get(s, 0)) for s in stages],
-        "median_days_in_stage": [float(per_stage["median"].get(s, np.nan)) for s in stages],
+        "completed_visits": [int(per_stage["size"].get(i, 0)) for i in range(k)],
+        "censored_visits": [int(censored.get(i, 0)) for i in range(k)],
+        "median_days_in_stage": [float(per_stage["median"].get(i, np.nan)) for i in range(k)],
     })
     out.attrs.update(cohort=len(cohort), won=int(won.sum()), lost=int(lost.sum()),
                      open=int((status == "open").sum()), stages_inferred=data.settings.stages_inferred)

@@ -18,10 +18,9 @@ from salesnb._common import (
     complete_grid,
     group_column,
     group_labels,
-    known_at,
+    known_in_window,
     resolve_window,
     split_by_period,
-    window_mask,
 )
 from salesnb.data import SalesData
 from salesnb.stages import stage_where_lost
@@ -31,9 +30,7 @@ __all__ = ["closed_in_window", "lost_reasons", "won_lost"]
 
 def closed_in_window(data: SalesData, window: Window) -> pd.DataFrame:
     """Return the deals won or lost in the window, as known at ``window.as_of``."""
-    opps = known_at(data, window.as_of)
-    closed = opps[opps["status_asof"].isin(["won", "lost"]).to_numpy()]
-    return closed[window_mask(closed["closed_asof"], window)]
+    return known_in_window(data, window, "closed")
 
 
 def won_lost(

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from salesnb._common import history_known_at
+from salesnb._common import NANOS_PER_DAY, from_utc_ns, history_known_at, utc_ns
 from salesnb.data import SalesData
 from salesnb.validation import id_codes
 
@@ -28,8 +30,26 @@ UNKNOWN_STAGE = "(unknown)"
 
 def _positions(data: SalesData, stages: pd.Series) -> np.ndarray:
     """Funnel position of each stage label (0-based); -1 for outcomes and unknown labels."""
-    lookup = {s: i for i, s in enumerate(data.settings.stages)}
-    return stages.map(lookup).fillna(-1).astype("int64").to_numpy()
+    if stages.empty or not data.settings.stages:
+        return np.full(len(stages), -1, dtype="int64")
+    found = pc.index_in(pa.array(stages.astype("str"), from_pandas=True),
+                        value_set=pa.array(list(data.settings.stages), type=pa.string()))
+    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype("int64")
+
+
+def label_codes(codes: np.ndarray, labels: list[str] | tuple[str, ...], index: pd.Index | None = None
+                ) -> pd.Series:
+    """Return ``labels[code]`` for each code as a text Series (missing where ``code < 0``).
+
+    Built with Arrow from the small label array: far cheaper than going through
+    Python objects for millions of rows.
+    """
+    codes = np.asarray(codes, dtype="int64")
+    if len(labels) == 0 or len(codes) == 0:
+        return pd.Series(pd.NA, index=index if index is not None else pd.RangeIndex(len(codes)),
+                         dtype="str")
+    taken = pc.take(pa.array(list(labels), type=pa.large_string()), pa.array(codes, mask=codes < 0))
+    return pd.Series(pd.array(taken, dtype=pd.ArrowDtype(pa.large_string())), index=index).astype("str")
 
 
 def _member(data: SalesData, rows: np.ndarray) -> np.ndarray:
@@ -40,40 +60,67 @@ def _member(data: SalesData, rows: np.ndarray) -> np.ndarray:
 
 
 def _all_visits(data: SalesData, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Every visit known at ``as_of`` on integer keys (cached per moment).
+
+    Columns: ``opp_code``, ``position``, ``entered_at``, ``left_at``, ``next_code``
+    (position of the stage entered next; ``k`` won, ``k + 1`` lost, -1 censored, with
+    ``k`` the number of open stages), ``censored``, ``days``. Labels are added by
+    :func:`stage_visits` only for the rows asked for.
+    """
     key = ("visits", as_of.value)
     cached = data.cache.get(key)
     if cached is not None:
         return cached
     hist = history_known_at(data, as_of)
+    k = len(data.settings.stages)
     codes = hist["opp_code"].to_numpy()
-    same_next = np.zeros(len(hist), dtype=bool)
-    if len(hist) > 1:
-        same_next[:-1] = codes[1:] == codes[:-1]
-    opps = data.opportunities
-    closed = opps["closed_at"].take(codes).set_axis(hist.index)
-    closed_known = (closed <= as_of).fillna(False).to_numpy(dtype=bool)
-    status = opps["status"].to_numpy(dtype=object)[codes]
-    outcome = np.where(status == "won", data.settings.won, data.settings.lost)
-    next_time = hist["entered_at"].shift(-1)
-    next_stage = hist["stage"].shift(-1).to_numpy(dtype=object)
-    left_at = next_time.where(same_next, closed.where(closed_known))
-    ended_by_closing = np.where(closed_known, outcome.astype(object), np.array(None, dtype=object))
-    next_label = np.where(same_next, next_stage, ended_by_closing)
     position = hist["position"].to_numpy()
-    is_visit = position >= 0
+    rows = np.flatnonzero(position >= 0)
+    nxt = rows + 1
+    has_next = np.zeros(len(rows), dtype=bool)
+    inside = nxt < len(hist)
+    has_next[inside] = codes[nxt[inside]] == codes[rows[inside]]
+    visit_codes = codes[rows]
+    opps = data.opportunities
+    # Times as int64 nanoseconds (NaT is the smallest int64): plain numpy from here on.
+    nat = np.iinfo("int64").min
+    entered_ns = utc_ns(hist["entered_at"])
+    closed_ns = utc_ns(opps["closed_at"])[visit_codes]
+    closed_known = (closed_ns != nat) & (closed_ns <= as_of.value)
+    next_rows = np.where(has_next, nxt, 0)
+    left_ns = np.where(has_next, entered_ns[next_rows], np.where(closed_known, closed_ns, nat))
+    # What was entered next: an open stage, or the won/lost row that closed the deal.
+    next_code = np.where(has_next, position[next_rows], -1)
+    outcome_row = has_next & (next_code < 0)
+    if outcome_row.any():
+        is_won = (hist["stage"].array.take(next_rows[outcome_row]) == data.settings.won)
+        next_code[outcome_row] = np.where(np.asarray(is_won, dtype=bool), k, k + 1)
+    by_closing = ~has_next & closed_known
+    won_deal = (opps["status"] == "won").to_numpy()[visit_codes]
+    next_code[by_closing] = np.where(won_deal[by_closing], k, k + 1)
+    visit_entered = entered_ns[rows]
+    censored = left_ns == nat
+    days = (np.where(censored, as_of.value, left_ns) - visit_entered) / NANOS_PER_DAY
+    tz = hist["entered_at"].dt.tz
     out = pd.DataFrame({
-        "opportunity_id": hist["opportunity_id"],
-        "stage": hist["stage"],
-        "position": position,
-        "entered_at": hist["entered_at"],
-        "left_at": left_at,
-        "next_stage": pd.array(next_label, dtype="str"),
-        "opp_code": codes,
-    })[is_visit].reset_index(drop=True)
-    out["censored"] = out["left_at"].isna()
-    out["days"] = (out["left_at"].fillna(as_of) - out["entered_at"]).dt.total_seconds() / 86_400.0
+        "opp_code": visit_codes,
+        "position": position[rows],
+        "entered_at": from_utc_ns(visit_entered, tz),
+        "left_at": from_utc_ns(left_ns, tz),
+        "next_code": next_code,
+        "censored": censored,
+        "days": days,
+    })
     data.cache[key] = out
     return out
+
+
+def visits_of(data: SalesData, as_of: pd.Timestamp, rows: np.ndarray | None = None) -> pd.DataFrame:
+    """The integer-keyed visits of :func:`_all_visits`, optionally for some opportunity rows."""
+    visits = _all_visits(data, as_of)
+    if rows is not None:
+        visits = visits[_member(data, rows)[visits["opp_code"].to_numpy()]].reset_index(drop=True)
+    return visits
 
 
 def stage_visits(
@@ -104,13 +151,24 @@ def stage_visits(
         visit ended by closing; missing when censored), ``opp_code``, ``censored``
         (bool), ``days`` (to ``left_at``, or to ``as_of`` when censored).
     """
-    visits = _all_visits(data, as_of)
     if ids is not None:
         found = id_codes(pd.Series(np.asarray(ids), dtype="str"), data.opportunities["opportunity_id"])
         rows = found[found >= 0]
-    if rows is not None:
-        visits = visits[_member(data, rows)[visits["opp_code"].to_numpy()]].reset_index(drop=True)
-    return visits.copy(deep=False)
+    visits = visits_of(data, as_of, rows)
+    s = data.settings
+    index = visits.index
+    return pd.DataFrame({
+        "opportunity_id": pd.Series(
+            data.opportunities["opportunity_id"].array.take(visits["opp_code"].to_numpy()), index=index),
+        "stage": label_codes(visits["position"].to_numpy(), s.stages, index),
+        "position": visits["position"],
+        "entered_at": visits["entered_at"],
+        "left_at": visits["left_at"],
+        "next_stage": label_codes(visits["next_code"].to_numpy(), (*s.stages, s.won, s.lost), index),
+        "opp_code": visits["opp_code"],
+        "censored": visits["censored"],
+        "days": visits["days"],
+    })
 
 
 def _last_open_entry(data: SalesData, as_of: pd.Timestamp) -> tuple[np.ndarray, np.ndarray]:
@@ -175,9 +233,9 @@ def current_stage(data: SalesData, opps: pd.DataFrame, as_of: pd.Timestamp) -> p
     has = rows >= 0
     if has.any():
         safe = np.where(has, rows, 0)
-        stage = pd.Series(hist["stage"].to_numpy(dtype=object)[safe], index=opps.index, dtype="str")
-        entered = pd.Series(hist["entered_at"].array.take(safe), index=opps.index)
-        stage, entered = stage.where(has), entered.where(has)
+        stage = label_codes(np.where(has, hist["position"].to_numpy()[safe], -1), data.settings.stages,
+                            opps.index)
+        entered = pd.Series(hist["entered_at"].array.take(safe), index=opps.index).where(has)
     else:
         stage = pd.Series(pd.NA, index=opps.index, dtype="str")
         entered = pd.Series(pd.NaT, index=opps.index, dtype=data.opportunities["created_at"].dtype)

@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow as arrow
+import pyarrow.compute as pc
 
 from salesnb.exceptions import DataSchemaError, Problem, SalesnbWarning
 from salesnb.settings import FunnelSettings
@@ -72,8 +74,18 @@ def clean_text(series: pd.Series) -> pd.Series:
     """Return ``series`` as trimmed text with blanks as missing (values otherwise as stored)."""
     if series.dtype == object or not pd.api.types.is_string_dtype(series.dtype):
         series = series.map(_to_text, na_action="ignore")
-    text = series.astype("str").str.strip()
-    return text.mask(text == "")
+    text = series.astype("str")
+    if not isinstance(text.array, pd.arrays.ArrowStringArray):  # pragma: no cover - python storage
+        text = text.str.strip()
+        return text.mask(text == "")
+    # Straight on the Arrow buffers: several times faster than the Series methods on
+    # millions of rows (same whitespace rule: Unicode, as str.strip).
+    trimmed = pc.utf8_trim_whitespace(arrow.array(text, from_pandas=True))
+    blank = pc.equal(trimmed, "")
+    if pc.any(blank).as_py():
+        trimmed = pc.if_else(blank, arrow.scalar(None, trimmed.type), trimmed)
+    values = pd.arrays.ArrowStringArray(trimmed, dtype=text.dtype)  # type: ignore[call-arg]
+    return pd.Series(values, index=series.index, name=series.name)
 
 
 def _to_text(value: Any) -> Any:
@@ -135,8 +147,14 @@ def _to_ns(series: pd.Series, tz: str | None = None) -> tuple[pd.Series, np.ndar
 
 def _localize(series: pd.Series, tz: str) -> pd.Series:
     """Localise naive local times; DST gaps shift forward, repeated hours take the first."""
-    ambiguous = np.ones(len(series), dtype=bool)
-    return series.dt.tz_localize(tz, ambiguous=ambiguous, nonexistent="shift_forward")
+    # Fast path: repeated hours (a few per year at most) come back NaT and are redone.
+    local = series.dt.tz_localize(tz, ambiguous="NaT", nonexistent="shift_forward")
+    redo = local.isna().to_numpy() & series.notna().to_numpy()
+    if redo.any():
+        again = series[redo].dt.tz_localize(tz, ambiguous=np.ones(int(redo.sum()), dtype=bool),
+                                            nonexistent="shift_forward")
+        local = local.where(~redo, again)
+    return local
 
 
 def parse_amounts(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
@@ -179,7 +197,7 @@ def _opportunity_schema() -> pa.DataFrameSchema:
         {
             "opportunity_id": pa.Column(nullable=True, checks=[
                 check("id_missing", lambda s: s.notna()),
-                check("id_unique", lambda s: s.isna() | ~s.duplicated(keep=False)),
+                check("id_unique", _unique_ids),
             ]),
             "owner": pa.Column(nullable=True, checks=[check("owner_missing", lambda s: s.notna())]),
             "status": pa.Column(nullable=True, checks=[
@@ -201,6 +219,14 @@ def _opportunity_schema() -> pa.DataFrameSchema:
         strict=False,
         coerce=False,
     )
+
+
+def _unique_ids(ids: pd.Series) -> pd.Series:
+    """True for each blank or unique id (the all-unique case is settled by one distinct count)."""
+    values = arrow.array(ids, from_pandas=True)
+    if len(pc.unique(values.drop_null())) == len(values) - values.null_count:
+        return pd.Series(True, index=ids.index)
+    return ids.isna() | ~ids.duplicated(keep=False)
 
 
 _SCHEMA: pa.DataFrameSchema | None = None
@@ -478,8 +504,14 @@ def clean_history(
     for col in extras:
         out[col] = frame[col]
     out["opp_code"] = codes
-    # Sort by opportunity, then entry time, ties in source order (lexsort is stable).
-    order = np.lexsort((out["seq"].to_numpy(), utc64(out["entered_at"]), codes))
+    # Sort by opportunity, then entry time, ties in source order. Exports are usually
+    # sorted already: then nothing is moved.
+    entry_ns = utc64(out["entered_at"]).view("int64")
+    step_code = np.diff(codes)
+    if len(codes) < 2 or ((step_code > 0) | ((step_code == 0) & (np.diff(entry_ns) >= 0))).all():
+        return out
+    order = np.argsort(entry_ns, kind="stable")  # stable: ties keep the source order
+    order = order[np.argsort(codes[order], kind="stable")]
     return out.take(order).reset_index(drop=True)
 
 
@@ -494,11 +526,12 @@ def id_codes(values: pd.Series, universe: pd.Series) -> np.ndarray:
     Uses Arrow's hash lookup: much faster than ``Series.isin``/``map`` on the
     Arrow-backed strings of pandas 3 for millions of ids.
     """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    found = pc.index_in(pa.array(values, type=pa.string(), from_pandas=True),
-                        value_set=pa.array(universe, type=pa.string(), from_pandas=True))
+    look = arrow.array(values, from_pandas=True)
+    among = arrow.array(universe, from_pandas=True)
+    if look.type != arrow.large_string() or among.type != arrow.large_string():
+        # Object or empty columns: bring both to one text type (Arrow needs it).
+        look, among = look.cast(arrow.large_string()), among.cast(arrow.large_string())
+    found = pc.index_in(look, value_set=among)
     return found.fill_null(-1).to_numpy(zero_copy_only=False).astype("int64")
 
 

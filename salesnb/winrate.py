@@ -20,12 +20,11 @@ from salesnb._common import (
     complete_grid,
     group_column,
     group_labels,
-    known_at,
+    known_in_window,
     ratio,
     resolve_window,
     split_by_period,
     wilson_interval,
-    window_mask,
 )
 from salesnb.data import SalesData
 from salesnb.outcomes import closed_in_window
@@ -89,8 +88,7 @@ def win_rate(
         rows = closed_in_window(data, window)
         when = rows["closed_asof"]
     else:
-        opps = known_at(data, window.as_of)
-        rows = opps[window_mask(opps["created_at"], window)]
+        rows = known_in_window(data, window, "created")
         when = rows["created_at"]
     frame = pd.DataFrame({
         col: group_labels(rows, by),

@@ -519,3 +519,28 @@ def test_opportunity_stage_not_in_configured_funnel(make_dataset) -> None:
     assert "column 'stage': has stages that are not in the funnel (lead, qualified)" in msg
     assert "offending rows: 'o3' (1 row)" in msg
     assert "offending values: 'proposal'" in msg
+
+
+@pytest.mark.parametrize("typed", [False, True], ids=["text", "datetime64"])
+def test_local_times_in_dst_changes(typed: bool) -> None:
+    # Tehran's last DST: 2021-09-21 23:00-24:00 happened twice (the first, +04:30,
+    # is taken); 2022-03-22 00:00-01:00 never happened (shifted to 01:00); no DST from 2023.
+    created = ["2021-09-21 23:30:00", "2022-03-22 00:30:00", "2023-06-01 10:00:00"]
+    opps = pd.DataFrame({"opportunity_id": ["a", "b", "c"], "owner": "Sara",
+                         "created_at": pd.to_datetime(created) if typed else created, "status": "open"})
+    got = sn.SalesData.from_frames(opps, settings={"timezone": "Asia/Tehran"}).opportunities["created_at"]
+    assert [t.isoformat() for t in got] == [
+        "2021-09-21T23:30:00+04:30", "2022-03-22T01:00:00+04:30", "2023-06-01T10:00:00+03:30"]
+
+
+def test_text_is_trimmed_and_blank_is_missing_in_every_column() -> None:
+    opps = pd.DataFrame({"opportunity_id": [" a ", "b\t"], "owner": ["\u00a0Sara ", "Ali"],
+                         "created_at": ["2025-01-05", "2025-01-06"], "status": [" Open", "open"],
+                         "team": ["  ", "North "], "lost_reason": [None, ""]})
+    got = sn.SalesData.from_frames(opps).opportunities
+    assert got["opportunity_id"].tolist() == ["a", "b"]
+    assert got["owner"].tolist() == ["Sara", "Ali"]
+    assert got["status"].tolist() == ["open", "open"]
+    assert got["team"].isna().tolist() == [True, False] and got.loc[1, "team"] == "North"
+    assert got["lost_reason"].isna().all()
+    assert got["owner"].dtype == "str"
