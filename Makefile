@@ -27,11 +27,11 @@ $(UV): | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
 
 $(VENV)/.installed: pyproject.toml $(LOCK) | $(UV)
-	$(UV) pip install --quiet --python $(BIN)/python -c $(LOCK) -e .
+	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python -c $(LOCK) -e .
 	@touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(LOCK) | $(UV)
-	$(UV) pip install --quiet --python $(BIN)/python -c $(LOCK) -e '.[test]'
+	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python -c $(LOCK) -e '.[test]'
 	@touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed

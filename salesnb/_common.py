@@ -143,24 +143,32 @@ def known_at(data: SalesData, as_of: pd.Timestamp) -> pd.DataFrame:
     return cached.copy(deep=False)
 
 
-def known_in_window(data: SalesData, window: Window, which: str) -> pd.DataFrame:
+def known_in_window(data: SalesData, window: Window, which: str,
+                    columns: list[str | None] | None = None) -> pd.DataFrame:
     """Return the opportunities known at ``window.as_of`` that belong to the window.
 
     ``which="created"``: the cohort created in ``[start, end)``; ``"closed"``: the
-    deals won or lost in it (closed by ``as_of``). Cached per dataset and window (the
-    KPI functions of one report share them); a shallow copy is returned.
+    deals won or lost in it (closed by ``as_of``). ``columns`` (None entries are
+    skipped, so an optional ``by`` can be passed as is) limits the copy to what the
+    caller reads: on millions of rows, copying every text column is what costs. The
+    rows are cached per dataset and window; the index is the opportunity's row.
     """
     key = ("in_window", which, window.start.value, window.end.value, window.as_of.value)
-    cached = data.cache.get(key)
-    if cached is None:
-        opps = known_at(data, window.as_of)
+    opps = known_at(data, window.as_of)
+    rows = data.cache.get(key)
+    if rows is None:
         if which == "created":
-            cached = opps[window_mask(opps["created_at"], window)]
+            rows = np.flatnonzero(window_mask(opps["created_at"], window))
         else:
             closed = opps["status_asof"].isin(["won", "lost"]).to_numpy()
-            cached = opps[closed & window_mask(opps["closed_asof"], window)]
-        data.cache[key] = cached
-    return cached.copy(deep=False)
+            rows = np.flatnonzero(closed & window_mask(opps["closed_asof"], window))
+        data.cache[key] = rows
+    if columns is not None:
+        wanted = [c for c in dict.fromkeys(columns) if c is not None]
+        if any(c not in opps.columns for c in wanted):
+            group_labels(opps, next(c for c in wanted if c not in opps.columns))  # raises, naming them
+        opps = opps[wanted]
+    return opps.take(rows)
 
 
 def history_known_at(data: SalesData, as_of: pd.Timestamp) -> pd.DataFrame:

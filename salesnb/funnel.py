@@ -33,8 +33,8 @@ from salesnb.stages import current_stage, deepest_stage, stage_visits, visits_of
 __all__ = ["funnel", "slowest_movers", "stage_transitions", "stuck_opportunities", "time_in_stage"]
 
 
-def _cohort(data: SalesData, window: Window) -> pd.DataFrame:
-    return known_in_window(data, window, "created")
+def _cohort(data: SalesData, window: Window, columns: list[str | None] | None = None) -> pd.DataFrame:
+    return known_in_window(data, window, "created", columns)
 
 
 def funnel(
@@ -75,16 +75,15 @@ def funnel(
     """
     window = resolve_window(data, start, end, as_of, calendar)
     stages = list(data.settings.stages)
-    cohort = _cohort(data, window)
-    status = cohort["status_asof"].to_numpy()
-    won = status == "won"
-    lost = status == "lost"
+    cohort = _cohort(data, window, ["status_asof", "stage"])
+    won = (cohort["status_asof"] == "won").to_numpy()
+    lost = (cohort["status_asof"] == "lost").to_numpy()
+    still_open = ~won & ~lost
     deepest = deepest_stage(data, cohort, window.as_of).to_numpy()
     k = len(stages)
     reached = np.array([int(((deepest >= i) | won).sum()) for i in range(k)], dtype="int64")
     lost_here = np.array([int((lost & (deepest == i)).sum()) for i in range(k)], dtype="int64")
-    open_here = np.array([int(((status == "open") & (deepest == i)).sum()) for i in range(k)],
-                         dtype="int64")
+    open_here = np.array([int((still_open & (deepest == i)).sum()) for i in range(k)], dtype="int64")
     following = np.append(reached[1:], int(won.sum())) if k else np.array([], dtype="int64")
     visits = visits_of(data, window.as_of, cohort.index.to_numpy())
     done = visits[~visits["censored"].to_numpy()]
@@ -103,7 +102,7 @@ def funnel(
         "median_days_in_stage": [float(per_stage["median"].get(i, np.nan)) for i in range(k)],
     })
     out.attrs.update(cohort=len(cohort), won=int(won.sum()), lost=int(lost.sum()),
-                     open=int((status == "open").sum()), stages_inferred=data.settings.stages_inferred)
+                     open=int(still_open.sum()), stages_inferred=data.settings.stages_inferred)
     return out
 
 
@@ -139,7 +138,7 @@ def time_in_stage(
     """
     window = resolve_window(data, start, end, as_of, calendar)
     if cohort:
-        visits = stage_visits(data, window.as_of, rows=_cohort(data, window).index.to_numpy())
+        visits = stage_visits(data, window.as_of, rows=_cohort(data, window, []).index.to_numpy())
     else:
         visits = stage_visits(data, window.as_of)
         visits = visits[window_mask(visits["entered_at"], window)]
@@ -190,7 +189,7 @@ def stage_transitions(
         ``from_stage``, ``to_stage``, ``kind``, ``count``; funnel order.
     """
     window = resolve_window(data, start, end, as_of, calendar)
-    visits = stage_visits(data, window.as_of, rows=_cohort(data, window).index.to_numpy())
+    visits = stage_visits(data, window.as_of, rows=_cohort(data, window, []).index.to_numpy())
     moves = visits[~visits["censored"]]
     order = {s: i for i, s in enumerate(data.settings.stages)}
     won, lost = data.settings.won, data.settings.lost

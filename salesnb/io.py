@@ -116,11 +116,25 @@ def load(
     opps, opp_rows = _read_table(opp_file, encoding)
     hist_file = _find_table(path, "stage_history")
     hist, hist_rows = (None, position_labels) if hist_file is None else _read_table(hist_file, encoding)
-    return SalesData.from_frames(
+    data = SalesData.from_frames(
         opps, hist, resolved, source=str(opp_file),
         history_source=str(hist_file) if hist_file else None,
         opportunities_rows=opp_rows, history_rows=hist_rows,
     )
+    del opps, hist
+    _release_memory()
+    return data
+
+
+def _release_memory() -> None:
+    """Hand the buffers freed while reading and validating back to the system.
+
+    Arrow's allocator keeps freed memory for reuse; after a large load most of it is
+    not needed again, and keeping it doubles the process's footprint.
+    """
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
 
 
 def _folder_settings(folder: Path) -> FunnelSettings | None:

@@ -28,9 +28,13 @@ from salesnb.stages import stage_where_lost
 __all__ = ["closed_in_window", "lost_reasons", "won_lost"]
 
 
-def closed_in_window(data: SalesData, window: Window) -> pd.DataFrame:
-    """Return the deals won or lost in the window, as known at ``window.as_of``."""
-    return known_in_window(data, window, "closed")
+def closed_in_window(data: SalesData, window: Window,
+                     columns: list[str | None] | None = None) -> pd.DataFrame:
+    """Return the deals won or lost in the window, as known at ``window.as_of``.
+
+    ``columns`` limits the copy to the columns the caller reads (None: all).
+    """
+    return known_in_window(data, window, "closed", columns)
 
 
 def won_lost(
@@ -76,7 +80,7 @@ def won_lost(
     """
     window = resolve_window(data, start, end, as_of, calendar)
     col = group_column(by)
-    closed = closed_in_window(data, window)
+    closed = closed_in_window(data, window, [by, "status_asof", "amount", "closed_asof"])
     frame = pd.DataFrame({
         col: group_labels(closed, by),
         "won": (closed["status_asof"] == "won").to_numpy(),
@@ -116,7 +120,8 @@ def lost_reasons(
         window), ``lost_value``; sorted by ``lost`` descending.
     """
     window = resolve_window(data, start, end, as_of, calendar)
-    closed = closed_in_window(data, window)
+    closed = closed_in_window(data, window, ["status_asof", "lost_reason", "amount", "stage",
+                                             by if by != "stage" else None])
     lost = closed[(closed["status_asof"] == "lost").to_numpy()]
     frame = pd.DataFrame({
         "lost_reason": lost["lost_reason"].fillna(UNSPECIFIED),

@@ -69,22 +69,30 @@ def _all_visits(data: SalesData, as_of: pd.Timestamp) -> pd.DataFrame:
     """
     key = ("visits", as_of.value)
     cached = data.cache.get(key)
-    if cached is not None:
-        return cached
-    hist = history_known_at(data, as_of)
+    if cached is None:
+        cached = _compute_visits(data, as_of, history_known_at(data, as_of))
+        data.cache[key] = cached
+    return cached
+
+
+def _compute_visits(data: SalesData, as_of: pd.Timestamp, hist: pd.DataFrame,
+                    keep: np.ndarray | None = None) -> pd.DataFrame:
+    """Visits of the entries in ``hist`` (sorted), or of its rows in ``keep`` (a mask that
+    holds every entry of an opportunity or none)."""
     k = len(data.settings.stages)
-    codes = hist["opp_code"].to_numpy()
-    position = hist["position"].to_numpy()
+    source_row = np.arange(len(hist)) if keep is None else np.flatnonzero(keep)
+    codes = hist["opp_code"].to_numpy()[source_row]
+    position = hist["position"].to_numpy()[source_row]
     rows = np.flatnonzero(position >= 0)
     nxt = rows + 1
     has_next = np.zeros(len(rows), dtype=bool)
-    inside = nxt < len(hist)
+    inside = nxt < len(codes)
     has_next[inside] = codes[nxt[inside]] == codes[rows[inside]]
     visit_codes = codes[rows]
     opps = data.opportunities
     # Times as int64 nanoseconds (NaT is the smallest int64): plain numpy from here on.
     nat = np.iinfo("int64").min
-    entered_ns = utc_ns(hist["entered_at"])
+    entered_ns = utc_ns(hist["entered_at"])[source_row]
     closed_ns = utc_ns(opps["closed_at"])[visit_codes]
     closed_known = (closed_ns != nat) & (closed_ns <= as_of.value)
     next_rows = np.where(has_next, nxt, 0)
@@ -93,7 +101,7 @@ def _all_visits(data: SalesData, as_of: pd.Timestamp) -> pd.DataFrame:
     next_code = np.where(has_next, position[next_rows], -1)
     outcome_row = has_next & (next_code < 0)
     if outcome_row.any():
-        is_won = (hist["stage"].array.take(next_rows[outcome_row]) == data.settings.won)
+        is_won = hist["stage"].array.take(source_row[next_rows[outcome_row]]) == data.settings.won
         next_code[outcome_row] = np.where(np.asarray(is_won, dtype=bool), k, k + 1)
     by_closing = ~has_next & closed_known
     won_deal = (opps["status"] == "won").to_numpy()[visit_codes]
@@ -111,16 +119,20 @@ def _all_visits(data: SalesData, as_of: pd.Timestamp) -> pd.DataFrame:
         "censored": censored,
         "days": days,
     })
-    data.cache[key] = out
     return out
 
 
 def visits_of(data: SalesData, as_of: pd.Timestamp, rows: np.ndarray | None = None) -> pd.DataFrame:
     """The integer-keyed visits of :func:`_all_visits`, optionally for some opportunity rows."""
-    visits = _all_visits(data, as_of)
-    if rows is not None:
-        visits = visits[_member(data, rows)[visits["opp_code"].to_numpy()]].reset_index(drop=True)
-    return visits
+    if rows is None:
+        return _all_visits(data, as_of)
+    member = _member(data, rows)
+    visits = data.cache.get(("visits", as_of.value))
+    if visits is not None:
+        return visits[member[visits["opp_code"].to_numpy()]].reset_index(drop=True)
+    # Only some opportunities (a cohort): compute just their visits, not every visit.
+    hist = history_known_at(data, as_of)
+    return _compute_visits(data, as_of, hist, member[hist["opp_code"].to_numpy()])
 
 
 def stage_visits(
@@ -186,7 +198,10 @@ def _last_open_entry(data: SalesData, as_of: pd.Timestamp) -> tuple[np.ndarray, 
         which = np.full(len(data.opportunities), -1, dtype="int64")
         which[codes[last]] = positions[last]
         deepest = np.full(len(data.opportunities), -1, dtype="int64")
-        np.maximum.at(deepest, codes, hist["position"].to_numpy()[open_rows])
+        if len(codes):
+            # The history is sorted by opportunity: one maximum per run of equal codes.
+            starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+            deepest[codes[starts]] = np.maximum.reduceat(hist["position"].to_numpy()[open_rows], starts)
         cached = (hist, which, deepest)
         data.cache[key] = cached
     return cached[1], cached[2]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from salesnb._common import TimeLike, Window, known_at, resolve_window
@@ -17,8 +18,7 @@ from salesnb.cycle import sales_cycle
 from salesnb.data import SalesData
 from salesnb.funnel import funnel
 from salesnb.outcomes import lost_reasons, won_lost
-from salesnb.pipeline import open_opportunities
-from salesnb.volume import deal_size_flags, sales_volume
+from salesnb.volume import band_flags, check_band, reference_mean, sales_volume
 from salesnb.winrate import win_rate
 
 __all__ = ["kpi_summary"]
@@ -77,13 +77,17 @@ def kpi_summary(
     w = resolve_window(data, start, end, as_of, calendar)
     kw: dict[str, Any] = {"start": w.start, "end": w.end, "as_of": w.as_of}
 
-    open_by = open_opportunities(data, as_of=w.as_of, by="owner", active_days=None)
-    opps_at = known_at(data, w.as_of)
+    check_band(band)
+    opps_at = known_at(data, w.as_of)[["owner", "amount", "status_asof"]]
+    is_open = (opps_at["status_asof"] == "open").to_numpy()
+    open_by = opps_at.loc[is_open, "owner"].value_counts()
     created_by = _created_by_owner(data, w)
     outcome = won_lost(data, **kw, period=None, by="owner")
     reasons = lost_reasons(data, **kw)
     volume = sales_volume(data, **kw, by=None).iloc[0]
-    flags = deal_size_flags(data, **kw, band=band)
+    # The open deals' band flags, as deal_size_flags gives them (only the counts are needed).
+    flags = band_flags(opps_at["amount"].to_numpy(dtype="float64", na_value=np.nan)[is_open],
+                       reference_mean(data, w), band)
     closed_rate = win_rate(data, **kw, basis="closed", by=None).iloc[0]
     closed_by = win_rate(data, **kw, basis="closed", by="owner")
     cohort_rate = win_rate(data, **kw, basis="created", by=None).iloc[0]
@@ -94,8 +98,8 @@ def kpi_summary(
     return {
         "window": w.to_dict(),
         "opportunities": {
-            "open_total": int((opps_at["status_asof"] == "open").sum()),
-            "open_by_owner": _count_map(open_by, "owner", "open_count"),
+            "open_total": int(is_open.sum()),
+            "open_by_owner": {str(k): int(v) for k, v in sorted(open_by.items()) if v > 0},
             "created_total": int(sum(created_by.values())),
             "created_by_owner": created_by,
         },
@@ -112,8 +116,8 @@ def kpi_summary(
             "median_amount": _num(volume["median_amount"]),
             "total_amount": float(volume["total_amount"]),
             "band": float(band),
-            "open_above_band": int((flags["flag"] == "above").sum()),
-            "open_below_band": int((flags["flag"] == "below").sum()),
+            "open_above_band": int((flags == "above").sum()),
+            "open_below_band": int((flags == "below").sum()),
         },
         "win_rate": {
             "closed": _num(closed_rate["win_rate"]),

@@ -80,10 +80,15 @@ def clean_text(series: pd.Series) -> pd.Series:
         return text.mask(text == "")
     # Straight on the Arrow buffers: several times faster than the Series methods on
     # millions of rows (same whitespace rule: Unicode, as str.strip).
-    trimmed = pc.utf8_trim_whitespace(arrow.array(text, from_pandas=True))
+    stored = arrow.array(text, from_pandas=True)
+    trimmed = pc.utf8_trim_whitespace(stored)
+    if pc.sum(pc.binary_length(trimmed)).as_py() == pc.sum(pc.binary_length(stored)).as_py():
+        trimmed = stored  # nothing to trim: share the stored buffers rather than hold a copy
     blank = pc.equal(trimmed, "")
     if pc.any(blank).as_py():
         trimmed = pc.if_else(blank, arrow.scalar(None, trimmed.type), trimmed)
+    elif trimmed is stored:
+        return text
     values = pd.arrays.ArrowStringArray(trimmed, dtype=text.dtype)  # type: ignore[call-arg]
     return pd.Series(values, index=series.index, name=series.name)
 
@@ -223,8 +228,11 @@ def _opportunity_schema() -> pa.DataFrameSchema:
 
 def _unique_ids(ids: pd.Series) -> pd.Series:
     """True for each blank or unique id (the all-unique case is settled by one distinct count)."""
-    values = arrow.array(ids, from_pandas=True)
-    if len(pc.unique(values.drop_null())) == len(values) - values.null_count:
+    values = arrow.array(ids, from_pandas=True).drop_null()
+    if len(values) < 2:
+        return pd.Series(True, index=ids.index)
+    ascending = pc.all(pc.greater(values[1:], values[:-1])).as_py()  # sorted exports: no hashing
+    if ascending or len(pc.unique(values)) == len(values):
         return pd.Series(True, index=ids.index)
     return ids.isna() | ~ids.duplicated(keep=False)
 
@@ -478,12 +486,14 @@ def clean_history(
 
     if known.any():
         safe = np.where(known, codes, 0)
-        born = utc64(opportunities["created_at"])[safe]
-        ended = utc64(opportunities["closed_at"])[safe]
         entry = utc64(out["entered_at"])
+        has_entry = known & ~np.isnat(entry)
+        # One comparison at a time, each temporary freed at once (millions of rows).
+        before = has_entry & (entry < utc64(opportunities["created_at"])[safe])
+        ended = utc64(opportunities["closed_at"])[safe]
         with np.errstate(invalid="ignore"):
-            before = known & ~np.isnat(entry) & (entry < born)
-            after = known & ~np.isnat(entry) & ~np.isnat(ended) & (entry > ended)
+            after = has_entry & ~np.isnat(ended) & (entry > ended)
+        del ended, entry, has_entry, safe
         if before.any():
             problems.append(Problem(
                 "has entries before the opportunity was created", source,
@@ -517,7 +527,9 @@ def clean_history(
 
 def utc64(times: pd.Series) -> np.ndarray:
     """Return timezone-aware timestamps as a ``datetime64[ns]`` array in UTC (NaT kept)."""
-    return times.dt.tz_convert("UTC").dt.tz_localize(None).dt.as_unit("ns").to_numpy()
+    # tz_convert(None) is the stored UTC instant as is; tz_localize(None) would redo the
+    # local wall time of every value first.
+    return times.dt.tz_convert(None).dt.as_unit("ns").to_numpy()
 
 
 def id_codes(values: pd.Series, universe: pd.Series) -> np.ndarray:
@@ -531,6 +543,15 @@ def id_codes(values: pd.Series, universe: pd.Series) -> np.ndarray:
     if look.type != arrow.large_string() or among.type != arrow.large_string():
         # Object or empty columns: bring both to one text type (Arrow needs it).
         look, among = look.cast(arrow.large_string()), among.cast(arrow.large_string())
+    if len(look) > 1:
+        # A stage history lists each opportunity's entries together: look up one value
+        # per run of equal values instead of every row (a few times fewer hash probes).
+        new_run = pc.fill_null(pc.not_equal(look[1:], look[:-1]), True).to_numpy(zero_copy_only=False)
+        starts = np.flatnonzero(np.r_[True, new_run])
+        if len(starts) < 0.8 * len(look):
+            heads = pc.index_in(look.take(arrow.array(starts)), value_set=among)
+            head_codes = heads.fill_null(-1).to_numpy(zero_copy_only=False).astype("int64")
+            return np.repeat(head_codes, np.diff(np.r_[starts, len(look)]))
     found = pc.index_in(look, value_set=among)
     return found.fill_null(-1).to_numpy(zero_copy_only=False).astype("int64")
 

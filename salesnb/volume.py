@@ -14,6 +14,7 @@ import pandas as pd
 from salesnb._common import (
     TOTAL,
     TimeLike,
+    Window,
     all_groups,
     complete_grid,
     days_between,
@@ -69,7 +70,7 @@ def sales_volume(
     """
     window = resolve_window(data, start, end, as_of, calendar)
     col = group_column(by)
-    closed = closed_in_window(data, window)
+    closed = closed_in_window(data, window, [by, "status_asof", "amount", "closed_asof"])
     won = closed[(closed["status_asof"] == "won").to_numpy()]
     frame = pd.DataFrame({col: group_labels(won, by), "amount": won["amount"]}, index=won.index)
     keys, table, lead = split_by_period(data, frame, won["closed_asof"], window, period, col)
@@ -82,6 +83,31 @@ def sales_volume(
     out["total_amount"] = out["total_amount"].fillna(0.0)
     return out[[*lead, col, "won", "won_with_amount", "won_without_amount", "mean_amount",
                 "median_amount", "total_amount"]]
+
+
+def reference_mean(data: SalesData, window: Window) -> float:
+    """Mean amount of the deals won in the window (NaN when none has an amount)."""
+    closed = closed_in_window(data, window, ["status_asof", "amount"])
+    won_amounts = closed.loc[(closed["status_asof"] == "won").to_numpy(), "amount"].dropna()
+    return float(won_amounts.mean()) if len(won_amounts) else np.nan
+
+
+def check_band(band: float) -> None:
+    """Raise when the relative band is negative (or not a number)."""
+    if not band >= 0:
+        from salesnb.exceptions import WindowError
+
+        raise WindowError(f"band={band} is negative", fix="give a band >= 0, e.g. 0.5 for ±50%")
+
+
+def band_flags(amount: np.ndarray, mean: float, band: float) -> np.ndarray:
+    """Flag each amount against ``mean ± band × mean``: ``above``, ``below``, ``within``,
+    ``no amount`` (NaN) or ``no reference`` (``mean`` is NaN)."""
+    with np.errstate(invalid="ignore"):
+        return np.select(
+            [np.isnan(amount), np.full(len(amount), np.isnan(mean)),
+             amount > mean * (1 + band), amount < mean * (1 - band)],
+            ["no amount", "no reference", "above", "below"], default="within")
 
 
 def deal_size_flags(
@@ -109,22 +135,15 @@ def deal_size_flags(
         ``no reference`` (no won deal with an amount in the window). Sorted with the
         flagged deals first, largest distance first.
     """
-    if band < 0:
-        from salesnb.exceptions import WindowError
-
-        raise WindowError(f"band={band} is negative", fix="give a band >= 0, e.g. 0.5 for ±50%")
+    check_band(band)
     window = resolve_window(data, start, end, as_of, calendar)
-    closed = closed_in_window(data, window)
-    won_amounts = closed.loc[(closed["status_asof"] == "won").to_numpy(), "amount"].dropna()
-    mean = float(won_amounts.mean()) if len(won_amounts) else np.nan
+    mean = reference_mean(data, window)
     opps = known_at(data, window.as_of)
+    opps = opps[["opportunity_id", "owner", "stage", "created_at", "amount", "status_asof"]]
     open_ = opps[(opps["status_asof"] == "open").to_numpy()]
     stage = current_stage(data, open_, window.as_of)["stage"].fillna(open_["stage"])
     amount = open_["amount"]
-    flag = np.select(
-        [amount.isna().to_numpy(), np.isnan(mean) * np.ones(len(open_), dtype=bool),
-         (amount > mean * (1 + band)).to_numpy(), (amount < mean * (1 - band)).to_numpy()],
-        ["no amount", "no reference", "above", "below"], default="within")
+    flag = band_flags(amount.to_numpy(dtype="float64", na_value=np.nan), mean, band)
     out = pd.DataFrame({
         "opportunity_id": open_["opportunity_id"],
         "owner": open_["owner"],
@@ -168,7 +187,7 @@ def deal_size_bands(
         ``mean_cycle_days`` and ``median_cycle_days`` (of the won deals).
     """
     window = resolve_window(data, start, end, as_of, calendar)
-    closed = closed_in_window(data, window)
+    closed = closed_in_window(data, window, ["amount", "status_asof", "created_at", "closed_asof"])
     amount = closed["amount"]
     has = amount.notna().to_numpy()
     band_no = pd.Series(0, index=closed.index, dtype="int64")

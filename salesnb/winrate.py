@@ -85,10 +85,10 @@ def win_rate(
     window = resolve_window(data, start, end, as_of, calendar)
     col = group_column(by)
     if basis == "closed":
-        rows = closed_in_window(data, window)
+        rows = closed_in_window(data, window, [by, "status_asof", "closed_asof"])
         when = rows["closed_asof"]
     else:
-        rows = known_in_window(data, window, "created")
+        rows = known_in_window(data, window, "created", [by, "status_asof", "created_at"])
         when = rows["created_at"]
     frame = pd.DataFrame({
         col: group_labels(rows, by),

@@ -544,3 +544,26 @@ def test_text_is_trimmed_and_blank_is_missing_in_every_column() -> None:
     assert got["team"].isna().tolist() == [True, False] and got.loc[1, "team"] == "North"
     assert got["lost_reason"].isna().all()
     assert got["owner"].dtype == "str"
+
+
+@pytest.mark.parametrize("values", [
+    ["b", "b", "b", "a", "a", None, None, "zz", "c", "c"],  # grouped runs: one lookup per run
+    ["a", "b", "c", "a", None, "zz", "b", "c", "a", "b"],  # interleaved: a lookup per row
+])
+def test_id_codes_positions_of_ids_with_missing_and_unknown(values: list[str | None]) -> None:
+    from salesnb.validation import id_codes
+
+    universe = pd.Series(["c", "a", "b"], dtype="str")
+    expected = [{"c": 0, "a": 1, "b": 2}.get(v, -1) if v is not None else -1 for v in values]
+    assert id_codes(pd.Series(values, dtype="str"), universe).tolist() == expected
+    assert id_codes(pd.Series(values, dtype=object), universe).tolist() == expected
+
+
+@pytest.mark.parametrize("ids", [["a", "b", "c"], ["c", "a", "b"]], ids=["sorted", "unsorted"])
+def test_duplicate_ids_found_whether_or_not_sorted(ids: list[str]) -> None:
+    opps = pd.DataFrame({"opportunity_id": [*ids, ids[1]], "owner": "Sara",
+                         "created_at": "2025-01-05", "status": "open"})
+    with pytest.raises(DataSchemaError, match="duplicate ids") as info:
+        sn.SalesData.from_frames(opps)
+    assert f"{ids[1]}" in str(info.value)
+    assert len(sn.SalesData.from_frames(opps.iloc[:3]).opportunities) == 3
