@@ -20,6 +20,7 @@ from salesnb.validation import (
     clean_history,
     clean_opportunities,
     id_codes,
+    index_dtype,
     infer_stage_order,
     position_labels,
 )
@@ -122,8 +123,8 @@ class SalesData:
                 "opportunity_id": pd.Series(dtype="str"),
                 "stage": pd.Series(dtype="str"),
                 "entered_at": pd.Series(dtype=opps["created_at"].dtype),
-                "seq": pd.Series(dtype="int64"),
-                "opp_code": pd.Series(dtype="int64"),
+                "seq": pd.Series(dtype="int32"),
+                "opp_code": pd.Series(dtype="int32"),
             })
         if not resolved.stages:
             with warnings.catch_warnings():
@@ -259,11 +260,13 @@ def _index_history(hist: pd.DataFrame, opps: pd.DataFrame, settings: FunnelSetti
     """
     hist = hist.copy(deep=False)
     if not (codes_valid and "opp_code" in hist.columns):
-        hist["opp_code"] = id_codes(hist["opportunity_id"], opps["opportunity_id"])
+        hist["opp_code"] = id_codes(hist["opportunity_id"], opps["opportunity_id"]).astype(
+            index_dtype(len(opps)))
     if settings.stages and len(hist):
-        hist["position"] = id_codes(hist["stage"], pd.Series(list(settings.stages), dtype="str"))
+        positions = id_codes(hist["stage"], pd.Series(list(settings.stages), dtype="str"))
     else:
-        hist["position"] = np.full(len(hist), -1, dtype="int64")
+        positions = np.full(len(hist), -1)
+    hist["position"] = positions.astype("int16")  # funnel positions: a few dozen at most
     return hist
 
 

@@ -85,7 +85,7 @@ def funnel(
     lost_here = np.array([int((lost & (deepest == i)).sum()) for i in range(k)], dtype="int64")
     open_here = np.array([int((still_open & (deepest == i)).sum()) for i in range(k)], dtype="int64")
     following = np.append(reached[1:], int(won.sum())) if k else np.array([], dtype="int64")
-    visits = visits_of(data, window.as_of, cohort.index.to_numpy())
+    visits = visits_of(data, window.as_of, cohort.index.to_numpy(), lean=True)
     done = visits[~visits["censored"].to_numpy()]
     per_stage = done.groupby("position")["days"].agg(["median", "size"])
     censored = visits["position"][visits["censored"].to_numpy()].value_counts()

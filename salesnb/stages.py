@@ -76,9 +76,10 @@ def _all_visits(data: SalesData, as_of: pd.Timestamp) -> pd.DataFrame:
 
 
 def _compute_visits(data: SalesData, as_of: pd.Timestamp, hist: pd.DataFrame,
-                    keep: np.ndarray | None = None) -> pd.DataFrame:
+                    keep: np.ndarray | None = None, *, lean: bool = False) -> pd.DataFrame:
     """Visits of the entries in ``hist`` (sorted), or of its rows in ``keep`` (a mask that
-    holds every entry of an opportunity or none)."""
+    holds every entry of an opportunity or none). ``lean``: only ``opp_code``,
+    ``position``, ``censored`` and ``days`` (what durations per stage need)."""
     k = len(data.settings.stages)
     source_row = np.arange(len(hist)) if keep is None else np.flatnonzero(keep)
     codes = hist["opp_code"].to_numpy()[source_row]
@@ -97,6 +98,12 @@ def _compute_visits(data: SalesData, as_of: pd.Timestamp, hist: pd.DataFrame,
     closed_known = (closed_ns != nat) & (closed_ns <= as_of.value)
     next_rows = np.where(has_next, nxt, 0)
     left_ns = np.where(has_next, entered_ns[next_rows], np.where(closed_known, closed_ns, nat))
+    visit_entered = entered_ns[rows]
+    censored = left_ns == nat
+    days = (np.where(censored, as_of.value, left_ns) - visit_entered) / NANOS_PER_DAY
+    if lean:
+        return pd.DataFrame({"opp_code": visit_codes, "position": position[rows], "censored": censored,
+                             "days": days})
     # What was entered next: an open stage, or the won/lost row that closed the deal.
     next_code = np.where(has_next, position[next_rows], -1)
     outcome_row = has_next & (next_code < 0)
@@ -106,9 +113,6 @@ def _compute_visits(data: SalesData, as_of: pd.Timestamp, hist: pd.DataFrame,
     by_closing = ~has_next & closed_known
     won_deal = (opps["status"] == "won").to_numpy()[visit_codes]
     next_code[by_closing] = np.where(won_deal[by_closing], k, k + 1)
-    visit_entered = entered_ns[rows]
-    censored = left_ns == nat
-    days = (np.where(censored, as_of.value, left_ns) - visit_entered) / NANOS_PER_DAY
     tz = hist["entered_at"].dt.tz
     out = pd.DataFrame({
         "opp_code": visit_codes,
@@ -122,8 +126,10 @@ def _compute_visits(data: SalesData, as_of: pd.Timestamp, hist: pd.DataFrame,
     return out
 
 
-def visits_of(data: SalesData, as_of: pd.Timestamp, rows: np.ndarray | None = None) -> pd.DataFrame:
-    """The integer-keyed visits of :func:`_all_visits`, optionally for some opportunity rows."""
+def visits_of(data: SalesData, as_of: pd.Timestamp, rows: np.ndarray | None = None, *,
+              lean: bool = False) -> pd.DataFrame:
+    """The integer-keyed visits of :func:`_all_visits`, optionally for some opportunity rows
+    (``lean``: see :func:`_compute_visits`; the columns may then be only those)."""
     if rows is None:
         return _all_visits(data, as_of)
     member = _member(data, rows)
@@ -132,7 +138,7 @@ def visits_of(data: SalesData, as_of: pd.Timestamp, rows: np.ndarray | None = No
         return visits[member[visits["opp_code"].to_numpy()]].reset_index(drop=True)
     # Only some opportunities (a cohort): compute just their visits, not every visit.
     hist = history_known_at(data, as_of)
-    return _compute_visits(data, as_of, hist, member[hist["opp_code"].to_numpy()])
+    return _compute_visits(data, as_of, hist, member[hist["opp_code"].to_numpy()], lean=lean)
 
 
 def stage_visits(
@@ -173,11 +179,11 @@ def stage_visits(
         "opportunity_id": pd.Series(
             data.opportunities["opportunity_id"].array.take(visits["opp_code"].to_numpy()), index=index),
         "stage": label_codes(visits["position"].to_numpy(), s.stages, index),
-        "position": visits["position"],
+        "position": visits["position"].astype("int64"),
         "entered_at": visits["entered_at"],
         "left_at": visits["left_at"],
         "next_stage": label_codes(visits["next_code"].to_numpy(), (*s.stages, s.won, s.lost), index),
-        "opp_code": visits["opp_code"],
+        "opp_code": visits["opp_code"].astype("int64"),
         "censored": visits["censored"],
         "days": visits["days"],
     })

@@ -439,7 +439,7 @@ def clean_history(
     out["stage"] = clean_text(frame["stage"])
     entered, bad_entered = parse_timestamps(frame["entered_at"], tz=settings.timezone)
     out["entered_at"] = entered
-    out["seq"] = np.arange(len(out), dtype="int64")
+    out["seq"] = np.arange(len(out), dtype=index_dtype(len(out)))
 
     def labels(mask: np.ndarray) -> list[str]:
         positions = np.flatnonzero(mask)
@@ -513,7 +513,7 @@ def clean_history(
     extras = [c for c in frame.columns if c not in out.columns]
     for col in extras:
         out[col] = frame[col]
-    out["opp_code"] = codes
+    out["opp_code"] = codes.astype(index_dtype(len(opportunities)))
     # Sort by opportunity, then entry time, ties in source order. Exports are usually
     # sorted already: then nothing is moved.
     entry_ns = utc64(out["entered_at"]).view("int64")
@@ -523,6 +523,11 @@ def clean_history(
     order = np.argsort(entry_ns, kind="stable")  # stable: ties keep the source order
     order = order[np.argsort(codes[order], kind="stable")]
     return out.take(order).reset_index(drop=True)
+
+
+def index_dtype(n: int) -> str:
+    """The integer type for row numbers below ``n`` (int32 halves the memory of int64)."""
+    return "int32" if n < 2**31 - 1 else "int64"
 
 
 def utc64(times: pd.Series) -> np.ndarray:
