@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from salesnb.exceptions import SalesnbWarning
+from salesnb.memory import release_memory
 from salesnb.settings import FunnelSettings, coerce_settings
 from salesnb.validation import (
     HISTORY_COLUMNS,
@@ -116,6 +117,7 @@ class SalesData:
                                    row_label=opportunities_rows)
         all_notes = list(notes)
         if history is not None:
+            release_memory()  # what validating the opportunities freed, before the larger table
             hist = clean_history(history, opps, resolved, source=history_source or "stage_history",
                                  row_label=history_rows)
         else:

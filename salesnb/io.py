@@ -18,6 +18,7 @@ import pandas as pd
 
 from salesnb.data import SalesData, SettingsLike
 from salesnb.exceptions import DataFileError
+from salesnb.memory import release_memory
 from salesnb.settings import FunnelSettings, coerce_settings, load_settings
 from salesnb.validation import RowLabel, line_labels, position_labels
 
@@ -122,26 +123,8 @@ def load(
         opportunities_rows=opp_rows, history_rows=hist_rows,
     )
     del opps, hist
-    _release_memory()
+    release_memory()
     return data
-
-
-def _release_memory() -> None:
-    """Hand the buffers freed while reading and validating back to the system.
-
-    Arrow's allocator and the C library keep freed memory for reuse; after a large
-    load most of it is not needed again, and keeping it inflates the process's
-    footprint by a third.
-    """
-    import ctypes
-
-    import pyarrow as pa
-
-    pa.default_memory_pool().release_unused()
-    try:  # glibc keeps freed heap pages too (numpy arrays); other C libraries: nothing to do
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # pragma: no cover - not glibc
-        pass
 
 
 def _folder_settings(folder: Path) -> FunnelSettings | None:

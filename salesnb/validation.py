@@ -462,7 +462,8 @@ def clean_history(
                                 "entered_at", tuple(labels(bad_entered)),
                                 tuple(str(v) for v in frame["entered_at"].to_numpy()[bad_entered])))
 
-    codes = id_codes(out["opportunity_id"], opportunities["opportunity_id"])
+    codes = id_codes(out["opportunity_id"], opportunities["opportunity_id"]).astype(
+        index_dtype(len(opportunities)))
     known = codes >= 0
     unknown = ~known & out["opportunity_id"].notna().to_numpy()
     if unknown.any():
@@ -484,16 +485,10 @@ def clean_history(
                 tuple(labels(off)), tuple(out["stage"].to_numpy()[off]),
             ))
 
+    entry = utc64(out["entered_at"])
     if known.any():
-        safe = np.where(known, codes, 0)
-        entry = utc64(out["entered_at"])
-        has_entry = known & ~np.isnat(entry)
-        # One comparison at a time, each temporary freed at once (millions of rows).
-        before = has_entry & (entry < utc64(opportunities["created_at"])[safe])
-        ended = utc64(opportunities["closed_at"])[safe]
-        with np.errstate(invalid="ignore"):
-            after = has_entry & ~np.isnat(ended) & (entry > ended)
-        del ended, entry, has_entry, safe
+        before, after = _outside_life(codes, entry, utc64(opportunities["created_at"]),
+                                      utc64(opportunities["closed_at"]))
         if before.any():
             problems.append(Problem(
                 "has entries before the opportunity was created", source,
@@ -513,16 +508,48 @@ def clean_history(
     extras = [c for c in frame.columns if c not in out.columns]
     for col in extras:
         out[col] = frame[col]
-    out["opp_code"] = codes.astype(index_dtype(len(opportunities)))
+    out["opp_code"] = codes
     # Sort by opportunity, then entry time, ties in source order. Exports are usually
     # sorted already: then nothing is moved.
-    entry_ns = utc64(out["entered_at"]).view("int64")
-    step_code = np.diff(codes)
-    if len(codes) < 2 or ((step_code > 0) | ((step_code == 0) & (np.diff(entry_ns) >= 0))).all():
+    entry_ns = entry.view("int64")
+    if len(codes) < 2 or _sorted_pairs(codes, entry_ns):
         return out
     order = np.argsort(entry_ns, kind="stable")  # stable: ties keep the source order
     order = order[np.argsort(codes[order], kind="stable")]
     return out.take(order).reset_index(drop=True)
+
+
+#: Rows per block when comparing history entries with their opportunity's life: caps
+#: the temporaries at a few MB whatever the size of the history.
+_BLOCK = 1 << 20
+
+
+def _outside_life(codes: np.ndarray, entry: np.ndarray, born: np.ndarray, ended: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Masks of entries before their opportunity was created / after it was closed."""
+    before = np.zeros(len(codes), dtype=bool)
+    after = np.zeros(len(codes), dtype=bool)
+    for lo in range(0, len(codes), _BLOCK):
+        part = slice(lo, lo + _BLOCK)
+        code, when = codes[part], entry[part]
+        known = (code >= 0) & ~np.isnat(when)
+        row = np.where(known, code, 0)
+        before[part] = known & (when < born[row])
+        close = ended[row]
+        with np.errstate(invalid="ignore"):
+            after[part] = known & ~np.isnat(close) & (when > close)
+    return before, after
+
+
+def _sorted_pairs(codes: np.ndarray, times: np.ndarray) -> bool:
+    """Whether rows are already ordered by ``codes`` then ``times`` (no int temporaries)."""
+    for lo in range(0, len(codes) - 1, _BLOCK):
+        a, b = slice(lo, lo + _BLOCK), slice(lo + 1, lo + 1 + _BLOCK)
+        ca, cb = codes[a][: len(codes[b])], codes[b]
+        ta, tb = times[a][: len(cb)], times[b]
+        if not ((cb > ca) | ((cb == ca) & (tb >= ta))).all():
+            return False
+    return True
 
 
 def index_dtype(n: int) -> str:
