@@ -567,3 +567,23 @@ def test_duplicate_ids_found_whether_or_not_sorted(ids: list[str]) -> None:
         sn.SalesData.from_frames(opps)
     assert f"{ids[1]}" in str(info.value)
     assert len(sn.SalesData.from_frames(opps.iloc[:3]).opportunities) == 3
+
+
+@pytest.mark.parametrize(("tz", "start", "end"), [
+    ("Asia/Tehran", "2023-01-01", "2026-01-01"),  # no clock change since 2023: one offset
+    ("Asia/Tehran", "2021-01-01", "2023-06-01"),  # DST until 2022: the general path
+    ("Europe/Berlin", "2024-01-01", "2025-01-01"),
+    ("UTC", "2020-01-01", "2021-01-01"),
+])
+def test_localising_many_times_matches_pandas(tz: str, start: str, end: str) -> None:
+    from salesnb.validation import parse_timestamps
+
+    rng = np.random.default_rng(3)
+    lo, hi = pd.Timestamp(start).value, pd.Timestamp(end).value
+    naive = pd.Series(pd.to_datetime(np.sort(rng.integers(lo, hi, 20_000)))).dt.floor("min")
+    naive[5] = pd.NaT
+    got, bad = parse_timestamps(naive, tz=tz)
+    expected = naive.dt.tz_localize(tz, ambiguous=np.ones(len(naive), dtype=bool),
+                                    nonexistent="shift_forward")
+    pd.testing.assert_series_equal(got, expected.dt.as_unit("ns"), check_names=False)
+    assert not bad.any()
