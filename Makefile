@@ -28,10 +28,12 @@ $(UV): | $(BIN)/python
 
 $(VENV)/.installed: pyproject.toml $(LOCK) | $(UV)
 	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python -c $(LOCK) -e .
+	$(BIN)/python -m compileall -q salesnb > /dev/null
 	@touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(LOCK) | $(UV)
 	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python -c $(LOCK) -e '.[test]'
+	$(BIN)/python -m compileall -q salesnb > /dev/null
 	@touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed

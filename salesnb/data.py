@@ -48,9 +48,10 @@ class SalesData:
         ``currency``, then any extra columns. Timestamps are timezone-aware in
         ``settings.timezone``; text is trimmed, blank text is missing.
     stage_history : DataFrame
-        ``opportunity_id``, ``stage``, ``entered_at``, ``seq`` (source order, for ties),
-        ``opp_code`` (row of the opportunity in ``opportunities``), ``position`` (funnel
-        position of the stage, -1 for won/lost rows); sorted by opportunity and entry
+        ``opportunity_id``, ``stage``, ``entered_at``, ``seq`` (source order, for ties;
+        int32), ``opp_code`` (row of the opportunity in ``opportunities``; int32),
+        ``position`` (funnel position of the stage, -1 for won/lost rows; int16); sorted
+        by opportunity and entry
         time, ties in source order. Empty when the dataset has no history.
     settings : FunnelSettings
         Stage order, outcome labels, calendar, time zone, currency...
