@@ -17,6 +17,7 @@ import pandas as pd
 from salesnb import periods
 from salesnb.data import SalesData
 from salesnb.exceptions import WindowError
+from salesnb.validation import utc_nanos
 
 TimeLike = str | dt.date | dt.datetime | pd.Timestamp | None
 
@@ -303,8 +304,7 @@ def split_by_period(
 
 def utc_ns(times: pd.Series) -> np.ndarray:
     """Return tz-aware timestamps as int64 nanoseconds since the epoch (NaT -> min int)."""
-    naive = times.dt.tz_convert(None) if isinstance(times.dtype, pd.DatetimeTZDtype) else times
-    return naive.dt.as_unit("ns").to_numpy().view("int64")
+    return utc_nanos(times)
 
 
 def from_utc_ns(values: np.ndarray, tz: Any) -> pd.DatetimeIndex:

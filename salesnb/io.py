@@ -117,6 +117,7 @@ def load(
     opps, opp_rows = _read_table(opp_file, encoding)
     hist_file = _find_table(path, "stage_history")
     hist, hist_rows = (None, position_labels) if hist_file is None else _read_table(hist_file, encoding)
+    release_memory()  # the Parquet/CSV readers' scratch buffers, before validation needs its own
     data = SalesData.from_frames(
         opps, hist, resolved, source=str(opp_file),
         history_source=str(hist_file) if hist_file else None,

@@ -508,10 +508,10 @@ def clean_history(
                 tuple(labels(off)), tuple(out["stage"].to_numpy()[off]),
             ))
 
-    entry = utc64(out["entered_at"])
+    entry = utc_nanos(out["entered_at"])
     if known.any():
-        before, after = _outside_life(codes, entry, utc64(opportunities["created_at"]),
-                                      utc64(opportunities["closed_at"]))
+        before, after = _outside_life(codes, entry, utc_nanos(opportunities["created_at"]),
+                                      utc_nanos(opportunities["closed_at"]))
         if before.any():
             problems.append(Problem(
                 "has entries before the opportunity was created", source,
@@ -534,10 +534,9 @@ def clean_history(
     out["opp_code"] = codes
     # Sort by opportunity, then entry time, ties in source order. Exports are usually
     # sorted already: then nothing is moved.
-    entry_ns = entry.view("int64")
-    if len(codes) < 2 or _sorted_pairs(codes, entry_ns):
+    if len(codes) < 2 or _sorted_pairs(codes, entry):
         return out
-    order = np.argsort(entry_ns, kind="stable")  # stable: ties keep the source order
+    order = np.argsort(entry, kind="stable")  # stable: ties keep the source order
     order = order[np.argsort(codes[order], kind="stable")]
     return out.take(order).reset_index(drop=True)
 
@@ -545,22 +544,26 @@ def clean_history(
 #: Rows per block when comparing history entries with their opportunity's life: caps
 #: the temporaries at a few MB whatever the size of the history.
 _BLOCK = 1 << 20
+_NAT = np.iinfo("int64").min
 
 
 def _outside_life(codes: np.ndarray, entry: np.ndarray, born: np.ndarray, ended: np.ndarray
                   ) -> tuple[np.ndarray, np.ndarray]:
-    """Masks of entries before their opportunity was created / after it was closed."""
+    """Masks of entries before their opportunity was created / after it was closed.
+
+    Times are int64 nanoseconds (:func:`utc_nanos`); the smallest int64 is NaT.
+    """
     before = np.zeros(len(codes), dtype=bool)
     after = np.zeros(len(codes), dtype=bool)
     for lo in range(0, len(codes), _BLOCK):
         part = slice(lo, lo + _BLOCK)
         code, when = codes[part], entry[part]
-        known = (code >= 0) & ~np.isnat(when)
+        known = (code >= 0) & (when != _NAT)
         row = np.where(known, code, 0)
-        before[part] = known & (when < born[row])
+        born_at = born[row]
+        before[part] = known & (born_at != _NAT) & (when < born_at)
         close = ended[row]
-        with np.errstate(invalid="ignore"):
-            after[part] = known & ~np.isnat(close) & (when > close)
+        after[part] = known & (close != _NAT) & (when > close)
     return before, after
 
 
@@ -580,11 +583,26 @@ def index_dtype(n: int) -> str:
     return "int32" if n < 2**31 - 1 else "int64"
 
 
+def utc_nanos(times: pd.Series) -> np.ndarray:
+    """Return timestamps as int64 nanoseconds since the epoch (NaT: the smallest int64).
+
+    Timezone-aware values are stored as UTC instants, so this is a read-only view of
+    the stored values (no copy) when they are already in nanoseconds. Naive values
+    are taken as they are.
+    """
+    values = times.array
+    if not isinstance(values, pd.arrays.DatetimeArray):
+        values = pd.array(pd.to_datetime(times)).as_unit("ns")  # pragma: no cover - defensive
+    if values.unit != "ns":
+        values = values.as_unit("ns")
+    view = values.asi8.view()  # type: ignore[attr-defined]  # public, missing from the stubs
+    view.flags.writeable = False
+    return view
+
+
 def utc64(times: pd.Series) -> np.ndarray:
-    """Return timezone-aware timestamps as a ``datetime64[ns]`` array in UTC (NaT kept)."""
-    # tz_convert(None) is the stored UTC instant as is; tz_localize(None) would redo the
-    # local wall time of every value first.
-    return times.dt.tz_convert(None).dt.as_unit("ns").to_numpy()
+    """Return timezone-aware timestamps as a ``datetime64[ns]`` array in UTC (NaT kept; no copy)."""
+    return utc_nanos(times).view("M8[ns]")
 
 
 def id_codes(values: pd.Series, universe: pd.Series) -> np.ndarray:
