@@ -299,16 +299,17 @@ class _Estimator:
         self.quantiles = quantiles
         self.at_ns = hist.at_ns
         self.multi_band = len(np.unique(hist.band)) > 1  # else stage × size == stage
+        # Per deal, independent of the landmark age (computed once, used for every deal).
+        self._closed = hist.close_age >= 0
+        self._stop = np.where(self._closed, hist.close_age, self.at_ns - hist.created)
+        self._open_until = np.where(self._closed, hist.close_age, np.iinfo("int64").max)
+        self._observed = self.at_ns - hist.created  # how long each deal has been seen
 
     def _base(self, age: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Deals open at ``age`` and seen that long: mask, follow-up days, event codes."""
-        h = self.h
-        seen = h.created + age <= self.at_ns
-        closed = h.close_age >= 0
-        open_then = seen & (~closed | (h.close_age > age))
-        stop = np.where(closed, h.close_age, self.at_ns - h.created)
-        follow = (stop - age) / NANOS_PER_DAY
-        return open_then, follow, h.outcome
+        open_then = (self._observed >= age) & (self._open_until > age)
+        follow = (self._stop - age) / NANOS_PER_DAY
+        return open_then, follow, self.h.outcome
 
     def _n_eff_all(self, age: int) -> float:
         mask, follow, event = self._base(age)
