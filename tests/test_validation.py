@@ -587,3 +587,15 @@ def test_localising_many_times_matches_pandas(tz: str, start: str, end: str) -> 
                                     nonexistent="shift_forward")
     pd.testing.assert_series_equal(got, expected.dt.as_unit("ns"), check_names=False)
     assert not bad.any()
+
+
+def test_text_is_cleaned_block_by_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    import salesnb.validation as validation
+
+    monkeypatch.setattr(validation, "_TEXT_BLOCK", 2)  # blocks: clean, trimmed, blank, clean
+    values = ["a", "b", " c", "d\u00a0", "", None, "e", "f", "g"]
+    got = validation.clean_text(pd.Series(values, dtype="str"))
+    assert got.tolist()[:4] == ["a", "b", "c", "d"] and got.isna().tolist()[4:6] == [True, True]
+    assert got.tolist()[6:] == ["e", "f", "g"] and got.dtype == "str"
+    clean = pd.Series(["a", "b", "c"], dtype="str")
+    assert validation.clean_text(clean).tolist() == ["a", "b", "c"]
