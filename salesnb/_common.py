@@ -237,7 +237,7 @@ def all_groups(data: SalesData, by: str | None, as_of: pd.Timestamp) -> list[str
             group_labels(opps, by)  # raises, naming the columns
         column = opps[[by]] if by is not None else opps[[]]
         existed = (opps["created_at"] <= as_of).to_numpy()
-        cached = sorted(group_labels(column[existed], by).unique().tolist())
+        cached = sorted(group_labels(column if existed.all() else column[existed], by).unique().tolist())
         data.cache[key] = cached
     return list(cached)
 

@@ -107,7 +107,8 @@ def cycle_durations(
 
 def _durations(data: SalesData, window: Window, start_event: str, end_event: str,
                business_days: bool) -> pd.DataFrame:
-    opps = known_at(data, window.as_of)
+    opps = known_at(data, window.as_of)[["opportunity_id", "owner", "team", "amount", "created_at",
+                                         "status_asof", "closed_asof"]]
     ended = _event_times(data, opps, end_event, window.as_of, role="end")
     sel = window_mask(ended, window)
     opps, ended = opps[sel], ended[sel]
