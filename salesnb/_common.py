@@ -302,9 +302,8 @@ def split_by_period(
             ["period", "period_start", "period_end"])
 
 
-def utc_ns(times: pd.Series) -> np.ndarray:
-    """Return tz-aware timestamps as int64 nanoseconds since the epoch (NaT -> min int)."""
-    return utc_nanos(times)
+#: Timestamps as int64 nanoseconds since the epoch (NaT: the smallest int64), a read-only view.
+utc_ns = utc_nanos
 
 
 def from_utc_ns(values: np.ndarray, tz: Any) -> pd.DatetimeIndex:

@@ -32,9 +32,7 @@ def _positions(data: SalesData, stages: pd.Series) -> np.ndarray:
     """Funnel position of each stage label (0-based); -1 for outcomes and unknown labels."""
     if stages.empty or not data.settings.stages:
         return np.full(len(stages), -1, dtype="int64")
-    found = pc.index_in(pa.array(stages.astype("str"), from_pandas=True),
-                        value_set=pa.array(list(data.settings.stages), type=pa.string()))
-    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype("int64")
+    return id_codes(stages, pd.Series(list(data.settings.stages), dtype="str")).astype("int64")
 
 
 def label_codes(codes: np.ndarray, labels: list[str] | tuple[str, ...], index: pd.Index | None = None
