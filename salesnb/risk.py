@@ -87,7 +87,7 @@ from salesnb.exceptions import WindowError
 from salesnb.funnel import stuck_opportunities
 from salesnb.pipeline import new_opportunities, open_opportunities
 from salesnb.stages import current_stage
-from salesnb.volume import deal_size_flags, sales_volume
+from salesnb.volume import check_band, deal_size_flags, sales_volume
 from salesnb.winrate import win_rate
 
 __all__ = ["backtest", "backtest_records", "pipeline_coverage", "risk", "sales_velocity"]
@@ -623,8 +623,7 @@ def risk(
     """
     _check_options(horizon_days, size_bands, prior_strength, min_comparable, close_quantiles,
                    min_at_risk)
-    if band < 0:
-        raise WindowError(f"band={band} is negative", fix="give a band >= 0, e.g. 0.5 for ±50%")
+    check_band(band)
     at = resolve_moment(data, as_of, calendar)
     table, hist = _estimate_all(data, at, float(horizon_days), int(size_bands),
                                 float(prior_strength), float(min_comparable),

@@ -97,7 +97,8 @@ def check_band(band: float) -> None:
     if not band >= 0:
         from salesnb.exceptions import WindowError
 
-        raise WindowError(f"band={band} is negative", fix="give a band >= 0, e.g. 0.5 for ±50%")
+        problem = "is negative" if band < 0 else "is not a number"
+        raise WindowError(f"band={band} {problem}", fix="give a band >= 0, e.g. 0.5 for ±50%")
 
 
 def band_flags(amount: np.ndarray, mean: float, band: float) -> np.ndarray:

@@ -165,3 +165,11 @@ def test_jalali_window_strings():
     data = main_data()
     doc = sn.kpi_summary(data, start="1403-10-12", end="1403-11-13", calendar="jalali")
     assert doc == sn.kpi_summary(data, **WINDOW)
+
+
+@pytest.mark.parametrize(("band", "problem"), [(-0.1, "negative"), (float("nan"), "not a number")])
+def test_a_band_below_zero_or_not_a_number_is_an_error(band: float, problem: str) -> None:
+    with pytest.raises(WindowError, match=problem):
+        sn.kpi_summary(main_data(), **WINDOW, band=band)
+    with pytest.raises(WindowError, match=problem):
+        sn.risk(main_data(), band=band)
