@@ -64,7 +64,7 @@ def main() -> int:
     folder = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="salesnb-bench-"))
     if not (folder / "opportunities.parquet").exists():
         print(f"generating {args.n:,} opportunities as Parquet in {folder} ...", flush=True)
-        from salesnb.sample import write_sample
+        from salesnb.data.sample import write_sample
 
         t = time.perf_counter()
         write_sample(folder, n=args.n, seed=7, fmt="parquet")

@@ -4,162 +4,125 @@ Load a dataset, then call the KPI functions::
 
     import salesnb as sn
     data = sn.load(sn.sample_path())
+    sn.win_rate(data, start="1404-01-01", end="1405-01-01")
+
+The package is layered, each layer importing only those below it (an import-linter
+contract checks it; see ``docs/architecture.md``)::
+
+    cli  →  report  →  presentation  →  metrics  →  data  →  base modules
+
+This module re-exports the public API listed in :data:`_EXPORTS` (the one table of
+exports: ``__all__`` is made from it). The names are imported on first use (PEP 562),
+so that ``salesnb kpi`` does not pay for SQLAlchemy, SciPy or the notebook machinery.
 """
 
 from __future__ import annotations
 
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
+from salesnb._version import __version__
+
 if TYPE_CHECKING:
-    from salesnb import notebook
-    from salesnb.cycle import cycle_comparison, cycle_durations, cycle_survival, sales_cycle
-    from salesnb.data import SalesData
+    from salesnb.data.bundled import sample_path
+    from salesnb.data.dataset import SalesData
+    from salesnb.data.loading import load
+    from salesnb.data.mapping_apply import MappingReport, apply_mapping
+    from salesnb.data.settings import FunnelSettings, load_settings
+    from salesnb.data.sql import load_sql
     from salesnb.exceptions import (
         DatabaseError,
         DataFileError,
         DataSchemaError,
+        OptionError,
         SalesnbError,
         SalesnbWarning,
         SettingsError,
         WindowError,
     )
-    from salesnb.funnel import (
-        funnel,
-        slowest_movers,
-        stage_transitions,
-        stuck_opportunities,
-        time_in_stage,
-    )
-    from salesnb.io import load
-    from salesnb.mapping import MappingReport, apply_mapping
-    from salesnb.outcomes import lost_reasons, won_lost
-    from salesnb.paths import sample_path
+    from salesnb.metrics.backtesting import backtest
+    from salesnb.metrics.cycle import cycle_comparison, cycle_durations, cycle_survival, sales_cycle
+    from salesnb.metrics.deal_risk import risk
+    from salesnb.metrics.flow import funnel, stage_transitions, time_in_stage
+    from salesnb.metrics.opportunities import new_opportunities, open_opportunities, open_over_time
+    from salesnb.metrics.outcomes import lost_reasons, won_lost
+    from salesnb.metrics.pipeline_health import pipeline_coverage, sales_velocity
+    from salesnb.metrics.stages import stage_visits
+    from salesnb.metrics.stalled import slowest_movers, stuck_opportunities
+    from salesnb.metrics.summary import kpi_summary
+    from salesnb.metrics.volume import deal_size_bands, deal_size_flags, sales_volume
+    from salesnb.metrics.winrate import win_rate
     from salesnb.periods import parse_date, period_bounds, period_table
-    from salesnb.pipeline import new_opportunities, open_opportunities, open_over_time
-    from salesnb.risk import backtest, pipeline_coverage, risk, sales_velocity
-    from salesnb.settings import FunnelSettings, load_settings
-    from salesnb.sql import load_sql
-    from salesnb.stages import stage_visits
-    from salesnb.summary import kpi_summary
-    from salesnb.volume import deal_size_bands, deal_size_flags, sales_volume
-    from salesnb.winrate import win_rate
+    from salesnb.presentation import notebook
 
-# `funnel` and `risk` are also the names of their modules: importing the module would
-# bind the module over the lazily resolved function, so these two are imported now.
-from salesnb.funnel import funnel
-from salesnb.risk import risk
-
-# Public names and the module each lives in. They are imported on first use (PEP 562)
-# so that `salesnb kpi` does not pay for SQLAlchemy, SciPy or the notebook machinery.
-_EXPORTS = {
-    "apply_mapping": "salesnb.mapping",
-    "backtest": "salesnb.risk",
-    "cycle_comparison": "salesnb.cycle",
-    "cycle_durations": "salesnb.cycle",
-    "cycle_survival": "salesnb.cycle",
-    "DatabaseError": "salesnb.exceptions",
-    "DataFileError": "salesnb.exceptions",
-    "DataSchemaError": "salesnb.exceptions",
-    "deal_size_bands": "salesnb.volume",
-    "deal_size_flags": "salesnb.volume",
-    "FunnelSettings": "salesnb.settings",
-    "kpi_summary": "salesnb.summary",
-    "load": "salesnb.io",
-    "load_settings": "salesnb.settings",
-    "load_sql": "salesnb.sql",
-    "lost_reasons": "salesnb.outcomes",
-    "MappingReport": "salesnb.mapping",
-    "new_opportunities": "salesnb.pipeline",
-    "open_opportunities": "salesnb.pipeline",
-    "open_over_time": "salesnb.pipeline",
+#: The public API: name -> the module it lives in (a submodule: the module itself).
+_EXPORTS: dict[str, str] = {
+    # data
+    "load": "salesnb.data.loading",
+    "load_sql": "salesnb.data.sql",
+    "apply_mapping": "salesnb.data.mapping_apply",
+    "MappingReport": "salesnb.data.mapping_apply",
+    "SalesData": "salesnb.data.dataset",
+    "FunnelSettings": "salesnb.data.settings",
+    "load_settings": "salesnb.data.settings",
+    "sample_path": "salesnb.data.bundled",
+    # calendars and periods
     "parse_date": "salesnb.periods",
     "period_bounds": "salesnb.periods",
     "period_table": "salesnb.periods",
-    "pipeline_coverage": "salesnb.risk",
-    "sales_cycle": "salesnb.cycle",
-    "sales_velocity": "salesnb.risk",
-    "sales_volume": "salesnb.volume",
-    "SalesData": "salesnb.data",
+    # metrics, one module per question
+    "open_opportunities": "salesnb.metrics.opportunities",
+    "open_over_time": "salesnb.metrics.opportunities",
+    "new_opportunities": "salesnb.metrics.opportunities",
+    "won_lost": "salesnb.metrics.outcomes",
+    "lost_reasons": "salesnb.metrics.outcomes",
+    "sales_volume": "salesnb.metrics.volume",
+    "deal_size_flags": "salesnb.metrics.volume",
+    "deal_size_bands": "salesnb.metrics.volume",
+    "win_rate": "salesnb.metrics.winrate",
+    "funnel": "salesnb.metrics.flow",
+    "stage_transitions": "salesnb.metrics.flow",
+    "time_in_stage": "salesnb.metrics.flow",
+    "stage_visits": "salesnb.metrics.stages",
+    "stuck_opportunities": "salesnb.metrics.stalled",
+    "slowest_movers": "salesnb.metrics.stalled",
+    "sales_cycle": "salesnb.metrics.cycle",
+    "cycle_durations": "salesnb.metrics.cycle",
+    "cycle_survival": "salesnb.metrics.cycle",
+    "cycle_comparison": "salesnb.metrics.cycle",
+    "risk": "salesnb.metrics.deal_risk",
+    "backtest": "salesnb.metrics.backtesting",
+    "sales_velocity": "salesnb.metrics.pipeline_health",
+    "pipeline_coverage": "salesnb.metrics.pipeline_health",
+    "kpi_summary": "salesnb.metrics.summary",
+    # notebooks: the parameters contract and context (a public submodule)
+    "notebook": "salesnb.presentation.notebook",
+    # errors and warnings
     "SalesnbError": "salesnb.exceptions",
     "SalesnbWarning": "salesnb.exceptions",
-    "sample_path": "salesnb.paths",
+    "DataFileError": "salesnb.exceptions",
+    "DataSchemaError": "salesnb.exceptions",
+    "DatabaseError": "salesnb.exceptions",
     "SettingsError": "salesnb.exceptions",
-    "slowest_movers": "salesnb.funnel",
-    "stage_transitions": "salesnb.funnel",
-    "stage_visits": "salesnb.stages",
-    "stuck_opportunities": "salesnb.funnel",
-    "time_in_stage": "salesnb.funnel",
-    "win_rate": "salesnb.winrate",
     "WindowError": "salesnb.exceptions",
-    "won_lost": "salesnb.outcomes",
+    "OptionError": "salesnb.exceptions",
 }
-_SUBMODULES = {"notebook"}
+
+__all__ = sorted(_EXPORTS, key=str.lower)
 
 
 def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        value = getattr(import_module(_EXPORTS[name]), name)
-    elif name in _SUBMODULES:
-        value = import_module(f"salesnb.{name}")
-    else:
-        raise AttributeError(f"module 'salesnb' has no attribute {name!r}")
+    try:
+        module = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module 'salesnb' has no attribute {name!r}") from None
+    found = import_module(module)
+    # A name that is its module's own name and not defined in it is the module (``notebook``).
+    is_module = module.rsplit(".", 1)[1] == name and not hasattr(found, name)
+    value = found if is_module else getattr(found, name)
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_EXPORTS, *_SUBMODULES})
-
-
-try:
-    __version__ = version("salesnb")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0"
-
-__all__ = [
-    "DataFileError",
-    "DataSchemaError",
-    "DatabaseError",
-    "FunnelSettings",
-    "MappingReport",
-    "SalesData",
-    "SalesnbError",
-    "SalesnbWarning",
-    "SettingsError",
-    "WindowError",
-    "apply_mapping",
-    "backtest",
-    "cycle_comparison",
-    "cycle_durations",
-    "cycle_survival",
-    "deal_size_bands",
-    "deal_size_flags",
-    "funnel",
-    "kpi_summary",
-    "load",
-    "load_settings",
-    "load_sql",
-    "lost_reasons",
-    "new_opportunities",
-    "notebook",
-    "open_opportunities",
-    "open_over_time",
-    "parse_date",
-    "period_bounds",
-    "period_table",
-    "pipeline_coverage",
-    "risk",
-    "sales_cycle",
-    "sales_velocity",
-    "sales_volume",
-    "sample_path",
-    "slowest_movers",
-    "stage_transitions",
-    "stage_visits",
-    "stuck_opportunities",
-    "time_in_stage",
-    "win_rate",
-    "won_lost",
-]
+    return sorted({*globals(), *_EXPORTS})

@@ -3,21 +3,70 @@
 Subcommands: ``sample`` (write a synthetic dataset), ``validate DATA`` (check a
 dataset and summarise it), ``kpi DATA`` (the five metrics and the funnel for a
 window, as text or JSON), ``backtest DATA`` (score the open-deal win probabilities
-against what happened), ``report`` (run the notebooks into an HTML report).
+against what happened), ``report`` (run the notebooks into an HTML report),
+``notebooks DEST`` (copy the notebooks to open in JupyterLab).
 Exit codes: 0 success, 1 invalid data or failed run, 2 usage error.
+
+The library's errors name its parameters in backticks (`as_of`); the command line
+shows its own flags there instead (`--as-of`). Options with a fixed set of values
+are checked by the library's one option checker (any case).
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from salesnb.exceptions import SalesnbError, SalesnbWarning, WindowError
+from salesnb._options import CALENDARS, LANGUAGES, check_option
+from salesnb._version import __version__
+from salesnb.exceptions import OptionError, SalesnbError, SalesnbWarning, WindowError
 
-__all__ = ["main"]
+if TYPE_CHECKING:
+    from salesnb.data.dataset import SalesData
+
+__all__ = ["build_parser", "main"]
+
+_PARAMETER = re.compile(r"`([a-z_]+)`")
+
+
+def _choice(name: str, options: Sequence[str]) -> Callable[[str], str]:
+    """An argparse ``type`` checking a value with the option checker (any case)."""
+
+    def parse(text: str) -> str:
+        try:
+            return check_option(name, text, options)
+        except OptionError as err:
+            raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(options)}") from err
+
+    parse.__name__ = name
+    return parse
+
+
+def _flags(parser: argparse.ArgumentParser) -> dict[str, str]:
+    """Parameter name -> how this subcommand spells it (``as_of`` -> ``--as-of``, ``data`` -> ``DATA``)."""
+    out: dict[str, str] = {}
+    for action in parser._actions:
+        if action.option_strings:
+            out[action.dest] = max(action.option_strings, key=len)
+        elif action.metavar:
+            out[action.dest] = str(action.metavar)
+    return out
+
+
+def in_flags(message: str, flags: dict[str, str]) -> str:
+    """Write a library message with the command line's flags for the parameters it names.
+
+    Examples
+    --------
+    >>> in_flags("`as_of` (2025) is before `end` (2026)", {"as_of": "--as-of", "end": "--end"})
+    '`--as-of` (2025) is before `--end` (2026)'
+    """
+    return _PARAMETER.sub(lambda m: f"`{flags.get(m[1], m[1])}`", message)
 
 
 def _add_data_args(parser: argparse.ArgumentParser) -> None:
@@ -34,8 +83,6 @@ def _add_data_args(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser (exposed for documentation and tests)."""
-    from salesnb import __version__
-
     parser = argparse.ArgumentParser(prog="salesnb", description=__doc__.split("\n\n")[0])
     parser.add_argument("--version", action="version", version=f"salesnb {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -44,14 +91,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out", metavar="OUT", help="folder to write (created if needed)")
     p.add_argument("--n", type=int, default=2000, help="number of opportunities (default 2000)")
     p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
-    p.add_argument("--format", choices=("csv", "parquet"), default="csv", help="table format")
+    p.add_argument("--format", type=_choice("fmt", ("csv", "parquet")), default="csv",
+                   metavar="{csv,parquet}", help="table format")
     p.add_argument("--sqlite", metavar="FILE",
                    help="also write the dataset to this SQLite file (replaced if it exists)")
-    p.set_defaults(func=_cmd_sample)
+    p.set_defaults(func=_cmd_sample, flags={**_flags(p), "fmt": "--format"})
 
     p = sub.add_parser("validate", help="check a dataset and print a summary")
     _add_data_args(p)
-    p.set_defaults(func=_cmd_validate)
+    p.set_defaults(func=_cmd_validate, flags=_flags(p))
 
     p = sub.add_parser("kpi", help="the five metrics and the funnel for a window")
     _add_data_args(p)
@@ -62,10 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="evaluate with what was known at this moment (default: --end; not before it)")
     p.add_argument("--band", type=float, default=0.5,
                    help="relative band around the mean won amount for risky open deals (default 0.5)")
-    p.add_argument("--calendar", choices=("gregorian", "jalali"),
+    p.add_argument("--calendar", type=_choice("calendar", CALENDARS), metavar="{gregorian,jalali}",
                    help="calendar of the dates given (default: the dataset's calendar)")
     p.add_argument("--json", action="store_true", help="print one JSON document (for automation)")
-    p.set_defaults(func=_cmd_kpi)
+    p.set_defaults(func=_cmd_kpi, flags=_flags(p))
 
     p = sub.add_parser("backtest", help="score the win-probability estimate at past moments")
     _add_data_args(p)
@@ -74,10 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "(as_of + horizon) must be known in the data")
     p.add_argument("--horizon-days", type=float, default=90,
                    help="horizon of the scored probability, in days (default 90)")
-    p.add_argument("--calendar", choices=("gregorian", "jalali"),
+    p.add_argument("--calendar", type=_choice("calendar", CALENDARS), metavar="{gregorian,jalali}",
                    help="calendar of the dates given (default: the dataset's calendar)")
     p.add_argument("--json", action="store_true", help="print a JSON list, one object per point")
-    p.set_defaults(func=_cmd_backtest)
+    p.set_defaults(func=_cmd_backtest, flags=_flags(p))
 
     p = sub.add_parser("report", help="run the notebooks into a dated HTML report")
     p.add_argument("data", metavar="DATA", nargs="?", default=None,
@@ -89,18 +137,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--start", metavar="DATE", help="window start instead of --period (with --end)")
     p.add_argument("--end", metavar="DATE", help="window end (exclusive)")
     p.add_argument("--as-of", metavar="TIMESTAMP", help="evaluate with what was known then (default: end)")
-    p.add_argument("--calendar", choices=("gregorian", "jalali"),
+    p.add_argument("--calendar", type=_choice("calendar", CALENDARS), metavar="{gregorian,jalali}",
                    help="calendar of the dates and periods (default: the dataset's)")
     p.add_argument("--owners", nargs="+", default=[], metavar="NAME", help="only these salespeople")
     p.add_argument("--teams", nargs="+", default=[], metavar="NAME", help="only these teams")
-    p.add_argument("--language", choices=("en", "fa"), default="en", help="report language (fa: Persian, RTL)")
+    p.add_argument("--language", type=_choice("language", LANGUAGES), default="en", metavar="{en,fa}",
+                   help="report language (fa: Persian, RTL)")
     p.add_argument("--out", default="reports", help="parent folder of the reports (default: reports/)")
     p.add_argument("--pdf", action="store_true", help="also print every page to PDF (headless Chromium)")
     p.add_argument("--jobs", type=int, default=2, help="notebooks run in parallel (default 2)")
-    p.add_argument("--notebooks", metavar="DIR", help="notebooks folder (default: the project's notebooks/)")
+    p.add_argument("--notebooks", metavar="DIR",
+                   help="notebooks folder (default: the notebooks shipped with salesnb)")
     p.add_argument("--mapping", default="", metavar="NAME_OR_FILE",
                    help="column mapping or preset for CRM exports (e.g. maven)")
-    p.set_defaults(func=_cmd_report)
+    p.set_defaults(func=_cmd_report, flags={**_flags(p), "data_source": "DATA"})
+
+    p = sub.add_parser("notebooks", help="copy the report notebooks into a folder, to open in JupyterLab")
+    p.add_argument("dest", metavar="DEST", help="folder to copy them into (created if needed)")
+    p.add_argument("--force", action="store_true", help="overwrite notebooks of the same name in DEST")
+    p.set_defaults(func=_cmd_notebooks, flags={**_flags(p), "overwrite": "--force"})
     return parser
 
 
@@ -110,30 +165,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except WindowError as err:
-        print(f"salesnb {args.command}: error: {err}", file=sys.stderr)
+    except (WindowError, OptionError) as err:
+        print(f"salesnb {args.command}: error: {in_flags(str(err), args.flags)}", file=sys.stderr)
         return 2
     except SalesnbError as err:
-        print(f"salesnb {args.command}: error: {err}", file=sys.stderr)
+        print(f"salesnb {args.command}: error: {in_flags(str(err), args.flags)}", file=sys.stderr)
         return 1
 
 
-def _load(args: argparse.Namespace):
-    from salesnb.io import load
+def _load(args: argparse.Namespace) -> SalesData:
+    from salesnb.data.loading import load
 
     return load(args.data, settings=args.settings, encoding=args.encoding, mapping=args.mapping)
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
-    from salesnb.sample import write_sample
+    from salesnb.data.sample import write_sample
 
     if args.n < 1:
         raise SystemExit("salesnb sample: --n must be at least 1")
     out = write_sample(Path(args.out), n=args.n, seed=args.seed, fmt=args.format)
     print(f"wrote a synthetic dataset of {args.n} opportunities (seed {args.seed}) to {out}")
     if args.sqlite:
-        from salesnb.io import load
-        from salesnb.sql import write_sql
+        from salesnb.data.loading import load
+        from salesnb.data.sql import write_sql
 
         target = Path(args.sqlite)
         target.unlink(missing_ok=True)
@@ -150,7 +205,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         try:
             report = None
             if args.mapping:
-                from salesnb.mapping import apply_mapping
+                from salesnb.data.mapping_apply import apply_mapping
 
                 data, report = apply_mapping(args.data, args.mapping, settings=args.settings,
                                              encoding=args.encoding)
@@ -175,10 +230,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_kpi(args: argparse.Namespace) -> int:
     import json
 
-    from salesnb.summary import kpi_summary
+    from salesnb.metrics.summary import kpi_summary
 
-    if args.band < 0:
-        raise WindowError(f"--band {args.band} is negative", fix="give a band >= 0, e.g. 0.5 for ±50%")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SalesnbWarning)
         data = _load(args)
@@ -187,15 +240,16 @@ def _cmd_kpi(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(doc, ensure_ascii=False, indent=2))
     else:
-        from salesnb.text import format_summary
+        from salesnb.presentation.text import format_summary
 
-        print(format_summary(doc, data, calendar=args.calendar or data.settings.calendar))
+        print(format_summary(doc, calendar=args.calendar or data.settings.calendar,
+                             currency=data.settings.currency, amount_unit=data.settings.amount_unit))
     return 0
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from salesnb.paths import sample_path
-    from salesnb.report import run_report
+    from salesnb.data.bundled import sample_path
+    from salesnb.report.runner import run_report
 
     if args.jobs < 1:
         raise WindowError(f"--jobs {args.jobs} must be at least 1", fix="give --jobs 1 or more")
@@ -212,7 +266,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _cmd_backtest(args: argparse.Namespace) -> int:
     import json
 
-    from salesnb.risk import backtest, backtest_records
+    from salesnb.metrics.backtesting import backtest, backtest_records
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SalesnbWarning)
@@ -236,4 +290,14 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
         print("  calibration (deciles of the model's predictions): predicted -> observed (n)")
         for row in rec["calibration"]:
             print(f"    {row['bin']:>2}  {row['mean_predicted']:.3f} -> {row['observed']:.3f}  ({row['n']})")
+    return 0
+
+
+def _cmd_notebooks(args: argparse.Namespace) -> int:
+    from salesnb.data.bundled import copy_notebooks
+
+    copied = copy_notebooks(args.dest, overwrite=args.force)
+    print(f"copied {len(copied)} notebooks to {Path(args.dest).resolve()}: "
+          f"{', '.join(p.name for p in copied)}")
+    print(f"open them with: jupyter lab {args.dest}")
     return 0

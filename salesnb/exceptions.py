@@ -4,6 +4,10 @@ Every error a user can cause derives from :class:`SalesnbError`. Errors about
 input data carry the context needed to fix them: the file, the column, the
 offending row ids (the first few and how many) and the fix, and they render it
 all in their message.
+
+Errors about arguments speak in parameter names, written in backticks
+("`as_of` (...) is before `end` (...)"); the command line shows its own flags there
+instead (``--as-of``). This module imports nothing from salesnb: every layer uses it.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ __all__ = [
     "DataSchemaError",
     "DatabaseError",
     "NotebookParameterError",
+    "OptionError",
     "Problem",
     "ReportError",
     "SalesnbError",
@@ -166,8 +171,35 @@ class SettingsError(SalesnbError, ValueError):
         super().__init__(f"{source}: {message}\n  Fix: {fix}")
 
 
+class OptionError(SalesnbError, ValueError):
+    """An option was given a value it does not accept (an unknown calendar, period, basis...).
+
+    Raised by :func:`salesnb._options.check_option`, the one checker of every option
+    with a fixed set of values.
+
+    Parameters
+    ----------
+    name : str
+        The parameter.
+    value : object
+        What was passed.
+    options : sequence of str
+        What the parameter accepts.
+    """
+
+    def __init__(self, name: str, value: object, options: Sequence[str]):
+        self.name = name
+        self.value = value
+        self.options = tuple(options)
+        super().__init__(f"The value for `{name}` must be one of {list(self.options)}, "
+                         f"but {value!r} was passed.")
+
+    def __reduce__(self) -> tuple[type, tuple[str, object, tuple[str, ...]]]:
+        return type(self), (self.name, self.value, self.options)
+
+
 class WindowError(SalesnbError, ValueError):
-    """A KPI option is invalid: a bad date, an empty window, ``as_of`` before ``end``, unknown choice."""
+    """A KPI argument is invalid: a bad date, an empty window, ``as_of`` before ``end``, a negative band."""
 
     def __init__(self, message: str, *, fix: str | None = None):
         self.fix = fix

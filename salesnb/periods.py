@@ -100,6 +100,7 @@ import jdatetime
 import numpy as np
 import pandas as pd
 
+from salesnb._options import CALENDARS, PERIODS, WEEKDAYS, check_option
 from salesnb.exceptions import SettingsError
 
 __all__ = [
@@ -119,20 +120,6 @@ __all__ = [
     "year_ago_window",
 ]
 
-#: The calendars dates can be written in and periods cut by.
-CALENDARS: tuple[str, ...] = ("gregorian", "jalali")
-#: The period kinds, shortest first.
-PERIODS: tuple[str, ...] = ("day", "week", "month", "quarter", "year")
-#: Weekday names, Monday first (index 0 is Monday, as in :meth:`datetime.date.weekday`).
-WEEKDAYS: tuple[str, ...] = (
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
-)
 
 #: Anything :func:`parse_date` reads.
 DateLike: TypeAlias = str | dt.date | np.datetime64 | pd.Timestamp
@@ -187,29 +174,17 @@ _Unit: TypeAlias = Literal["s", "ms", "us", "ns"]
 # ---------------------------------------------------------------------------
 
 
-def _check_choice(value: object, choices: Sequence[str], name: str) -> str:
-    key = value.strip().lower() if isinstance(value, str) else value
-    if key not in choices:
-        options = ", ".join(repr(c) for c in choices)
-        raise SettingsError(
-            f"unknown {name} {value!r}; expected one of {options}",
-            source=name,
-            fix=f"pass {name}= one of {options}",
-        )
-    return str(key)
-
-
 def _check_calendar(calendar: object) -> str:
-    return _check_choice(calendar, CALENDARS, "calendar")
+    return check_option("calendar", calendar, CALENDARS)
 
 
 def _check_period(period: object) -> str:
-    return _check_choice(period, PERIODS, "period")
+    return check_option("period", period, PERIODS)
 
 
 def _week_start_index(week_start: str | None, calendar: str) -> int:
     name = default_week_start(calendar) if week_start is None else week_start
-    return WEEKDAYS.index(_check_choice(name, WEEKDAYS, "week_start"))
+    return WEEKDAYS.index(check_option("week_start", name, WEEKDAYS))
 
 
 def _check_fiscal_year_start(fiscal_year_start: object) -> int:
@@ -1228,7 +1203,7 @@ def business_days_between(
         raise ValueError("start and end must have the same index (one pair of timestamps a row)")
     if isinstance(weekend, str):
         weekend = [weekend]
-    off = {_check_choice(day, WEEKDAYS, "weekend") for day in weekend}
+    off = {check_option("weekend", day, WEEKDAYS) for day in weekend}
     if len(off) == 7:
         raise SettingsError(
             "every day of the week is a weekend day",

@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from salesnb.data import SalesData
+from salesnb.data.dataset import SalesData
 
 OPP_COLUMNS = ["opportunity_id", "owner", "created_at", "status", "closed_at", "amount",
                "stage", "lost_reason", "team"]

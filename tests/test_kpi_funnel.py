@@ -145,7 +145,8 @@ def test_time_in_stage_of_visits_started_in_the_window():
 
 
 def test_visits_of_an_opportunity():
-    visits = sn.stage_visits(main_data(), utc(END))
+    visits = sn.stage_visits(main_data(), as_of=utc(END))
+    assert "opp_code" not in visits.columns  # public columns only
     o3 = visits[visits["opportunity_id"] == "o3"]
     assert o3["stage"].tolist() == ["lead", "qualified", "proposal", "qualified"]
     assert o3["next_stage"].tolist() == ["qualified", "proposal", "qualified", "won"]
@@ -161,7 +162,11 @@ def test_visits_of_an_opportunity():
     assert o11["next_stage"].tolist() == ["lost"]
     assert o11["days"].tolist() == [4.0]
     # One second earlier the same visit is censored.
-    early = sn.stage_visits(main_data(), utc(END) - pd.Timedelta(seconds=1))
+    early = sn.stage_visits(main_data(), as_of=utc(END) - pd.Timedelta(seconds=1))
+    only = sn.stage_visits(main_data(), as_of=utc(END), ids=["o3", "nope"])
+    assert set(only["opportunity_id"]) == {"o3"}
+    with pytest.raises(TypeError):
+        sn.stage_visits(main_data(), utc(END))  # type: ignore[misc]  # keyword-only
     assert early.loc[early["opportunity_id"] == "o11", "censored"].tolist() == [True]
 
 

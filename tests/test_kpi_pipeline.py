@@ -155,7 +155,7 @@ def test_open_as_of_later_than_the_window():
 
 
 def test_as_of_before_end_is_an_error():
-    with pytest.raises(WindowError, match="before end"):
+    with pytest.raises(WindowError, match="before `end`"):
         sn.open_over_time(main_data(), **WINDOW, as_of="2025-01-31")
     with pytest.raises(WindowError):
         sn.new_opportunities(main_data(), **WINDOW, as_of="2025-01-31T23:59")

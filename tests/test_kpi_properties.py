@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import salesnb as sn
-from salesnb.data import SalesData
+from salesnb.data.dataset import SalesData
 
 STAGES = ["lead", "qualified", "proposal", "negotiation"]
 BASE = pd.Timestamp("2025-01-01")  # naive: UTC, the default time zone

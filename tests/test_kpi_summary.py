@@ -146,7 +146,7 @@ def test_without_history_or_stages():
 
 
 def test_as_of_before_end_is_an_error():
-    with pytest.raises(WindowError, match="before end"):
+    with pytest.raises(WindowError, match="before `end`"):
         sn.kpi_summary(main_data(), **WINDOW, as_of="2025-01-31T23:59:59")
     # as_of equal to end is the default.
     assert sn.kpi_summary(main_data(), **WINDOW, as_of=WINDOW["end"]) == sn.kpi_summary(

@@ -14,8 +14,7 @@ import pytest
 from test_kpi_cases import LATER, WINDOW, build, main_data
 
 import salesnb as sn
-from salesnb._common import wilson_interval
-from salesnb.exceptions import WindowError
+from salesnb.metrics.statistics import wilson_interval
 
 Z95 = 1.959963984540054  # the 97.5% point of the standard normal
 
@@ -118,8 +117,11 @@ def test_win_rate_by_period():
 
 
 def test_unknown_basis_is_an_error():
-    with pytest.raises(WindowError, match="basis"):
+    with pytest.raises(sn.OptionError, match=r"The value for `basis` must be one of \['closed', 'created'\], but 'won' was passed"):
         sn.win_rate(main_data(), **WINDOW, basis="won")
+    # Options are case-insensitive everywhere: calendar="Jalali" works in win_rate too.
+    assert sn.win_rate(main_data(), **WINDOW, basis="Created", calendar="Gregorian").equals(
+        sn.win_rate(main_data(), **WINDOW, basis="created", calendar="gregorian"))
 
 
 def test_small_sample_interval_is_wide():

@@ -15,8 +15,9 @@ import yaml
 
 import salesnb as sn
 from salesnb.cli import main
+from salesnb.data.mapping_apply import apply_mapping
+from salesnb.data.mapping_spec import list_presets, read_mapping
 from salesnb.exceptions import DataFileError, DataSchemaError, SettingsError
-from salesnb.mapping import apply_mapping, list_presets, read_mapping
 
 #: A small CRM export whose names differ from the canonical ones.
 DEALS = """\

@@ -19,8 +19,8 @@ import nbformat
 import papermill as pm
 import pytest
 
-from salesnb.notebook import PARAMETERS
-from salesnb.report import KERNEL_NAME, _kernel_dir, check_parameters, notebook_parameters
+from salesnb.presentation.notebook import PARAMETERS
+from salesnb.report.runner import KERNEL_NAME, _kernel_dir, check_parameters, notebook_parameters
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))

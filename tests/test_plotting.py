@@ -29,7 +29,7 @@ from matplotlib.container import ErrorbarContainer
 from matplotlib.patches import PathPatch, Polygon, Rectangle
 
 import salesnb as sn
-from salesnb import i18n, plotting
+from salesnb.presentation import i18n, plotting
 
 PRESENTATION = re.compile("[\ufb50-\ufeff]")
 ROOT = Path(__file__).resolve().parents[1]
@@ -259,7 +259,7 @@ def test_fonts_can_draw_persian(name):
 
 
 def test_unknown_language_is_an_error():
-    with pytest.raises(i18n.LanguageError):
+    with pytest.raises(sn.OptionError, match="`language`"):
         plotting.plot_funnel(funnel_table(), language="de")
 
 
@@ -565,7 +565,7 @@ def _draw_all(data: sn.SalesData, start: str, end: str, language: str) -> list[p
     money: dict[str, Any] = {"currency": data.settings.currency, "amount_unit": data.settings.amount_unit}
     stages = list(data.settings.stages)
     as_of = pd.Timestamp(end, tz="UTC")
-    visits = sn.stage_visits(data, as_of)
+    visits = sn.stage_visits(data, as_of=as_of)
     _, axes = plt.subplots(3, 5, figsize=(20, 12))
     ax = iter(axes.flat)
     return [

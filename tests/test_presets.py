@@ -18,7 +18,8 @@ import pytest
 
 import salesnb as sn
 from salesnb.cli import main
-from salesnb.mapping import MappingReport, apply_mapping, list_presets, read_mapping
+from salesnb.data.mapping_apply import MappingReport, apply_mapping
+from salesnb.data.mapping_spec import list_presets, read_mapping
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "presets"
@@ -36,7 +37,7 @@ def test_every_preset_is_shipped_documented_and_has_a_fixture() -> None:
     assert list_presets() == PRESETS
     docs = (ROOT / "docs" / "presets.md").read_text(encoding="utf-8")
     for name in PRESETS:
-        text = (ROOT / "salesnb" / "presets" / f"{name}.yml").read_text(encoding="utf-8")
+        text = (ROOT / "salesnb" / "data" / "presets" / f"{name}.yml").read_text(encoding="utf-8")
         assert text.startswith(f'# Preset "{name}":'), name
         assert "# Expects" in text, name
         assert read_mapping(name).description, name

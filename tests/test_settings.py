@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 import salesnb as sn
+from salesnb.data.settings import FunnelSettings, coerce_settings, load_settings
 from salesnb.exceptions import SalesnbError, SettingsError
-from salesnb.settings import FunnelSettings, coerce_settings, load_settings
 
 
 def write_funnel(tmp_path: Path, text: str) -> Path:

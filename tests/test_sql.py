@@ -21,9 +21,9 @@ import sqlalchemy as sa
 
 import salesnb as sn
 from salesnb.cli import main
+from salesnb.data.sample import write_sample
+from salesnb.data.sql import load_sql, mask_url, write_sql
 from salesnb.exceptions import DatabaseError
-from salesnb.sample import write_sample
-from salesnb.sql import load_sql, mask_url, write_sql
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 import salesnb as sn
+from salesnb.data.validation import clean_opportunities
 from salesnb.exceptions import DataSchemaError, SalesnbError
-from salesnb.validation import clean_opportunities
 
 HEADER = "opportunity_id,owner,created_at,status,closed_at,amount\n"
 HISTORY_HEADER = "opportunity_id,stage,entered_at\n"
@@ -551,7 +551,7 @@ def test_text_is_trimmed_and_blank_is_missing_in_every_column() -> None:
     ["a", "b", "c", "a", None, "zz", "b", "c", "a", "b"],  # interleaved: a lookup per row
 ])
 def test_id_codes_positions_of_ids_with_missing_and_unknown(values: list[str | None]) -> None:
-    from salesnb.validation import id_codes
+    from salesnb._arrays import id_codes
 
     universe = pd.Series(["c", "a", "b"], dtype="str")
     expected = [{"c": 0, "a": 1, "b": 2}.get(v, -1) if v is not None else -1 for v in values]
@@ -576,7 +576,7 @@ def test_duplicate_ids_found_whether_or_not_sorted(ids: list[str]) -> None:
     ("UTC", "2020-01-01", "2021-01-01"),
 ])
 def test_localising_many_times_matches_pandas(tz: str, start: str, end: str) -> None:
-    from salesnb.validation import parse_timestamps
+    from salesnb.data.validation import parse_timestamps
 
     rng = np.random.default_rng(3)
     lo, hi = pd.Timestamp(start).value, pd.Timestamp(end).value
@@ -590,7 +590,7 @@ def test_localising_many_times_matches_pandas(tz: str, start: str, end: str) -> 
 
 
 def test_text_is_cleaned_block_by_block(monkeypatch: pytest.MonkeyPatch) -> None:
-    import salesnb.validation as validation
+    import salesnb.data.validation as validation
 
     monkeypatch.setattr(validation, "_TEXT_BLOCK", 2)  # blocks: clean, trimmed, blank, clean
     values = ["a", "b", " c", "d\u00a0", "", None, "e", "f", "g"]

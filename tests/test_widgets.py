@@ -7,8 +7,8 @@ import matplotlib
 matplotlib.use("Agg")
 
 import salesnb as sn
-from salesnb import views
-from salesnb.widgets import Controls, show_section
+from salesnb.presentation import views
+from salesnb.presentation.widgets import Controls, show_section
 
 
 def _ctx(**kw):

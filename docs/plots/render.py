@@ -23,8 +23,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 import salesnb as sn
-from salesnb import plotting
-from salesnb._common import resolve_window
+from salesnb.presentation import plotting
+from salesnb.metrics.window import resolve_window
 
 START, END = "1404-01-01", "1404-07-01"
 

@@ -1,0 +1,151 @@
+"""The five metrics and the funnel for one window, as one document (``salesnb kpi --json``).
+
+The document's keys are a contract used by automation (see the README); maps list
+only keys with a non-zero count, rates and means are ``None`` (JSON ``null``) when
+undefined, owner names are as stored.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from salesnb._docstrings import fill_doc
+from salesnb.data.dataset import SalesData
+from salesnb.metrics.cycle import _sales_cycle
+from salesnb.metrics.flow import _funnel
+from salesnb.metrics.outcomes import _lost_reasons, _won_lost
+from salesnb.metrics.volume import _sales_volume, band_flags, check_band, reference_mean
+from salesnb.metrics.window import TimeLike, Window, resolve_window
+from salesnb.metrics.winrate import _win_rate
+
+__all__ = ["kpi_summary"]
+
+
+def _num(value: Any) -> float | None:
+    """A float, or None when undefined (NaN)."""
+    if value is None:
+        return None
+    value = float(value)
+    return None if math.isnan(value) else value
+
+
+def _count_map(frame: pd.DataFrame, key: str, value: str) -> dict[str, int]:
+    sel = frame[frame[value] > 0]
+    return {str(k): int(v) for k, v in zip(sel[key], sel[value], strict=True)}
+
+
+@fill_doc
+def kpi_summary(
+    data: SalesData,
+    *,
+    start: TimeLike = None,
+    end: TimeLike = None,
+    as_of: TimeLike = None,
+    band: float = 0.5,
+    calendar: str | None = None,
+) -> dict[str, Any]:
+    """Compute the five metrics and the funnel for a window, as a JSON-ready dict.
+
+    The window is resolved once and every metric is computed from the one snapshot of
+    the data as known at ``as_of``.
+
+    Parameters
+    ----------
+    {data}
+    {window}
+    {band}
+    {calendar}
+
+    Returns
+    -------
+    dict
+        Keys ``window``, ``opportunities``, ``won``, ``lost``, ``sales_volume``,
+        ``win_rate``, ``funnel``, ``sales_cycle`` (shape documented in the README:
+        maps list only keys with a non-zero count, undefined rates and means are None).
+
+    Examples
+    --------
+    {load_sample}
+    >>> doc = sn.kpi_summary(data, start="1404-01-01", end="1404-02-01")
+    >>> sorted(doc)
+    ['funnel', 'lost', 'opportunities', 'sales_cycle', 'sales_volume', 'win_rate', 'won', 'window']
+    >>> doc["won"]["total"], doc["lost"]["total"]
+    (11, 41)
+    """
+    w = resolve_window(data, start, end, as_of, calendar)
+    check_band(band)
+    snap = data.at(w.as_of)
+    opps_at = snap.opportunities[["owner", "amount", "status_asof"]]
+    is_open = (opps_at["status_asof"] == "open").to_numpy()
+    open_by = opps_at.loc[is_open, "owner"].value_counts()
+    created_by = _created_by_owner(data, w)
+    outcome = _won_lost(snap, w, period=None, by="owner")
+    reasons = _lost_reasons(snap, w, by=None)
+    volume = _sales_volume(snap, w, period=None, by=None).iloc[0]
+    # The open deals' band flags, as deal_size_flags gives them (only the counts are needed).
+    flags = band_flags(opps_at["amount"].to_numpy(dtype="float64", na_value=np.nan)[is_open],
+                       reference_mean(snap, w), band)
+    closed_rate = _win_rate(snap, w, basis="closed", period=None, by=None).iloc[0]
+    closed_by = _win_rate(snap, w, basis="closed", period=None, by="owner")
+    cohort_rate = _win_rate(snap, w, basis="created", period=None, by=None).iloc[0]
+    fun = _funnel(snap, w)
+    cycle_total = _sales_cycle(snap, w, period=None, by=None).iloc[0]
+    cycle_by = _sales_cycle(snap, w, period=None, by="owner")
+
+    return {
+        "window": w.to_dict(),
+        "opportunities": {
+            "open_total": int(is_open.sum()),
+            "open_by_owner": {str(k): int(v) for k, v in sorted(open_by.items()) if v > 0},
+            "created_total": int(sum(created_by.values())),
+            "created_by_owner": created_by,
+        },
+        "won": {"total": int(outcome["won"].sum()), "by_owner": _count_map(outcome, "owner", "won")},
+        "lost": {
+            "total": int(outcome["lost"].sum()),
+            "by_owner": _count_map(outcome, "owner", "lost"),
+            "by_reason": _count_map(reasons, "lost_reason", "lost"),
+        },
+        "sales_volume": {
+            "won_with_amount": int(volume["won_with_amount"]),
+            "won_without_amount": int(volume["won_without_amount"]),
+            "mean_amount": _num(volume["mean_amount"]),
+            "median_amount": _num(volume["median_amount"]),
+            "total_amount": float(volume["total_amount"]),
+            "band": float(band),
+            "open_above_band": int((flags == "above").sum()),
+            "open_below_band": int((flags == "below").sum()),
+        },
+        "win_rate": {
+            "closed": _num(closed_rate["win_rate"]),
+            "closed_by_owner": {str(o): float(r) for o, r, n in zip(
+                closed_by["owner"], closed_by["win_rate"], closed_by["n"], strict=True) if n > 0},
+            "created_cohort": _num(cohort_rate["win_rate"]),
+            "created_cohort_open_share": _num(cohort_rate["open_share"]),
+        },
+        "funnel": [
+            {"stage": str(stage), "reached": int(reached), "lost_here": int(lost_here),
+             "conversion_to_next": _num(conversion), "median_days_in_stage": _num(median)}
+            for stage, reached, lost_here, conversion, median in zip(
+                fun["stage"], fun["reached"], fun["lost_here"], fun["conversion_to_next"],
+                fun["median_days_in_stage"], strict=True)
+        ],
+        "sales_cycle": {
+            "won_count": int(cycle_total["won_count"]),
+            "mean_days": _num(cycle_total["mean_days"]),
+            "median_days": _num(cycle_total["median_days"]),
+            "by_owner_mean_days": {str(o): float(m) for o, m, n in zip(
+                cycle_by["owner"], cycle_by["mean_days"], cycle_by["won_count"], strict=True) if n > 0},
+        },
+    }
+
+
+def _created_by_owner(data: SalesData, window: Window) -> dict[str, int]:
+    opps = data.opportunities
+    inside = (opps["created_at"] >= window.start) & (opps["created_at"] < window.end)
+    counts = opps.loc[inside, "owner"].value_counts()
+    return {str(k): int(v) for k, v in sorted(counts.items()) if v > 0}

@@ -1,0 +1,262 @@
+"""Question 3 — sales volume: the value of won deals, and open deals far from it.
+
+Sales volume is over the deals won in the window that have an amount; those without
+one are counted separately. An open deal (at ``as_of``) with an amount is *above the
+band* when ``amount > mean * (1 + band)`` and *below* when ``amount < mean * (1 - band)``,
+``mean`` being the mean won amount of the window (no mean: no flags).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from salesnb._docstrings import fill_doc
+from salesnb.data.dataset import SalesData, Snapshot
+from salesnb.exceptions import WindowError
+from salesnb.metrics._tables import (
+    TOTAL,
+    all_groups,
+    canonical_by,
+    complete_grid,
+    days_between,
+    group_column,
+    group_labels,
+    ratio,
+    split_by_period,
+    with_excluded,
+)
+from salesnb.metrics.outcomes import closed_in_window
+from salesnb.metrics.stages import current_stage
+from salesnb.metrics.statistics import wilson_interval
+from salesnb.metrics.window import TimeLike, Window, resolve_window
+
+__all__ = ["deal_size_bands", "deal_size_flags", "sales_volume"]
+
+NO_AMOUNT = "(no amount)"
+
+
+@fill_doc
+def sales_volume(
+    data: SalesData,
+    *,
+    start: TimeLike = None,
+    end: TimeLike = None,
+    as_of: TimeLike = None,
+    period: str | None = None,
+    calendar: str | None = None,
+    by: str | None = "owner",
+) -> pd.DataFrame:
+    """Summarise the amounts of the deals won in the window.
+
+    Parameters
+    ----------
+    {data}
+    {window}
+    {period}
+        Default None; of ``closed_at``.
+    {calendar}
+    {by}
+
+    Returns
+    -------
+    DataFrame
+        The group column, ``won``, ``won_with_amount``, ``won_without_amount``,
+        ``mean_amount``, ``median_amount`` (NaN when no won deal has an amount),
+        ``total_amount``.
+        {period_columns}
+
+    Examples
+    --------
+    {load_sample}
+    >>> t = sn.sales_volume(data, start="1404-01-01", end="1405-01-01", by=None)
+    >>> int(t["won"].iloc[0]), int(t["won_without_amount"].iloc[0])
+    (115, 3)
+    """
+    window = resolve_window(data, start, end, as_of, calendar)
+    return _sales_volume(data.at(window.as_of), window, period=period, by=canonical_by(data, by))
+
+
+def _sales_volume(snap: Snapshot, window: Window, *, period: str | None, by: str | None) -> pd.DataFrame:
+    data = snap.data
+    col = group_column(by)
+    closed = closed_in_window(snap, window, [by, "status_asof", "amount", "closed_asof"])
+    won = closed[(closed["status_asof"] == "won").to_numpy()]
+    frame = pd.DataFrame({col: group_labels(won, by), "amount": won["amount"]}, index=won.index)
+    keys, table, lead = split_by_period(data, frame, won["closed_asof"], window, period, col)
+    stats_ = frame.groupby(keys, sort=False)["amount"].agg(
+        won="size", won_with_amount="count", mean_amount="mean", median_amount="median",
+        total_amount="sum").reset_index()
+    groups = all_groups(snap, by) if by is not None else [TOTAL]
+    out = complete_grid(stats_, table, groups, col, ["won", "won_with_amount"])
+    out["won_without_amount"] = out["won"] - out["won_with_amount"]
+    out["total_amount"] = out["total_amount"].fillna(0.0)
+    return out[[*lead, col, "won", "won_with_amount", "won_without_amount", "mean_amount",
+                "median_amount", "total_amount"]]
+
+
+def reference_mean(snap: Snapshot, window: Window) -> float:
+    """Mean amount of the deals won in the window (NaN when none has an amount)."""
+    closed = closed_in_window(snap, window, ["status_asof", "amount"])
+    won_amounts = closed.loc[(closed["status_asof"] == "won").to_numpy(), "amount"].dropna()
+    return float(won_amounts.mean()) if len(won_amounts) else np.nan
+
+
+def check_band(band: float) -> None:
+    """Raise when the relative band is negative (or not a number)."""
+    if not band >= 0:
+        problem = "is negative" if band < 0 else "is not a number"
+        raise WindowError(f"`band`={band} {problem}", fix="give a `band` >= 0, e.g. 0.5 for ±50%")
+
+
+def band_flags(amount: np.ndarray, mean: float, band: float) -> np.ndarray:
+    """Flag each amount against ``mean ± band × mean``: ``above``, ``below``, ``within``,
+    ``no amount`` (NaN) or ``no reference`` (``mean`` is NaN)."""
+    with np.errstate(invalid="ignore"):
+        return np.select(
+            [np.isnan(amount), np.full(len(amount), np.isnan(mean)),
+             amount > mean * (1 + band), amount < mean * (1 - band)],
+            ["no amount", "no reference", "above", "below"], default="within")
+
+
+@fill_doc
+def deal_size_flags(
+    data: SalesData,
+    *,
+    start: TimeLike = None,
+    end: TimeLike = None,
+    as_of: TimeLike = None,
+    band: float = 0.5,
+    calendar: str | None = None,
+) -> pd.DataFrame:
+    """Flag the open deals (at ``as_of``) whose amount is far from the mean won amount.
+
+    The reference is the mean amount of the deals won in the window.
+
+    Parameters
+    ----------
+    {data}
+    {window}
+    {band}
+    {calendar}
+
+    Returns
+    -------
+    DataFrame
+        One row per deal open at ``as_of`` (none left out): ``opportunity_id``,
+        ``owner``, ``stage``, ``created_at``, ``amount``, ``reference_mean``, ``ratio``
+        (amount / mean), ``flag``: ``above``, ``below``, ``within``, ``no amount`` (the
+        deal has none) or ``no reference`` (no won deal with an amount in the window).
+        Flagged deals first, largest distance first. ``attrs``: ``band``,
+        ``reference_mean``.
+
+    Examples
+    --------
+    {load_sample}
+    >>> t = sn.deal_size_flags(data, start="1404-01-01", end="1405-01-01")
+    >>> t["flag"].value_counts().to_dict()
+    {'within': 143, 'above': 128, 'below': 12, 'no amount': 6}
+    """
+    check_band(band)
+    window = resolve_window(data, start, end, as_of, calendar)
+    return _deal_size_flags(data.at(window.as_of), window, band=band)
+
+
+def _deal_size_flags(snap: Snapshot, window: Window, *, band: float) -> pd.DataFrame:
+    mean = reference_mean(snap, window)
+    opps = snap.opportunities
+    opps = opps[["opportunity_id", "owner", "stage", "created_at", "amount", "status_asof"]]
+    open_ = opps[(opps["status_asof"] == "open").to_numpy()]
+    stage = current_stage(snap, open_)["stage"].fillna(open_["stage"])
+    amount = open_["amount"]
+    flag = band_flags(amount.to_numpy(dtype="float64", na_value=np.nan), mean, band)
+    out = pd.DataFrame({
+        "opportunity_id": open_["opportunity_id"],
+        "owner": open_["owner"],
+        "stage": stage,
+        "created_at": open_["created_at"],
+        "amount": amount,
+        "reference_mean": mean,
+        "ratio": ratio(amount.to_numpy(), np.full(len(open_), mean)),
+        "flag": flag,
+    })
+    distance = np.abs(np.log(out["ratio"].where(out["ratio"] > 0)))
+    out = out.assign(_flagged=~out["flag"].isin(["above", "below"]), _d=-distance.fillna(-np.inf))
+    out = out.sort_values(["_flagged", "_d", "opportunity_id"], ignore_index=True).drop(
+        columns=["_flagged", "_d"])
+    out.attrs["band"] = band
+    out.attrs["reference_mean"] = mean
+    return out
+
+
+@fill_doc
+def deal_size_bands(
+    data: SalesData,
+    *,
+    start: TimeLike = None,
+    end: TimeLike = None,
+    as_of: TimeLike = None,
+    bands: int = 4,
+    calendar: str | None = None,
+) -> pd.DataFrame:
+    """Compare win rate and cycle length across deal-size bands (quantiles of amount).
+
+    Over the deals closed in the window, bands are amount quantiles (quartiles by
+    default) of the closed deals with an amount; deals without an amount form their
+    own row ``(no amount)`` so none is dropped. Shows whether large deals close less
+    often and more slowly on the user's own data.
+
+    Parameters
+    ----------
+    {data}
+    {window}
+    bands : int, default 4
+        How many amount quantiles (fewer when there are fewer distinct amounts).
+    {calendar}
+
+    Returns
+    -------
+    DataFrame
+        ``band`` (1 = smallest, 0 = no amount), ``label``, ``amount_min``,
+        ``amount_max``, ``won``, ``lost``, ``closed``, ``win_rate``, ``ci_low``,
+        ``ci_high`` (Wilson, 95%), ``mean_cycle_days`` and ``median_cycle_days`` (of the
+        won deals). ``attrs['excluded']``: ``without_amount``.
+
+    Examples
+    --------
+    {load_sample}
+    >>> t = sn.deal_size_bands(data, start="1403-01-01", end="1405-01-01")
+    >>> t["label"].tolist()
+    ['Q1', 'Q2', 'Q3', 'Q4', '(no amount)']
+    """
+    window = resolve_window(data, start, end, as_of, calendar)
+    snap = data.at(window.as_of)
+    closed = closed_in_window(snap, window, ["amount", "status_asof", "created_at", "closed_asof"])
+    amount = closed["amount"]
+    has = amount.notna().to_numpy()
+    band_no = pd.Series(0, index=closed.index, dtype="int64")
+    if has.sum():
+        n_bands = int(min(bands, pd.Series(amount[has]).nunique()))
+        codes = pd.qcut(amount[has].rank(method="first"), n_bands, labels=False) + 1
+        band_no[has] = codes.astype("int64")
+    frame = pd.DataFrame({
+        "band": band_no,
+        "amount": amount,
+        "won": (closed["status_asof"] == "won").to_numpy(),
+        "cycle": days_between(closed["created_at"], closed["closed_asof"]).where(
+            closed["status_asof"] == "won"),
+    })
+    out = frame.groupby("band").agg(
+        amount_min=("amount", "min"), amount_max=("amount", "max"), won=("won", "sum"),
+        closed=("won", "size"), mean_cycle_days=("cycle", "mean"),
+        median_cycle_days=("cycle", "median")).reset_index()
+    out["lost"] = out["closed"] - out["won"]
+    out["win_rate"] = ratio(out["won"], out["closed"])
+    out["ci_low"], out["ci_high"] = wilson_interval(out["won"].to_numpy(), out["closed"].to_numpy())
+    out["label"] = [NO_AMOUNT if b == 0 else f"Q{b}" for b in out["band"]]
+    out = pd.concat([out[out["band"] > 0], out[out["band"] == 0]], ignore_index=True)
+    return with_excluded(
+        out[["band", "label", "amount_min", "amount_max", "won", "lost", "closed", "win_rate",
+             "ci_low", "ci_high", "mean_cycle_days", "median_cycle_days"]],
+        without_amount=int((~has).sum()),
+    )

@@ -1,0 +1,634 @@
+"""English and Persian text for plots, tables and notebooks; Persian shaping for matplotlib.
+
+Two languages: ``"en"`` and ``"fa"``. A small catalogue holds every string the plots and
+notebook views show (titles, axis labels, legend entries, table headers):
+
+* :func:`translate` returns the plain text, for HTML tables and Markdown, where the
+  browser lays out right-to-left text itself;
+* :func:`label` returns it ready for matplotlib (shaped, Persian digits for ``fa``);
+* :func:`table_headers` renames a KPI table's columns for display;
+* :func:`shape` makes any string with Arabic-script letters display correctly in
+  matplotlib (letters joined, right to left) — owner names written in Persian inside an
+  English plot included;
+* :func:`persian_digits` writes the digits (and the separators inside numbers) in
+  Persian.
+
+Shaping. ``arabic_reshaper`` replaces the letters by their joined presentation forms.
+Right-to-left ordering depends on matplotlib: since 3.11 matplotlib lays text out with
+libraqm, which applies the Unicode bidirectional algorithm itself, so the reshaped text
+is passed in logical order (running ``bidi.get_display`` as well would reverse it a
+second time and show every word backwards). Older matplotlib draws glyphs left to right
+as given, so the reshaped text is also put in visual order with ``bidi.get_display``.
+Which case applies is probed once, by laying out two Arabic letters.
+
+Fonts. matplotlib's bundled DejaVu Sans has every Persian letter, the presentation
+forms and the Persian digits, so no font is shipped. :func:`font_families` puts a
+Persian font the machine has (Vazirmatn, Vazir, Sahel, Noto Sans Arabic...) first for
+``fa`` and always ends with DejaVu Sans, so Persian text never falls back to empty boxes
+whatever font the user configured.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from salesnb._options import LANGUAGES, check_option
+from salesnb.exceptions import SalesnbError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "LANGUAGES",
+    "LanguageError",
+    "catalogue",
+    "check_language",
+    "font_families",
+    "has_arabic_script",
+    "label",
+    "number",
+    "persian_digits",
+    "plot_text",
+    "shape",
+    "table_headers",
+    "translate",
+    "translate_value",
+    "unit_label",
+]
+
+#: Persian fonts preferred for ``fa`` when the machine has them (first found wins).
+PERSIAN_FONTS = ("Vazirmatn", "Vazir", "Sahel", "Shabnam", "Samim", "Noto Sans Arabic",
+                 "Noto Naskh Arabic")
+#: Always present (bundled with matplotlib) and covers Persian: the last fallback.
+FALLBACK_FONT = "DejaVu Sans"
+
+
+class LanguageError(SalesnbError, ValueError):
+    """No text in the catalogue for a key (an unknown language is an :class:`~salesnb.exceptions.OptionError`)."""
+
+
+# --------------------------------------------------------------------------- catalogue
+# key -> (English, Persian). Keys that are KPI column names double as table headers.
+# ``{name}`` placeholders are filled by ``translate(key, language, name=...)``.
+_CATALOGUE: dict[str, tuple[str, str]] = {
+    # --- general
+    "no_data_window": ("No data for this window", "داده‌ای در این بازه نیست"),
+    "no_data": ("no data", "بدون داده"),
+    "all": ("All", "همه"),
+    "(all)": ("All", "همه"),
+    "(none)": ("(none)", "(هیچ)"),
+    "(unspecified)": ("(unspecified)", "(نامشخص)"),
+    "(unknown)": ("(unknown)", "(نامعلوم)"),
+    "(no amount)": ("(no amount)", "(بدون مبلغ)"),
+    "days_unit": ("d", "روز"),
+    # --- KPI columns (table headers)
+    "owner": ("Salesperson", "کارشناس فروش"),
+    "team": ("Team", "تیم"),
+    "group": ("Group", "گروه"),
+    "account": ("Account", "مشتری"),
+    "product": ("Product", "محصول"),
+    "source": ("Source", "منبع"),
+    "start": ("Start", "شروع"),
+    "end": ("End", "پایان"),
+    "period": ("Period", "دوره"),
+    "period_start": ("Period start", "شروع دوره"),
+    "period_end": ("Period end", "پایان دوره"),
+    "snapshot_at": ("Counted at", "زمان شمارش"),
+    "open_count": ("Open opportunities", "فرصت‌های باز"),
+    "open_value": ("Open value", "ارزش فرصت‌های باز"),
+    "open_without_amount": ("Open without amount", "باز بدون مبلغ"),
+    "team_median": ("Team median", "میانه تیم"),
+    "too_few": ("Too few", "کمتر از حد"),
+    "created": ("Created", "ایجادشده"),
+    "created_value": ("Created value", "ارزش ایجادشده"),
+    "won": ("Won", "موفق"),
+    "lost": ("Lost", "ناموفق"),
+    "closed": ("Closed", "بسته‌شده"),
+    "won_value": ("Won value", "ارزش معاملات موفق"),
+    "lost_reason": ("Lost reason", "دلیل ناموفق‌شدن"),
+    "share": ("Share", "سهم"),
+    "lost_value": ("Lost value", "ارزش معاملات ناموفق"),
+    "stage": ("Stage", "مرحله"),
+    "won_with_amount": ("Won with amount", "موفق با مبلغ"),
+    "won_without_amount": ("Won without amount", "موفق بدون مبلغ"),
+    "mean_amount": ("Mean amount", "میانگین مبلغ"),
+    "median_amount": ("Median amount", "میانه مبلغ"),
+    "total_amount": ("Total amount", "جمع مبلغ"),
+    "opportunity_id": ("Opportunity", "فرصت"),
+    "created_at": ("Created at", "زمان ایجاد"),
+    "amount": ("Amount", "مبلغ"),
+    "reference_mean": ("Reference mean", "میانگین مرجع"),
+    "ratio": ("Ratio to mean", "نسبت به میانگین"),
+    "flag": ("Flag", "وضعیت"),
+    "band": ("Band", "دسته"),
+    "label": ("Size band", "دسته اندازه"),
+    "amount_min": ("Smallest amount", "کمترین مبلغ"),
+    "amount_max": ("Largest amount", "بیشترین مبلغ"),
+    "win_rate": ("Win rate", "نرخ موفقیت"),
+    "ci_low": ("CI low", "کران پایین اطمینان"),
+    "ci_high": ("CI high", "کران بالای اطمینان"),
+    "mean_cycle_days": ("Mean cycle (days)", "میانگین چرخه (روز)"),
+    "median_cycle_days": ("Median cycle (days)", "میانه چرخه (روز)"),
+    "open": ("Still open", "هنوز باز"),
+    "n": ("Deals", "تعداد"),
+    "open_share": ("Share still open", "سهم باز"),
+    "position": ("Position", "ترتیب"),
+    "reached": ("Reached", "رسیده"),
+    "lost_here": ("Lost here", "ناموفق در این مرحله"),
+    "open_here": ("Open here", "باز در این مرحله"),
+    "conversion_to_next": ("Conversion to next", "تبدیل به مرحله بعد"),
+    "cumulative_conversion": ("Cumulative conversion", "تبدیل تجمعی"),
+    "completed_visits": ("Completed visits", "حضورهای پایان‌یافته"),
+    "censored_visits": ("Still in stage", "هنوز در مرحله"),
+    "median_days_in_stage": ("Median days in stage", "میانه روز در مرحله"),
+    "visits": ("Visits", "حضورها"),
+    "completed": ("Completed", "پایان‌یافته"),
+    "censored": ("Ongoing (censored)", "ناتمام"),
+    "mean_days": ("Mean days", "میانگین روز"),
+    "median_days": ("Median days", "میانه روز"),
+    "p75_days": ("75th percentile (days)", "صدک ۷۵ (روز)"),
+    "p90_days": ("90th percentile (days)", "صدک ۹۰ (روز)"),
+    "from_stage": ("From stage", "از مرحله"),
+    "to_stage": ("To stage", "به مرحله"),
+    "kind": ("Kind", "نوع"),
+    "count": ("Count", "تعداد"),
+    "entered_stage_at": ("Entered stage at", "زمان ورود به مرحله"),
+    "days_in_stage": ("Days in stage", "روز در مرحله"),
+    "threshold_days": ("Threshold (days)", "آستانه (روز)"),
+    "overdue_ratio": ("Overdue ratio", "نسبت تأخیر"),
+    "pace_ratio": ("Pace ratio", "نسبت کندی"),
+    "age_days": ("Age (days)", "عمر (روز)"),
+    "started_at": ("Started at", "زمان شروع"),
+    "ended_at": ("Ended at", "زمان پایان"),
+    "closed_at": ("Closed at", "زمان بسته‌شدن"),
+    "entered_at": ("Entered at", "زمان ورود"),
+    "left_at": ("Left at", "زمان خروج"),
+    "next_stage": ("Next stage", "مرحله بعد"),
+    "days": ("Days", "روز"),
+    "survival": ("Share not yet won", "سهم هنوز موفق‌نشده"),
+    "at_risk": ("At risk", "در معرض"),
+    "events": ("Events", "رخدادها"),
+    "window": ("Window", "بازه"),
+    "won_count": ("Won (measured)", "موفق (اندازه‌گیری‌شده)"),
+    "km_median_days": ("Kaplan–Meier median (days)", "میانه کاپلان–مایر (روز)"),
+    "change_mean_days": ("Change in mean (days)", "تغییر میانگین (روز)"),
+    "median_ci_low": ("Median CI low", "کران پایین میانه"),
+    "median_ci_high": ("Median CI high", "کران بالای میانه"),
+    "kpi": ("KPI", "شاخص"),
+    "value": ("Value", "مقدار"),
+    # --- values the package itself writes (flags, kinds, windows)
+    "above": ("Above band", "بالاتر از بازه"),
+    "below": ("Below band", "پایین‌تر از بازه"),
+    "within": ("Within band", "درون بازه"),
+    "no amount": ("No amount", "بدون مبلغ"),
+    "no reference": ("No reference", "بدون مرجع"),
+    "forward": ("Forward", "پیشروی"),
+    "skip": ("Skip", "پرش"),
+    "regression": ("Back", "بازگشت"),
+    "repeat": ("Repeat", "تکرار"),
+    "current": ("Current", "فعلی"),
+    "previous": ("Previous", "قبلی"),
+    "year_ago": ("A year ago", "سال قبل"),
+    # --- notebook views
+    "headline": ("Headline numbers", "شاخص‌های اصلی"),
+    "open_now": ("Open now", "باز در حال حاضر"),
+    "mean_won_amount": ("Mean won amount", "میانگین مبلغ معاملات موفق"),
+    "cycle_median": ("Median sales cycle", "میانه چرخه فروش"),
+    "q1_title": ("1. Opportunities", "۱. فرصت‌ها"),
+    "q2_title": ("2. Won and lost", "۲. موفق و ناموفق"),
+    "q3_title": ("3. Sales volume", "۳. حجم فروش"),
+    "q4a_title": ("4a. Win rate", "۴-الف. نرخ موفقیت"),
+    "q4b_title": ("4b. Funnel", "۴-ب. قیف فروش"),
+    "q5_title": ("5. Sales cycle", "۵. چرخه فروش"),
+    "too_few_note": ("Holding too few open opportunities", "فرصت باز کمتر از حد"),
+    "open_by_owner": ("Open opportunities per salesperson", "فرصت‌های باز هر کارشناس"),
+    "new_per_period": ("New opportunities per period", "فرصت‌های جدید در هر دوره"),
+    "won_lost_by_owner": ("Won and lost per salesperson", "موفق و ناموفق هر کارشناس"),
+    "lost_reasons": ("Lost reasons", "دلایل ناموفق‌شدن"),
+    "volume_by_owner": ("Won deal value per salesperson", "ارزش معاملات موفق هر کارشناس"),
+    "risky_open_deals": ("Open deals far from the mean won amount",
+                         "معاملات باز دور از میانگین مبلغ موفق"),
+    "size_bands": ("Deal size bands", "دسته‌های اندازه معامله"),
+    "win_rate_closed": ("Win rate (deals closed in the window)",
+                        "نرخ موفقیت (بسته‌شده در بازه)"),
+    "win_rate_cohort": ("Win rate (cohort created in the window)",
+                        "نرخ موفقیت (ایجادشده در بازه)"),
+    "funnel": ("Funnel", "قیف فروش"),
+    "transitions": ("Stage transitions", "جابه‌جایی میان مراحل"),
+    "time_in_stage": ("Time in stage", "زمان در هر مرحله"),
+    "stuck": ("Stuck opportunities", "فرصت‌های متوقف"),
+    "slowest": ("Slowest movers", "کندترین فرصت‌ها"),
+    "stages_inferred": ("The stage order was inferred from the stage history (funnel.yml names no stages)",
+                        "ترتیب مراحل از تاریخچه مراحل استنباط شده است (funnel.yml مراحل را نام نبرده)"),
+    # --- data-quality notes (notebook sections and the report's index page)
+    "note_loaded": ("{opportunities} opportunities and {history} stage-history rows loaded; "
+                    "{without} opportunities have no stage history",
+                    "{opportunities} فرصت و {history} ردیف تاریخچه مراحل بارگذاری شد؛ "
+                    "{without} فرصت تاریخچه مراحل ندارند"),
+    "note_won_without_amount": ("{n} won deal(s) without an amount are left out of the sales volume",
+                                "{n} معامله موفق بدون مبلغ از حجم فروش کنار گذاشته شده است"),
+    "note_stuck_not_judged": ("Stuck-deal check: {no_history} open deal(s) without stage history and "
+                              "{no_threshold} in a stage with too little history were not judged",
+                              "بررسی معاملات متوقف: {no_history} معامله باز بدون تاریخچه مراحل و "
+                              "{no_threshold} معامله در مرحله‌ای با تاریخچه ناکافی ارزیابی نشدند"),
+    "note_km_lost": ("Kaplan–Meier cycle: {n} deal(s) lost before winning are left out "
+                     "(they never become customers)",
+                     "چرخه کاپلان–مایر: {n} معامله ناموفق پیش از موفقیت کنار گذاشته شده است "
+                     "(هرگز مشتری نمی‌شوند)"),
+    "cycle_by_owner": ("Sales cycle per salesperson", "چرخه فروش هر کارشناس"),
+    "cycle_comparison": ("Sales cycle compared with the past", "مقایسه چرخه فروش با گذشته"),
+    "km_median": ("Kaplan–Meier median", "میانه کاپلان–مایر"),
+    # --- plots: titles
+    "title_open_pipeline": ("Open opportunities per {group}", "فرصت‌های باز به تفکیک {group}"),
+    "title_open_value": ("Open pipeline value per {group}", "ارزش فرصت‌های باز به تفکیک {group}"),
+    "title_open_over_time": ("Open opportunities at the end of each period",
+                             "فرصت‌های باز در پایان هر دوره"),
+    "title_open_value_over_time": ("Open pipeline value at the end of each period",
+                                   "ارزش فرصت‌های باز در پایان هر دوره"),
+    "title_won_lost": ("Deals won and lost per period", "معاملات موفق و ناموفق در هر دوره"),
+    "title_won_lost_group": ("Deals won and lost per {group}", "معاملات موفق و ناموفق به تفکیک {group}"),
+    "title_lost_reasons": ("Why deals were lost", "دلایل ناموفق‌شدن معاملات"),
+    "title_lost_reason_stage": ("Lost deals by reason and stage where lost",
+                                "معاملات ناموفق به تفکیک دلیل و مرحله"),
+    "title_deal_sizes": ("Won deal amounts and open deals far from the mean",
+                         "مبلغ معاملات موفق و معاملات باز دور از میانگین"),
+    "title_win_rate": ("Win rate per {group} (deals closed in the window)",
+                       "نرخ موفقیت به تفکیک {group} (بسته‌شده در بازه)"),
+    "title_win_rate_cohort": ("Win rate per {group} (cohort created in the window)",
+                              "نرخ موفقیت به تفکیک {group} (ایجادشده در بازه)"),
+    "title_funnel": ("Funnel of the opportunities created in the window",
+                     "قیف فرصت‌های ایجادشده در بازه"),
+    "title_time_in_stage": ("Time spent in each stage", "زمان ماندن در هر مرحله"),
+    "title_cycle_distribution": ("Sales cycle of won deals", "چرخه فروش معاملات موفق"),
+    "title_survival": ("Time to win (Kaplan–Meier, open deals censored)",
+                       "زمان تا موفقیت (کاپلان–مایر، معاملات باز سانسورشده)"),
+    "title_size_bands": ("Win rate and cycle length by deal size", "نرخ موفقیت و طول چرخه بر حسب اندازه معامله"),
+    # --- plots: axes and legends
+    "axis_open_count": ("Open opportunities", "فرصت‌های باز"),
+    "axis_amount": ("Amount ({unit})", "مبلغ ({unit})"),
+    "axis_open_value": ("Open value ({unit})", "ارزش فرصت‌های باز ({unit})"),
+    "axis_deals": ("Deals", "تعداد معاملات"),
+    "axis_lost_deals": ("Lost deals", "معاملات ناموفق"),
+    "axis_lost_value": ("Lost value ({unit})", "ارزش معاملات ناموفق ({unit})"),
+    "axis_stage_lost": ("Stage where lost", "مرحله ناموفق‌شدن"),
+    "axis_won_amount": ("Won deal amount ({unit}, log scale)", "مبلغ معامله موفق ({unit}، مقیاس لگاریتمی)"),
+    "axis_won_deals": ("Won deals", "معاملات موفق"),
+    "axis_reached": ("Opportunities reaching each stage (cohort: {n})",
+                     "فرصت‌های رسیده به هر مرحله (کل: {n})"),
+    "axis_days_in_stage": ("Days in stage (completed visits)", "روز در مرحله (حضورهای پایان‌یافته)"),
+    "axis_cycle_days": ("Sales cycle (days)", "چرخه فروش (روز)"),
+    "axis_days_since_start": ("Days since the start", "روز از شروع"),
+    "axis_size_band": ("Deal size band ({unit})", "دسته اندازه معامله ({unit})"),
+    "axis_median_cycle": ("Median cycle of won deals (days)", "میانه چرخه معاملات موفق (روز)"),
+    "legend_too_few": ("Too few (below the team threshold)", "کمتر از حد (زیر آستانه تیم)"),
+    "legend_enough": ("Open opportunities", "فرصت‌های باز"),
+    "legend_team_median": ("Team median", "میانه تیم"),
+    "legend_mean": ("Mean {value}", "میانگین {value}"),
+    "legend_median": ("Median {value}", "میانه {value}"),
+    "legend_band": ("Band: mean ±{pct}", "بازه: میانگین ±{pct}"),
+    "legend_open_flag": ("Open, {flag} ({n})", "باز، {flag} ({n})"),
+    "legend_ci": ("Confidence interval", "بازه اطمینان"),
+    "legend_won_bar": ("Won", "موفق"),
+    "open_deals": ("Open deals", "معاملات باز"),
+    "open_not_shown": ("{n} open deals without an amount or reference not shown",
+                       "{n} معامله باز بدون مبلغ یا مرجع نمایش داده نشده"),
+    "not_shown_no_amount": ("{n} won deals without a positive amount not shown",
+                            "{n} معامله موفق بدون مبلغ مثبت نمایش داده نشده"),
+    "to_next": ("{pct} to next", "{pct} به مرحله بعد"),
+    "won_of_last": ("{pct} won", "{pct} موفق"),
+    "lost_here_note": ("lost here: {n}", "ناموفق در این مرحله: {n}"),
+    "stage_tick": ("{stage}\n{n} done\n{c} ongoing", "{stage}\n{n} پایان‌یافته\n{c} ناتمام"),
+    "n_note": ("n={n}", "n={n}"),
+    "median_marker": ("median {value}", "میانه {value}"),
+    "km_curve": ("{group}: {n} deals, {c} still open", "{group}: {n} معامله، {c} هنوز باز"),
+    "no_median": ("median not reached", "میانه به دست نیامده"),
+    "reference_rate": ("Reference {value}", "مرجع {value}"),
+    "median_cycle_bar": ("Median cycle (days, right axis)", "میانه چرخه (روز، محور راست)"),
+    "win_rate_point": ("Win rate with confidence interval", "نرخ موفقیت با بازه اطمینان"),
+    "mean_days_marker": ("Mean", "میانگین"),
+    "p90_marker": ("90th percentile", "صدک ۹۰"),
+    "median_bar": ("Median", "میانه"),
+    "risk_title": ("Open-deal risk", "ریسک معاملات باز"),
+    "at_risk_table": ("Open deals ranked by risk, with the reasons", "معاملات باز به ترتیب ریسک، با دلایل"),
+    "velocity": ("Sales velocity per salesperson (value per day)", "سرعت فروش هر فروشنده (ارزش در روز)"),
+    # report index page
+    "failed": ("failed", "ناموفق در اجرا"),
+    "end_exclusive": ("end exclusive", "بدون روز پایانی"),
+    "report_title": ("Sales team report", "گزارش تیم فروش"),
+    "as_of": ("as of", "با داده\u200cهای تا"),
+    "vs_previous": ("Change vs previous period", "تغییر نسبت به دوره قبل"),
+    "sections": ("Sections", "بخش\u200cها"),
+    "data_quality": ("Data quality", "کیفیت داده\u200cها"),
+    "generated": ("generated", "تهیه\u200cشده در"),
+}
+
+#: Words of :func:`salesnb.text.amount_scale` unit labels.
+_UNIT_WORDS = {"trillion": "هزار میلیارد", "billion": "میلیارد", "million": "میلیون",
+               "IRR": "ریال", "Toman": "تومان", "USD": "دلار", "EUR": "یورو"}
+
+#: RIGHT-TO-LEFT MARK: makes the paragraph right to left (zero width, not drawn).
+RLM = "\u200f"
+_PERSIAN_DIGITS = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
+_ARABIC_INDIC = str.maketrans("٠١٢٣٤٥٦٧٨٩", "۰۱۲۳۴۵۶۷۸۹")
+_ARABIC_BLOCKS = ((0x0600, 0x06FF), (0x0750, 0x077F), (0x08A0, 0x08FF))
+
+
+def check_language(language: str) -> str:
+    """Return ``language`` (``en`` or ``fa``, any case), else raise :class:`~salesnb.exceptions.OptionError`.
+
+    Examples
+    --------
+    >>> check_language("FA")
+    'fa'
+    """
+    return check_option("language", language, LANGUAGES)
+
+
+def translate(key: str, language: str = "en", **values: object) -> str:
+    """Return the catalogue text of ``key`` in ``language`` (plain, not shaped).
+
+    Use it for HTML and Markdown (browsers lay out Persian themselves); use
+    :func:`label` for text drawn by matplotlib.
+
+    Parameters
+    ----------
+    key : str
+        A catalogue key, e.g. ``"win_rate"`` or ``"title_funnel"``.
+    language : {"en", "fa"}, default "en"
+    **values
+        Values for the ``{name}`` placeholders of the text.
+
+    Examples
+    --------
+    >>> translate("win_rate", "en")
+    'Win rate'
+    >>> translate("win_rate", "fa")
+    'نرخ موفقیت'
+    >>> translate("title_open_pipeline", "en", group="team")
+    'Open opportunities per team'
+    """
+    language = check_language(language)
+    try:
+        pair = _CATALOGUE[key]
+    except KeyError:
+        import difflib
+
+        close = difflib.get_close_matches(key, list(_CATALOGUE), n=3)
+        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        raise LanguageError(f"no text for key {key!r} in the salesnb.i18n catalogue.{hint}") from None
+    text = pair[1] if language == "fa" else pair[0]
+    return text.format(**values) if values else text
+
+
+def translate_value(value: object, language: str = "en") -> str:
+    """Translate a value the package itself writes (``(unspecified)``, ``above``...).
+
+    Data values (owner names, reasons, stages) are returned unchanged as text.
+
+    Examples
+    --------
+    >>> translate_value("(unspecified)", "fa")
+    '(نامشخص)'
+    >>> translate_value("competitor", "fa")
+    'competitor'
+    """
+    text = "" if value is None or (isinstance(value, float) and value != value) else str(value)
+    if text in _VALUE_KEYS:
+        return translate(text, language)
+    return text
+
+
+_VALUE_KEYS = frozenset({"(all)", "(none)", "(unspecified)", "(unknown)", "(no amount)", "above",
+                         "below", "within", "no amount", "no reference", "forward", "skip",
+                         "regression", "repeat", "current", "previous", "year_ago"})
+
+
+def label(key: str, language: str = "en", **values: object) -> str:
+    """Return the catalogue text of ``key`` ready for matplotlib.
+
+    The text is shaped (:func:`shape`) and, for ``fa``, written with Persian digits;
+    placeholder values are inserted first, so numbers in them are converted too.
+
+    Examples
+    --------
+    >>> label("n_note", "en", n=12)
+    'n=12'
+    """
+    return plot_text(translate(key, language, **values), language)
+
+
+def plot_text(text: object, language: str = "en") -> str:
+    """Prepare any text for matplotlib: Persian digits for ``fa``, then :func:`shape`.
+
+    Examples
+    --------
+    >>> plot_text("12.5%", "en")
+    '12.5%'
+    """
+    language = check_language(language)
+    out = "" if text is None else str(text)
+    if language == "fa":
+        out = persian_digits(out)
+    return shape(out, language)
+
+
+def table_headers(frame: pd.DataFrame, language: str = "en") -> pd.DataFrame:
+    """Return ``frame`` with its KPI column names replaced by readable headers.
+
+    Columns the catalogue does not know keep their name. The text is plain (not
+    shaped): it is meant for notebook tables, where the browser handles Persian.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"owner": ["Sara"], "win_rate": [0.5], "custom": [1]})
+    >>> list(table_headers(t, "en").columns)
+    ['Salesperson', 'Win rate', 'custom']
+    """
+    language = check_language(language)
+    mapping = {c: translate(c, language) for c in frame.columns
+               if isinstance(c, str) and c in _CATALOGUE}
+    return frame.rename(columns=mapping)
+
+
+def unit_label(unit: str, language: str = "en") -> str:
+    """Translate a unit label of :func:`salesnb.text.amount_scale` (``billion IRR``...).
+
+    Examples
+    --------
+    >>> unit_label("billion IRR", "fa")
+    'میلیارد ریال'
+    >>> unit_label("million Toman", "en")
+    'million Toman'
+    """
+    language = check_language(language)
+    if language == "en":
+        return unit
+    return " ".join(_UNIT_WORDS.get(word, word) for word in unit.split())
+
+
+def number(value: float, language: str = "en", decimals: int = 0, *, percent: bool = False) -> str:
+    """Format a number with thousands separators (Persian digits and separators for ``fa``).
+
+    Examples
+    --------
+    >>> number(1234567.891, "en", 1)
+    '1,234,567.9'
+    >>> number(0.256, "en", 1, percent=True)
+    '25.6%'
+    >>> number(1234.5, "fa", 1)
+    '۱٬۲۳۴٫۵'
+    """
+    if value is None or value != value:
+        return "—"
+    v = 100.0 * value if percent else float(value)
+    if round(v, decimals) == 0:
+        v = 0.0  # no "-0"
+    text = f"{v:,.{decimals}f}" + ("%" if percent else "")
+    return persian_digits(text) if language == "fa" else text
+
+
+def persian_digits(text: object) -> str:
+    """Write digits in Persian, with the Persian separators inside numbers.
+
+    ``1,234.5`` becomes ``۱٬۲۳۴٫۵`` and ``25%`` becomes ``۲۵٪``; a comma or point that
+    is not between digits (plain punctuation) is left alone.
+
+    Examples
+    --------
+    >>> persian_digits("1404-08: 12,345.5 (25%)")
+    '۱۴۰۴-۰۸: ۱۲٬۳۴۵٫۵ (۲۵٪)'
+    """
+    s = "" if text is None else str(text)
+    s = re.sub(r"(?<=\d),(?=\d{3})", "٬", s)
+    s = re.sub(r"(?<=\d)\.(?=\d)", "٫", s)
+    s = re.sub(r"(?<=\d)%", "٪", s)
+    return s.translate(_PERSIAN_DIGITS).translate(_ARABIC_INDIC)
+
+
+def has_arabic_script(text: object) -> bool:
+    """Return whether ``text`` has letters of the Arabic script (Persian included) to shape."""
+    if not isinstance(text, str):
+        return False
+    for ch in text:
+        cp = ord(ch)
+        if any(lo <= cp <= hi for lo, hi in _ARABIC_BLOCKS) and unicodedata.category(ch).startswith("L"):
+            return True
+    return False
+
+
+@functools.cache
+def matplotlib_applies_bidi() -> bool:
+    """Return whether matplotlib lays out right-to-left text itself (libraqm, matplotlib >= 3.11).
+
+    Probed once by laying out "اب" (alef, beh): with the bidirectional algorithm the beh
+    comes first, left of the alef.
+    """
+    try:
+        from matplotlib import _text_helpers, font_manager
+
+        font = font_manager.get_font(font_manager.findfont(FALLBACK_FONT))
+        font.set_size(12, 72)
+        first = next(iter(_text_helpers.layout("\u0627\u0628", font)))
+        return getattr(first, "char", "\u0627") == "\u0628"
+    except Exception:  # private API changed: decide by version
+        import matplotlib
+
+        major, minor = (int(p) for p in matplotlib.__version__.split(".")[:2])
+        return (major, minor) >= (3, 11)
+
+
+def shape(text: object, language: str = "en") -> str:
+    """Make Persian (Arabic-script) text display correctly in matplotlib.
+
+    Letters are replaced by their joined presentation forms (``arabic_reshaper``); when
+    the installed matplotlib does not apply the bidirectional algorithm itself, the
+    result is also put in visual, right-to-left order (``bidi.get_display``). Text with
+    no Arabic-script letter — and text already shaped — is returned unchanged, whatever
+    ``language`` is: owner names in Persian are shaped in English plots too.
+
+    Parameters
+    ----------
+    text : str
+        Any text (non-strings are converted with ``str``).
+    language : {"en", "fa"}, default "en"
+        With ``fa`` the text is laid out as a right-to-left paragraph (a Latin word or a
+        number at its start stays on the right); otherwise its first strong letter
+        decides the direction.
+
+    Notes
+    -----
+    Draw Persian upright: matplotlib's DejaVu Sans Oblique has no Arabic letters, so
+    ``style="italic"`` shows empty boxes. Bold is fine.
+
+    Examples
+    --------
+    >>> s = shape("سارا")
+    >>> s != "سارا" and all(0xFB50 <= ord(c) <= 0xFEFF for c in s)
+    True
+    >>> shape("Sara")
+    'Sara'
+    """
+    language = check_language(language)
+    s = "" if text is None else str(text)
+    if not has_arabic_script(s):
+        return s
+    import arabic_reshaper
+
+    if "\n" in s:  # matplotlib lays out each line on its own: shape each on its own
+        return "\n".join(shape(line, language) for line in s.split("\n"))
+    reshaped = arabic_reshaper.reshape(s)
+    # Persian text of a Persian plot is a right-to-left paragraph even when it starts
+    # with a Latin word or a number ("Tehran: ۷۳ معامله"); elsewhere the first strong
+    # letter decides, as usual.
+    rtl = language == "fa"
+    if matplotlib_applies_bidi():
+        return RLM + reshaped if rtl else reshaped
+    from bidi import get_display
+
+    return str(get_display(reshaped, base_dir="R" if rtl else None))
+
+
+@functools.cache
+def _installed_fonts() -> frozenset[str]:
+    from matplotlib import font_manager
+
+    return frozenset(f.name for f in font_manager.fontManager.ttflist)
+
+
+def font_families(language: str = "en", base: list[str] | tuple[str, ...] | None = None) -> list[str]:
+    """Return a font family list that can draw Persian, for matplotlib's per-glyph fallback.
+
+    ``fa``: a Persian font the machine has (see ``PERSIAN_FONTS``) first, then the
+    configured families. ``en``: the configured families first (the user's choice is
+    kept), Persian fonts only as fallback. Both end with DejaVu Sans, bundled with
+    matplotlib, which has every Persian glyph.
+
+    Parameters
+    ----------
+    base : list of str, optional
+        The configured families (default: ``rcParams["font.family"]``).
+    """
+    import matplotlib as mpl
+
+    language = check_language(language)
+    configured = list(base) if base is not None else list(mpl.rcParams["font.family"])
+    installed = _installed_fonts()
+    persian = [f for f in PERSIAN_FONTS if f in installed]
+    order = [*persian, *configured] if language == "fa" else [*configured, *persian]
+    out: list[str] = []
+    for name in [*order, FALLBACK_FONT]:
+        if name not in out:
+            out.append(name)
+    return out
+
+
+def catalogue(language: str = "en") -> Mapping[str, str]:
+    """Return the whole catalogue in ``language`` (key -> plain text), e.g. for review."""
+    language = check_language(language)
+    i = 1 if language == "fa" else 0
+    return {k: v[i] for k, v in _CATALOGUE.items()}
