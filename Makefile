@@ -42,16 +42,19 @@ install-test: $(VENV)/.installed-test
 report: install
 	$(BIN)/salesnb report $(DATA) $(if $(PERIOD),--period $(PERIOD)) --language $(LANGUAGE) --out reports
 
+# Lint: ruff, then the import-linter contract of the layers (pyproject.toml).
 lint: install-test
-	$(BIN)/ruff check salesnb tests benchmarks
+	$(BIN)/ruff check salesnb tests benchmarks conftest.py
+	$(BIN)/lint-imports
 
 typecheck: install-test
 	$(BIN)/mypy
 
-# One pytest run: the unit, CLI, SQL, notebook and report tests under tests/, plus
-# every stored notebook executed with its defaults by nbval.
+# One pytest run: the unit, CLI, SQL, notebook, report and wheel tests under tests/,
+# every docstring example of salesnb (doctests on the bundled sample), and every stored
+# notebook executed with its defaults by nbval.
 test: lint typecheck
-	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests notebooks salesnb --doctest-modules --nbval-lax --nbval-current-env $(PYTEST_ARGS)
 
 # Regenerate the bundled sample (data/sample/ and data/sample.sqlite).
 data: install

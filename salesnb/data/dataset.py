@@ -242,7 +242,7 @@ class SalesData:
         >>> snap.as_of
         Timestamp('2025-03-21 00:00:00+0330', tz='Asia/Tehran')
         >>> int((snap.opportunities["status_asof"] == "open").sum())
-        296
+        275
         """
         moment = periods.parse_date(as_of, calendar=self.settings.calendar, tz=self.settings.timezone)
         return self._snapshots.get(moment.value, lambda: Snapshot(self, moment))
@@ -302,7 +302,7 @@ def _index_history(hist: pd.DataFrame, opps: pd.DataFrame, settings: FunnelSetti
     """Add the integer keys the KPI functions join on.
 
     ``opp_code`` is the row of the opportunity in ``opps`` (kept when ``codes_valid``:
-    :func:`~salesnb.validation.clean_history` computed it against these very rows);
+    :func:`~salesnb.data.validation.clean_history` computed it against these very rows);
     ``position`` the 0-based funnel position of the stage (-1 for the won/lost outcome
     rows). Integer keys keep joins over millions of rows fast.
     """

@@ -607,7 +607,7 @@ def make_sample(
 
     Examples
     --------
-    >>> from salesnb.sample import make_sample
+    >>> from salesnb.data.sample import make_sample
     >>> opps, history, settings = make_sample(500, seed=7)
     >>> len(opps), list(history.columns)
     (500, ['opportunity_id', 'stage', 'entered_at'])
@@ -729,7 +729,7 @@ def _funnel_yml(settings: dict[str, Any], *, n: int, seed: int) -> str:
     stages = ", ".join(settings["stages"])
     weekend = ", ".join(settings["weekend"])
     lines = [
-        f"# Synthetic sample dataset: salesnb.sample.make_sample(n={n}, seed={seed})",
+        f"# Synthetic sample dataset: salesnb.data.sample.make_sample(n={n}, seed={seed})",
         "# Funnel settings, see DESIGN.md (the canonical data layout).",
         f"stages: [{stages}]  # the open stages, in funnel order",
         f"won: {settings['won']}",

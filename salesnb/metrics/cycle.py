@@ -106,7 +106,7 @@ def cycle_durations(
     {load_sample}
     >>> t = sn.cycle_durations(data, start="1403-01-01", end="1404-01-01")
     >>> len(t), t.attrs["excluded"]
-    (192, {'no_start_event': 0, 'start_after_end': 0})
+    (230, {'no_start_event': 0, 'start_after_end': 0})
     """
     start_event, end_event = check_events(data, start_event, end_event)
     window = resolve_window(data, start, end, as_of, calendar)
@@ -183,7 +183,7 @@ def sales_cycle(
     {load_sample}
     >>> t = sn.sales_cycle(data, start="1403-01-01", end="1404-01-01", by=None)
     >>> int(t["won_count"].iloc[0]), round(float(t["median_days"].iloc[0]), 1)
-    (192, 41.9)
+    (230, 50.1)
     """
     start_event, end_event = check_events(data, start_event, end_event)
     window = resolve_window(data, start, end, as_of, calendar)
@@ -346,7 +346,7 @@ def cycle_comparison(
     {load_sample}
     >>> t = sn.cycle_comparison(data, start="1404-01-01", end="1404-07-01")
     >>> t[["window", "won_count"]].values.tolist()
-    [['current', 115], ['previous', 96], ['year_ago', 80]]
+    [['current', 166], ['previous', 136], ['year_ago', 94]]
     """
     start_event, end_event = check_events(data, start_event, end_event)
     window = resolve_window(data, start, end, as_of, calendar)

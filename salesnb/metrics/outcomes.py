@@ -73,7 +73,7 @@ def won_lost(
     {load_sample}
     >>> t = sn.won_lost(data, start="1404-01-01", end="1404-04-01", by=None)
     >>> t[["period", "won", "lost"]].values.tolist()
-    [['1404-01', 11, 41], ['1404-02', 24, 43], ['1404-03', 20, 66]]
+    [['1404-01', 28, 53], ['1404-02', 28, 69], ['1404-03', 20, 58]]
     """
     window = resolve_window(data, start, end, as_of, calendar)
     return _won_lost(data.at(window.as_of), window, period=period, by=canonical_by(data, by))
@@ -135,7 +135,7 @@ def lost_reasons(
     {load_sample}
     >>> t = sn.lost_reasons(data, start="1404-01-01", end="1405-01-01")
     >>> t["lost_reason"].iloc[0], int(t["lost"].sum())
-    ('price', 318)
+    ('no budget', 512)
     """
     window = resolve_window(data, start, end, as_of, calendar)
     return _lost_reasons(data.at(window.as_of), window, by=canonical_by(data, by))

@@ -187,7 +187,7 @@ def stage_visits(
     {load_sample}
     >>> visits = sn.stage_visits(data, as_of="1404-01-01", ids=["OPP-000010"])
     >>> visits[["stage", "next_stage", "censored"]].to_dict("list")
-    {"stage": ["lead", "qualified"], "next_stage": ["qualified", "lost"], "censored": [False, False]}
+    {'stage': ['lead', 'qualified', 'proposal'], 'next_stage': ['qualified', 'proposal', 'lost'], 'censored': [False, False, False]}
     """
     at = resolve_moment(data, as_of, calendar)
     rows = None

@@ -86,7 +86,7 @@ def stuck_opportunities(
     {load_sample}
     >>> t = sn.stuck_opportunities(data, as_of="1404-08-01")
     >>> len(t), t.attrs["excluded"]
-    (52, {'no_history': 12, 'stage_without_threshold': 0})
+    (183, {'no_history': 13, 'stage_without_threshold': 0})
     """
     at = resolve_moment(data, as_of, calendar)
     return _stuck_opportunities(data.at(at), quantile=quantile, min_visits=min_visits)

@@ -72,9 +72,9 @@ def kpi_summary(
     {load_sample}
     >>> doc = sn.kpi_summary(data, start="1404-01-01", end="1404-02-01")
     >>> sorted(doc)
-    ['funnel', 'lost', 'opportunities', 'sales_cycle', 'sales_volume', 'win_rate', 'won', 'window']
+    ['funnel', 'lost', 'opportunities', 'sales_cycle', 'sales_volume', 'win_rate', 'window', 'won']
     >>> doc["won"]["total"], doc["lost"]["total"]
-    (11, 41)
+    (28, 53)
     """
     w = resolve_window(data, start, end, as_of, calendar)
     check_band(band)

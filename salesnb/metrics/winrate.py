@@ -81,7 +81,7 @@ def win_rate(
     {load_sample}
     >>> t = sn.win_rate(data, start="1404-01-01", end="1405-01-01", by=None)
     >>> round(float(t["win_rate"].iloc[0]), 3), int(t["n"].iloc[0])
-    (0.283, 406)
+    (0.284, 715)
     """
     basis = check_option("basis", basis, BASES)
     window = resolve_window(data, start, end, as_of, calendar)

@@ -326,7 +326,7 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "generated": ("generated", "تهیه\u200cشده در"),
 }
 
-#: Words of :func:`salesnb.text.amount_scale` unit labels.
+#: Words of :func:`salesnb.presentation.text.amount_scale` unit labels.
 _UNIT_WORDS = {"trillion": "هزار میلیارد", "billion": "میلیارد", "million": "میلیون",
                "IRR": "ریال", "Toman": "تومان", "USD": "دلار", "EUR": "یورو"}
 
@@ -379,7 +379,7 @@ def translate(key: str, language: str = "en", **values: object) -> str:
 
         close = difflib.get_close_matches(key, list(_CATALOGUE), n=3)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
-        raise LanguageError(f"no text for key {key!r} in the salesnb.i18n catalogue.{hint}") from None
+        raise LanguageError(f"no text for key {key!r} in the salesnb.presentation.i18n catalogue.{hint}") from None
     text = pair[1] if language == "fa" else pair[0]
     return text.format(**values) if values else text
 
@@ -456,7 +456,7 @@ def table_headers(frame: pd.DataFrame, language: str = "en") -> pd.DataFrame:
 
 
 def unit_label(unit: str, language: str = "en") -> str:
-    """Translate a unit label of :func:`salesnb.text.amount_scale` (``billion IRR``...).
+    """Translate a unit label of :func:`salesnb.presentation.text.amount_scale` (``billion IRR``...).
 
     Examples
     --------

@@ -365,7 +365,7 @@ def plot_open_pipeline(
     Examples
     --------
     >>> import salesnb as sn
-    >>> from salesnb import plotting
+    >>> from salesnb.presentation import plotting
     >>> data = sn.load(sn.sample_path())
     >>> ax = plotting.plot_open_pipeline(sn.open_opportunities(data, as_of="1404-07-01"))
     >>> len(ax.containers[0])

@@ -63,7 +63,7 @@ def format_amount(value: float | None, currency: str | None = None, unit: str = 
     >>> format_amount(12_500_000_000, "IRR")
     '12.5 billion IRR'
     >>> format_amount(1234567, "EUR")
-    '1.23 million EUR'
+    '1,234,567 EUR'
     >>> format_amount(None)
     '—'
     """
@@ -104,7 +104,7 @@ def headline_kpis(doc: dict[str, Any]) -> list[tuple[str, float | None, str]]:
     >>> import salesnb as sn
     >>> doc = sn.kpi_summary(sn.load(sn.sample_path()), start="1404-01-01", end="1404-02-01")
     >>> [(key, value) for key, value, _ in headline_kpis(doc)][2:4]
-    [('won', 11), ('lost', 41)]
+    [('won', 28), ('lost', 53)]
     """
     return [(key, doc[block][field], kind) for key, (block, field), kind in HEADLINE_KPIS]
 
