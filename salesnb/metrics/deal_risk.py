@@ -105,7 +105,7 @@ class RiskHistory:
     """
 
     at: pd.Timestamp
-    opps: pd.DataFrame  # known_at(data, at), index 0..n-1
+    opps: pd.DataFrame  # the snapshot's opportunities at `at`, index 0..n-1
     created: np.ndarray  # int64 ns since the epoch
     close_age: np.ndarray  # int64 ns from creation to a closing known at `at`; -1: open
     outcome: np.ndarray  # int8: 0 open at `at`, 1 won, 2 lost

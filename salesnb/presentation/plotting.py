@@ -1071,7 +1071,7 @@ def plot_time_in_stage(
     Parameters
     ----------
     visits : DataFrame
-        ``stage_visits(data, as_of)`` (filtered as wished), or ``time_in_stage(data, ...)``.
+        ``stage_visits(data, as_of=...)`` (filtered as wished), or ``time_in_stage(data, ...)``.
     ax : Axes, optional
         Axes to draw on (default: a new figure).
     language : {"en", "fa"}, default "en"
