@@ -81,6 +81,11 @@ class SalesData:
         Whether a stage history was supplied.
     notes : tuple of str
         Data-quality notes from loading (inferred settings, rows set aside by a mapping...).
+    quality : mapping
+        The machine-readable loading report (what ``salesnb validate --json`` prints): per
+        table ``rows_read``, ``rows_loaded``, ``set_aside`` (reason → count), ``repaired``
+        (rule → count), ``unmapped_values``, the detected ``encoding``; and
+        ``stage_order_source``. Empty when the loader reports nothing beyond the notes.
     """
 
     opportunities: pd.DataFrame
@@ -89,6 +94,7 @@ class SalesData:
     source: str = "DataFrame"
     has_history: bool = False
     notes: tuple[str, ...] = field(default=())
+    quality: Mapping[str, Any] = field(default_factory=dict)
     #: The most recently used snapshots, by ``as_of`` (at most :data:`SNAPSHOTS_KEPT`);
     #: never copied by ``dataclasses.replace``, so a subset starts with none.
     _snapshots: BoundedCache[int, Snapshot] = field(
@@ -106,6 +112,7 @@ class SalesData:
         opportunities_rows: RowLabel = position_labels,
         history_rows: RowLabel = position_labels,
         notes: tuple[str, ...] = (),
+        quality: Mapping[str, Any] | None = None,
     ) -> SalesData:
         """Validate DataFrames in the canonical layout and build a dataset.
 
@@ -119,6 +126,8 @@ class SalesData:
             Funnel settings (the ``funnel.yml`` keys); defaults where absent.
         source : str
             Name of the opportunities table in error messages.
+        quality : mapping, optional
+            The loading report of a reader or mapping (see :attr:`quality`).
 
         Returns
         -------
@@ -164,7 +173,8 @@ class SalesData:
                 all_notes.append("no stages known: the dataset has no stage history and no stage column")
         check_stage_column(opps, resolved, source=source)
         hist = _index_history(hist, opps, resolved, codes_valid=history is not None)
-        return cls(opps, hist, resolved, source, history is not None, tuple(all_notes))
+        return cls(opps, hist, resolved, source, history is not None, tuple(all_notes),
+                   dict(quality or {}))
 
     def subset(self, *, owners: list[str] | tuple[str, ...] | None = None,
                teams: list[str] | tuple[str, ...] | None = None) -> SalesData:
@@ -207,7 +217,34 @@ class SalesData:
     @property
     def owners(self) -> list[str]:
         """Salespeople in the data, sorted."""
-        return sorted(self.opportunities["owner"].dropna().unique().tolist())
+        return self.values("owner")
+
+    def values(self, column: str) -> list[str]:
+        """Return the distinct non-empty values of an opportunities column, as text, sorted.
+
+        Parameters
+        ----------
+        column : str
+            A column of the opportunities (``owner``, ``team``, ``pipeline``...).
+
+        Returns
+        -------
+        list of str
+
+        Examples
+        --------
+        >>> import salesnb as sn
+        >>> sn.load(sn.sample_path()).values("team")
+        ['Enterprise', 'Isfahan', 'Tehran']
+        """
+        opps = self.opportunities
+        if column not in opps.columns:
+            from salesnb.exceptions import OptionError
+
+            raise OptionError("column", column, [str(c) for c in opps.columns])
+        values = opps[column].dropna()
+        return sorted({str(v) for v in values.unique().tolist()})
+
 
     @functools.cached_property
     def span(self) -> tuple[pd.Timestamp, pd.Timestamp]:
