@@ -20,6 +20,8 @@ class BoundedCache(Generic[K, V]):
     maxsize : int
         How many entries are kept; using a key makes it the most recent, and adding an
         entry beyond ``maxsize`` drops the least recently used one.
+    on_evict : callable, optional
+        Called with each value dropped (to release what it holds elsewhere).
 
     Examples
     --------
@@ -30,10 +32,11 @@ class BoundedCache(Generic[K, V]):
     [1, 3]
     """
 
-    def __init__(self, maxsize: int):
+    def __init__(self, maxsize: int, on_evict: Callable[[V], None] | None = None):
         if maxsize < 1:
             raise ValueError(f"maxsize must be at least 1, got {maxsize}")
         self.maxsize = maxsize
+        self.on_evict = on_evict
         self._items: OrderedDict[K, V] = OrderedDict()
 
     def get(self, key: K, compute: Callable[[], V]) -> V:
@@ -44,7 +47,9 @@ class BoundedCache(Generic[K, V]):
             value = compute()
             self._items[key] = value
             while len(self._items) > self.maxsize:
-                self._items.popitem(last=False)
+                _, dropped = self._items.popitem(last=False)
+                if self.on_evict is not None:
+                    self.on_evict(dropped)
             return value
         self._items.move_to_end(key)
         return value

@@ -28,19 +28,45 @@ __all__ = [
     "SettingsError",
     "WindowError",
     "format_ids",
+    "shorten",
 ]
 
 #: How many offending ids an error message lists before summarising.
 MAX_IDS_SHOWN = 5
+#: Characters of one id or value a message shows before cutting it (``…`` marks the cut).
+MAX_VALUE_CHARS = 60
 
 
-def format_ids(ids: Iterable[object], limit: int = MAX_IDS_SHOWN) -> str:
-    """Render the first ``limit`` ids and the total count, e.g. ``'a', 'b' … (7 rows)``."""
+def shorten(value: object, limit: int = MAX_VALUE_CHARS) -> str:
+    r"""Return ``str(value)`` on one line, cut to ``limit`` characters (messages stay short).
+
+    Examples
+    --------
+    >>> shorten("a" * 100, 10)
+    'aaaaaaaaa…'
+    >>> print(shorten("two" + chr(10) + "lines"))
+    two\nlines
+    """
+    text = str(value).replace("\r", "\\r").replace("\n", "\\n")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def format_ids(ids: Iterable[object], limit: int = MAX_IDS_SHOWN, *, count: int | None = None) -> str:
+    """Render the first ``limit`` ids and the total count, e.g. ``'a', 'b' … (7 rows)``.
+
+    ``count`` is the number of offending rows when ``ids`` holds only the first few.
+
+    Examples
+    --------
+    >>> format_ids(["a", "b"], count=7)
+    "'a', 'b' … (7 rows)"
+    """
     items = list(ids)
-    shown = ", ".join(repr(str(i)) for i in items[:limit])
-    more = " …" if len(items) > limit else ""
-    noun = "row" if len(items) == 1 else "rows"
-    return f"{shown}{more} ({len(items)} {noun})"
+    total = len(items) if count is None else max(int(count), len(items))
+    shown = ", ".join(repr(shorten(i)) for i in items[:limit])
+    more = " …" if total > min(limit, len(items)) else ""
+    noun = "row" if total == 1 else "rows"
+    return f"{shown}{more} ({total} {noun})"
 
 
 def _plain(value: object) -> object:
@@ -99,6 +125,8 @@ class Problem:
         What the user should do.
     values : tuple
         The offending values (the first few are shown).
+    count : int, optional
+        How many rows break the rule, when ``ids`` holds only the first few.
     """
 
     rule: str
@@ -107,15 +135,22 @@ class Problem:
     column: str | None = None
     ids: tuple[object, ...] = ()
     values: tuple[object, ...] = ()
+    count: int | None = None
+
+    @property
+    def rows(self) -> int:
+        """How many rows break the rule."""
+        return int(self.count) if self.count is not None else len(self.ids)
 
     def __str__(self) -> str:
         where = f"{self.source}, column '{self.column}'" if self.column else self.source
         lines = [f"{where}: {self.rule}"]
         if self.ids:
-            lines.append(f"  offending rows: {format_ids(self.ids)}")
+            lines.append(f"  offending rows: {format_ids(self.ids, count=self.count)}")
         if self.values:
             distinct = list(dict.fromkeys(_plain(v) for v in self.values))
-            shown = ", ".join(repr(v) for v in distinct[:MAX_IDS_SHOWN])
+            shown = ", ".join(repr(shorten(v)) if isinstance(v, str) else repr(v)
+                              for v in distinct[:MAX_IDS_SHOWN])
             more = " …" if len(distinct) > MAX_IDS_SHOWN else ""
             lines.append(f"  offending values: {shown}{more}")
         lines.append(f"  Fix: {self.fix}")
@@ -140,9 +175,10 @@ class DataSchemaError(SalesnbError, ValueError):
         fix: str = "",
         values: Sequence[object] = (),
         problems: Sequence[Problem] = (),
+        count: int | None = None,
     ):
         if rule is not None:
-            problems = [Problem(rule, source, fix, column, tuple(ids), tuple(values)), *problems]
+            problems = [Problem(rule, source, fix, column, tuple(ids), tuple(values), count), *problems]
         if not problems:
             raise TypeError("DataSchemaError needs a rule or a list of problems")
         self.problems = list(problems)

@@ -14,7 +14,6 @@ import pandas as pd
 import pytest
 
 import salesnb as sn
-from salesnb.data.validation import clean_opportunities
 from salesnb.exceptions import DataSchemaError, SalesnbError
 
 HEADER = "opportunity_id,owner,created_at,status,closed_at,amount\n"
@@ -149,7 +148,7 @@ def test_rows_without_id_in_a_dataframe_are_labelled_by_position() -> None:
     frame = pd.DataFrame({"opportunity_id": ["a", None], "owner": ["Sara", "Ali"],
                           "created_at": ["2025-01-05", "2025-13-40"], "status": ["open", "open"]})
     with pytest.raises(DataSchemaError) as info:
-        clean_opportunities(frame, source="crm export", tz="UTC")
+        sn.SalesData.from_frames(frame, source="crm export")
     msg = str(info.value)
     # Two problems, both on row 1: the unreadable timestamp and the blank id.
     assert len(info.value.problems) == 2

@@ -1,6 +1,11 @@
 """The validated dataset every KPI function takes (:class:`SalesData`), and its views as
 known at a moment (:class:`Snapshot`).
 
+The tables live in an engine (:class:`~salesnb.data.engine.Engine`): DuckDB in this
+process for files and DataFrames, the database itself for a database source, Spark...
+The KPI functions build their queries on :attr:`SalesData.opportunity_table` and
+:attr:`SalesData.history_table` and compute there; only compact results come back.
+
 Every KPI is evaluated with what was known at ``as_of``: ``data.at(as_of)`` returns
 that view of the data as an explicit object. A dataset keeps its most recently used
 snapshots so that the KPI functions of one window share the work; the bound is fixed
@@ -13,42 +18,41 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pandas as pd
 
 from salesnb import periods
-from salesnb._arrays import id_codes, index_dtype
 from salesnb._lru import BoundedCache
-from salesnb._memory import release_memory
+from salesnb.data import validation as V
+from salesnb.data.engine import Engine
+from salesnb.data.portable import count_true
 from salesnb.data.settings import FunnelSettings, coerce_settings
-from salesnb.data.validation import (
-    HISTORY_COLUMNS,
-    RowLabel,
-    check_stage_column,
-    clean_history,
-    clean_opportunities,
-    infer_stage_order,
-    position_labels,
-)
-from salesnb.exceptions import SalesnbError, SalesnbWarning
+from salesnb.exceptions import SalesnbError, SalesnbWarning, WindowError
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
 
 __all__ = ["DERIVED_KEPT", "SNAPSHOTS_KEPT", "SalesData", "Snapshot"]
 
 #: How many snapshots (distinct ``as_of`` moments) a dataset keeps, least recently used
-#: dropped first. A report or a notebook section uses one to four at a time.
+#: dropped first (with the temporary tables they hold in the engine). A report or a
+#: notebook section uses one to four at a time.
 SNAPSHOTS_KEPT = 8
-#: How many derived tables one snapshot keeps (stage visits, last open entries, the
-#: rows of a window, the groups of a column...), least recently used dropped first.
+#: How many derived tables one snapshot keeps (the rows of a window, the groups of a
+#: column...), least recently used dropped first.
 DERIVED_KEPT = 16
 
 T = TypeVar("T")
 
 SettingsLike = FunnelSettings | Mapping[str, Any] | str | Path | None
+
+#: Canonical opportunity columns (before the extra ones).
+_CANONICAL = frozenset(V.OPPORTUNITY_COLUMNS)
 
 
 @dataclass(frozen=True, eq=False)
@@ -61,18 +65,18 @@ class SalesData:
 
     Attributes
     ----------
-    opportunities : DataFrame
-        One row per opportunity: ``opportunity_id``, ``owner``, ``created_at``,
-        ``status`` (open/won/lost), ``closed_at``, ``amount`` (float, NaN when empty),
-        ``stage``, ``lost_reason``, ``team``, ``account``, ``product``, ``source``,
-        ``currency``, then any extra columns. Timestamps are timezone-aware in
-        ``settings.timezone``; text is trimmed, blank text is missing.
-    stage_history : DataFrame
-        ``opportunity_id``, ``stage``, ``entered_at``, ``seq`` (source order, for ties;
-        int32), ``opp_code`` (row of the opportunity in ``opportunities``; int32),
-        ``position`` (funnel position of the stage, -1 for won/lost rows; int16); sorted
-        by opportunity and entry
-        time, ties in source order. Empty when the dataset has no history.
+    engine : Engine
+        Where the tables are and where the numbers are computed.
+    opportunity_table : ibis Table
+        The opportunities in the engine: ``_row`` (position in the source, the key the
+        history joins on), ``opportunity_id``, ``owner``, ``created_at`` and ``closed_at``
+        (int64 microseconds since the epoch, UTC), ``status`` (open/won/lost), ``amount``
+        (float64, NULL when empty), ``stage``, ``lost_reason``, ``team``, ``account``,
+        ``product``, ``source``, ``currency``, then any extra columns.
+    history_table : ibis Table
+        The stage history in the engine: ``seq`` (source order, for ties), ``opp_key``
+        (the opportunity's ``_row``), ``position`` (funnel position; -1 won, -2 lost),
+        ``entered_at`` (microseconds, UTC), then any extra columns.
     settings : FunnelSettings
         Stage order, outcome labels, calendar, time zone, currency...
     source : str
@@ -88,8 +92,9 @@ class SalesData:
         ``stage_order_source``. Empty when the loader reports nothing beyond the notes.
     """
 
-    opportunities: pd.DataFrame
-    stage_history: pd.DataFrame
+    engine: Engine
+    opportunity_table: Any
+    history_table: Any
     settings: FunnelSettings
     source: str = "DataFrame"
     has_history: bool = False
@@ -98,7 +103,69 @@ class SalesData:
     #: The most recently used snapshots, by ``as_of`` (at most :data:`SNAPSHOTS_KEPT`);
     #: never copied by ``dataclasses.replace``, so a subset starts with none.
     _snapshots: BoundedCache[int, Snapshot] = field(
-        default_factory=lambda: BoundedCache(SNAPSHOTS_KEPT), init=False, repr=False, compare=False)
+        default_factory=lambda: BoundedCache(SNAPSHOTS_KEPT, on_evict=Snapshot.release),
+        init=False, repr=False, compare=False)
+    _memo: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    # ------------------------------------------------------------------ building
+    @classmethod
+    def from_raw(cls, engine: Engine, opportunities: V.RawTable, history: V.RawTable | None,
+                 settings: FunnelSettings | None, *, source: str, notes: Sequence[str] = (),
+                 quality: Mapping[str, Any] | None = None) -> SalesData:
+        """Coerce and validate tables already in ``engine`` and build a dataset.
+
+        Parameters
+        ----------
+        engine : Engine
+            Where the raw tables are (and the clean ones are kept).
+        opportunities, history : RawTable
+            The tables as read (see :class:`~salesnb.data.validation.RawTable`); no
+            history: None.
+        settings : FunnelSettings
+            The funnel settings (stage order inferred from the data when not given).
+        source : str
+            Where the data came from.
+        notes : sequence of str, optional
+            Notes of the reader (rows set aside by a mapping...).
+        quality : mapping, optional
+            The reader's loading report (see :attr:`quality`).
+
+        Returns
+        -------
+        SalesData
+
+        Raises
+        ------
+        DataSchemaError
+            Listing every problem of the tables.
+        """
+        settings = settings or FunnelSettings.from_mapping({}, source="defaults")
+        tz = settings.timezone
+        opps = V.clean_opportunities(engine, opportunities, tz=tz)
+        all_notes = list(notes)
+        staged = V.stage_history(engine, history, tz=tz) if history is not None else None
+        resolved = settings
+        if not resolved.stages:
+            order = V.infer_stage_order(engine, staged, opps, settings.won, settings.lost)
+            resolved = resolved.with_stages(order, inferred=True)
+            if order:
+                warnings.warn(
+                    f"funnel stage order inferred from the data: {' → '.join(order)}; "
+                    "set 'stages' in funnel.yml to make it explicit", SalesnbWarning, stacklevel=3)
+                all_notes.append(f"stage order inferred from the data: {' → '.join(order)} "
+                                 "(set 'stages' in funnel.yml to fix it)")
+            else:
+                all_notes.append("no stages known: the dataset has no stage history and no stage column")
+        else:
+            V.check_stage_column(engine, opps, stages=resolved.stages, won=resolved.won,
+                                 lost=resolved.lost, source=opportunities.source)
+        if staged is not None and history is not None:
+            hist = V.clean_history(engine, history, staged, opps, stages=resolved.stages,
+                                   won=resolved.won, lost=resolved.lost)
+        else:
+            hist = _empty_history(engine)
+        return cls(engine, opps, hist, resolved, source, staged is not None, tuple(all_notes),
+                   dict(quality or {}))
 
     @classmethod
     def from_frames(
@@ -109,10 +176,11 @@ class SalesData:
         *,
         source: str = "DataFrame",
         history_source: str | None = None,
-        opportunities_rows: RowLabel = position_labels,
-        history_rows: RowLabel = position_labels,
+        opportunities_rows: V.RowLabel = V.position_labels,
+        history_rows: V.RowLabel = V.position_labels,
         notes: tuple[str, ...] = (),
         quality: Mapping[str, Any] | None = None,
+        engine: Engine | None = None,
     ) -> SalesData:
         """Validate DataFrames in the canonical layout and build a dataset.
 
@@ -126,8 +194,16 @@ class SalesData:
             Funnel settings (the ``funnel.yml`` keys); defaults where absent.
         source : str
             Name of the opportunities table in error messages.
+        history_source : str, optional
+            Name of the history table in error messages.
+        opportunities_rows, history_rows : callable, optional
+            Turn row positions into what the user sees (``line 7`` of a file...).
+        notes : tuple of str, optional
+            The reader's notes (rows set aside...).
         quality : mapping, optional
             The loading report of a reader or mapping (see :attr:`quality`).
+        engine : Engine, optional
+            Where to compute (default: a new in-process DuckDB).
 
         Returns
         -------
@@ -143,119 +219,21 @@ class SalesData:
         >>> data.opportunities["status"].tolist()
         ['won', 'open']
         """
+        from salesnb.data.frames import frame_to_arrow
+
         resolved = coerce_settings(settings) or FunnelSettings.from_mapping({}, source="defaults")
-        opps = clean_opportunities(opportunities, source=source, tz=resolved.timezone,
-                                   row_label=opportunities_rows)
-        all_notes = list(notes)
+        eng = engine or Engine.duckdb()
+        raw_o = V.RawTable(eng.table_from_arrow(frame_to_arrow(opportunities, source), "opportunities_raw"),
+                           source, opportunities_rows)
+        require_rows(eng, raw_o)
+        raw_h = None
         if history is not None:
-            release_memory()  # what validating the opportunities freed, before the larger table
-            hist = clean_history(history, opps, resolved, source=history_source or "stage_history",
-                                 row_label=history_rows)
-        else:
-            hist = pd.DataFrame({
-                "opportunity_id": pd.Series(dtype="str"),
-                "stage": pd.Series(dtype="str"),
-                "entered_at": pd.Series(dtype=opps["created_at"].dtype),
-                "seq": pd.Series(dtype="int32"),
-                "opp_code": pd.Series(dtype="int32"),
-            })
-        if not resolved.stages:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", SalesnbWarning)
-                order = infer_stage_order(hist, opps, resolved)
-            resolved = resolved.with_stages(order, inferred=True)
-            if order:
-                all_notes.append(
-                    f"stage order inferred from the data: {' → '.join(order)} "
-                    "(set 'stages' in funnel.yml to fix it)"
-                )
-            else:
-                all_notes.append("no stages known: the dataset has no stage history and no stage column")
-        check_stage_column(opps, resolved, source=source)
-        hist = _index_history(hist, opps, resolved, codes_valid=history is not None)
-        return cls(opps, hist, resolved, source, history is not None, tuple(all_notes),
-                   dict(quality or {}))
+            name = history_source or "stage_history"
+            raw_h = V.RawTable(eng.table_from_arrow(frame_to_arrow(history, name), "stage_history_raw"),
+                               name, history_rows)
+        return cls.from_raw(eng, raw_o, raw_h, resolved, source=source, notes=notes, quality=quality)
 
-    def subset(self, *, owners: list[str] | tuple[str, ...] | None = None,
-               teams: list[str] | tuple[str, ...] | None = None) -> SalesData:
-        """Return the dataset restricted to some salespeople and/or teams.
-
-        Empty or None selections keep everybody. The stage history follows its
-        opportunities; the settings are unchanged. Unknown names are an error (a typo
-        must not silently give an empty report).
-
-        Examples
-        --------
-        >>> import salesnb as sn
-        >>> data = sn.load(sn.sample_path())
-        >>> data.subset(teams=["Tehran"]).opportunities["team"].unique().tolist()
-        ['Tehran']
-        """
-        from salesnb.exceptions import WindowError
-
-        opps = self.opportunities
-        keep = pd.Series(True, index=opps.index)
-        for column, wanted in (("owner", owners), ("team", teams)):
-            if not wanted:
-                continue
-            known = set(opps[column].dropna())
-            unknown = [w for w in wanted if w not in known]
-            if unknown:
-                raise WindowError(
-                    f"unknown {column} value(s) {unknown}",
-                    fix=f"choose among: {', '.join(sorted(known)) or '(none in the data)'}",
-                )
-            keep &= opps[column].isin(list(wanted))
-        if keep.all():
-            return self
-        sub = opps[keep].reset_index(drop=True)
-        hist = self.stage_history[keep.to_numpy()[self.stage_history["opp_code"].to_numpy()]]
-        hist = _index_history(hist.reset_index(drop=True), sub, self.settings)
-        return replace(self, opportunities=sub, stage_history=hist)
-
-    # ------------------------------------------------------------------ summaries
-    @property
-    def owners(self) -> list[str]:
-        """Salespeople in the data, sorted."""
-        return self.values("owner")
-
-    def values(self, column: str) -> list[str]:
-        """Return the distinct non-empty values of an opportunities column, as text, sorted.
-
-        Parameters
-        ----------
-        column : str
-            A column of the opportunities (``owner``, ``team``, ``pipeline``...).
-
-        Returns
-        -------
-        list of str
-
-        Examples
-        --------
-        >>> import salesnb as sn
-        >>> sn.load(sn.sample_path()).values("team")
-        ['Enterprise', 'Isfahan', 'Tehran']
-        """
-        opps = self.opportunities
-        if column not in opps.columns:
-            from salesnb.exceptions import OptionError
-
-            raise OptionError("column", column, [str(c) for c in opps.columns])
-        values = opps[column].dropna()
-        return sorted({str(v) for v in values.unique().tolist()})
-
-
-    @functools.cached_property
-    def span(self) -> tuple[pd.Timestamp, pd.Timestamp]:
-        """First and last event time in the data (creation, closing or stage entry)."""
-        opps = self.opportunities
-        times = [opps["created_at"].min(), opps["closed_at"].max(), opps["created_at"].max()]
-        if len(self.stage_history):
-            times.append(self.stage_history["entered_at"].max())
-        valid = [t for t in times if pd.notna(t)]
-        return min(valid), max(valid)
-
+    # ------------------------------------------------------------------ views
     def at(self, as_of: pd.Timestamp | str | dt.date) -> Snapshot:
         """Return the dataset as known at ``as_of``: a :class:`Snapshot`.
 
@@ -284,24 +262,194 @@ class SalesData:
         moment = periods.parse_date(as_of, calendar=self.settings.calendar, tz=self.settings.timezone)
         return self._snapshots.get(moment.value, lambda: Snapshot(self, moment))
 
+    @property
+    def opportunities(self) -> pd.DataFrame:
+        """The opportunities as a pandas DataFrame, in source order (the whole table).
+
+        For inspection and small data: the KPI functions never read it, they compute
+        in the engine. Timestamps are timezone-aware in ``settings.timezone``; text is
+        trimmed, blank text is missing; the canonical columns come first, then the
+        extra ones as stored.
+        """
+        cached = self._memo.get("opportunities")
+        if cached is None:
+            from salesnb.data.frames import to_frame
+
+            t = self.opportunity_table
+            cols = [c for c in t.columns if not c.startswith("_")]
+            cached = to_frame(self.engine.arrow(t.order_by("_row").select(*cols)), self.settings.timezone)
+            self._memo["opportunities"] = cached
+        return cached
+
+    @property
+    def stage_history(self) -> pd.DataFrame:
+        """The stage history as a pandas DataFrame (the whole table; for inspection).
+
+        ``opportunity_id``, ``stage``, ``entered_at``, ``seq`` (source order), ``opp_code``
+        (row of the opportunity in :attr:`opportunities`), ``position`` (funnel position,
+        -1 for won/lost rows), then any extra columns; sorted by opportunity and entry
+        time, ties in source order. Empty when the dataset has no history.
+        """
+        cached = self._memo.get("stage_history")
+        if cached is None:
+            cached = self._history_frame(None)
+            self._memo["stage_history"] = cached
+        return cached
+
+    def _history_frame(self, as_of_us: int | None) -> pd.DataFrame:
+        import ibis
+
+        from salesnb.data.frames import to_frame
+
+        h, o = self.history_table, self.opportunity_table
+        if as_of_us is not None:
+            h = h.filter(h.entered_at <= as_of_us)
+        s = self.settings
+        labels = ibis.cases(*[(h.position == i, st) for i, st in enumerate(s.stages)],
+                            (h.position == V.WON_CODE, s.won), (h.position == V.LOST_CODE, s.lost),
+                            else_=ibis.null("string")) if len(h.columns) else None
+        keys = o.select(_k=o._row, opportunity_id=o.opportunity_id)
+        j = h.join(keys, h.opp_key == keys._k)
+        extras = [c for c in h.columns if c not in ("seq", "opp_key", "position", "entered_at")]
+        q = j.select("opportunity_id", stage=labels, entered_at=j.entered_at, seq=j.seq,
+                     _k=j.opp_key, position=j.position, **{c: j[c] for c in extras})
+        frame = to_frame(self.engine.arrow(q.order_by(["_k", "entered_at", "seq"])), s.timezone)
+        # opp_code: the row of the opportunity in `opportunities` (source order).
+        rows = self.engine.arrow(o.select("_row").order_by("_row")).column("_row").to_numpy()
+        codes = np.searchsorted(rows, frame["_k"].to_numpy(dtype="int64")) if len(frame) else \
+            np.array([], dtype="int64")
+        out = pd.DataFrame({
+            "opportunity_id": frame["opportunity_id"].astype("str"),
+            "stage": frame["stage"].astype("str"),
+            "entered_at": frame["entered_at"],
+            "seq": frame["seq"].astype("int32"),
+            "opp_code": pd.Series(codes, dtype="int32"),
+            "position": frame["position"].clip(lower=-1).astype("int16"),
+        })
+        for c in extras:
+            out[c] = frame[c]
+        if out.empty:
+            created = self.opportunities["created_at"].dtype
+            out["entered_at"] = pd.Series(dtype=created)
+        return out
+
+    @functools.cached_property
+    def span(self) -> tuple[pd.Timestamp, pd.Timestamp]:
+        """First and last event time in the data (creation, closing or stage entry)."""
+        import pyarrow as pa
+
+        from salesnb.data.frames import micros_to_times
+
+        o, h = self.opportunity_table, self.history_table
+        row = self.engine.one(o.aggregate(a=o.created_at.min(), b=o.created_at.max(), c=o.closed_at.max()))
+        times = [row.get("a"), row.get("b"), row.get("c")]
+        if self.has_history:
+            times.append(self.engine.one(h.aggregate(d=h.entered_at.max())).get("d"))
+        valid = [t for t in times if t is not None]
+        if not valid:
+            raise SalesnbError("the dataset holds no opportunity")
+        stamps = micros_to_times(pa.array([min(valid), max(valid)], pa.int64()), self.settings.timezone)
+        return stamps.iloc[0], stamps.iloc[1]
+
+    @property
+    def owners(self) -> list[str]:
+        """Salespeople in the data, sorted."""
+        return self.values("owner")
+
+    def values(self, column: str) -> list[str]:
+        """Return the distinct non-empty values of an opportunities column, as text, sorted.
+
+        Sorted in Python (code point order), the same whatever the engine's collation.
+
+        Parameters
+        ----------
+        column : str
+            A column of the opportunities (``owner``, ``team``, ``pipeline``...).
+
+        Returns
+        -------
+        list of str
+
+        Examples
+        --------
+        >>> import salesnb as sn
+        >>> sn.load(sn.sample_path()).values("team")
+        ['Enterprise', 'Isfahan', 'Tehran']
+        """
+        key = f"values:{column}"
+        cached = self._memo.get(key)
+        if cached is None:
+            t = self.opportunity_table
+            public = [c for c in t.columns if not c.startswith("_")]
+            if column not in public:
+                from salesnb.exceptions import OptionError
+
+                raise OptionError("column", column, public)
+            col = t[column] if t[column].type().is_string() else t[column].cast("string")
+            found = self.engine.arrow(t.select(_v=col).filter(col.notnull()).distinct())
+            cached = sorted(str(v) for v in found.column("_v").to_pylist())
+            self._memo[key] = cached
+        return list(cached)
+
+    def subset(self, *, owners: Sequence[str] | None = None, teams: Sequence[str] | None = None) -> SalesData:
+        """Return the dataset restricted to some salespeople and/or teams.
+
+        Empty or None selections keep everybody. The stage history follows its
+        opportunities; the settings are unchanged. Unknown names are an error (a typo
+        must not silently give an empty report). The subset is a filter in the engine
+        (nothing is copied).
+
+        Examples
+        --------
+        >>> import salesnb as sn
+        >>> data = sn.load(sn.sample_path())
+        >>> data.subset(teams=["Tehran"]).values("team")
+        ['Tehran']
+        """
+        o = self.opportunity_table
+        keep = None
+        for column, wanted in (("owner", owners), ("team", teams)):
+            if not wanted:
+                continue
+            known = set(self.values(column))
+            unknown = [w for w in wanted if w not in known]
+            if unknown:
+                raise WindowError(
+                    f"unknown {column} value(s) {unknown}",
+                    fix=f"choose among: {', '.join(sorted(known)) or '(none in the data)'}",
+                )
+            cond = o[column].isin(list(wanted))
+            keep = cond if keep is None else keep & cond
+        if keep is None:
+            return self
+        sub = o.filter(keep)
+        h = self.history_table
+        return replace(self, opportunity_table=sub, history_table=h.filter(h.opp_key.isin(sub._row)))
+
+    # ------------------------------------------------------------------ summaries
     def summary(self) -> dict[str, Any]:
         """Return counts that describe the dataset (rows, span, owners, statuses, stages)."""
-        opps = self.opportunities
+        o, h = self.opportunity_table, self.history_table
+        row = self.engine.one(o.aggregate(
+            n=o.count(), open=count_true(o.status == "open"), won=count_true(o.status == "won"),
+            lost=count_true(o.status == "lost"), no_amount=count_true(o.amount.isnull()),
+            teams=o.team.nunique()))
+        hrow = self.engine.one(h.aggregate(n=h.count(), opps=h.opp_key.nunique()))
         first, last = self.span
         return {
             "source": self.source,
-            "opportunities": len(opps),
-            "history_rows": len(self.stage_history),
-            "with_history": int(opps["opportunity_id"].isin(self.stage_history["opportunity_id"]).sum()),
+            "opportunities": int(row["n"]),
+            "history_rows": int(hrow.get("n") or 0),
+            "with_history": int(hrow.get("opps") or 0),
             "first_event": first,
             "last_event": last,
             "owners": len(self.owners),
-            "teams": int(opps["team"].nunique()),
-            "status": {s: int((opps["status"] == s).sum()) for s in ("open", "won", "lost")},
-            "without_amount": int(opps["amount"].isna().sum()),
+            "teams": int(row["teams"] or 0),
+            "status": {s: int(row[s] or 0) for s in ("open", "won", "lost")},
+            "without_amount": int(row["no_amount"] or 0),
             "stages": list(self.settings.stages),
             "stages_inferred": self.settings.stages_inferred,
-            "extra_columns": [c for c in opps.columns if c not in _CANONICAL],
+            "extra_columns": [c for c in o.columns if not c.startswith("_") and c not in _CANONICAL],
         }
 
     def describe(self) -> str:
@@ -311,6 +459,7 @@ class SalesData:
         st = s["status"]
         lines = [
             f"source: {s['source']}",
+            f"engine: {self.engine.label or self.engine.kind}",
             f"opportunities: {s['opportunities']:,} (open {st['open']:,}, won {st['won']:,}, "
             f"lost {st['lost']:,}); without amount: {s['without_amount']:,}",
             f"stage history: {s['history_rows']:,} rows for {s['with_history']:,} opportunities"
@@ -334,42 +483,42 @@ class SalesData:
                 f"{s['owners']} owners, source={self.source!r})")
 
 
-def _index_history(hist: pd.DataFrame, opps: pd.DataFrame, settings: FunnelSettings, *,
-                   codes_valid: bool = False) -> pd.DataFrame:
-    """Add the integer keys the KPI functions join on.
+def require_rows(engine: Engine, raw: V.RawTable) -> None:
+    """Raise when the opportunities table misses a required column or has no rows."""
+    from salesnb.exceptions import DataSchemaError
 
-    ``opp_code`` is the row of the opportunity in ``opps`` (kept when ``codes_valid``:
-    :func:`~salesnb.data.validation.clean_history` computed it against these very rows);
-    ``position`` the 0-based funnel position of the stage (-1 for the won/lost outcome
-    rows). Integer keys keep joins over millions of rows fast.
-    """
-    hist = hist.copy(deep=False)
-    if not (codes_valid and "opp_code" in hist.columns):
-        hist["opp_code"] = id_codes(hist["opportunity_id"], opps["opportunity_id"]).astype(
-            index_dtype(len(opps)))
-    if settings.stages and len(hist):
-        positions = id_codes(hist["stage"], pd.Series(list(settings.stages), dtype="str"))
-    else:
-        positions = np.full(len(hist), -1)
-    hist["position"] = positions.astype("int16")  # funnel positions: a few dozen at most
-    return hist
+    present = raw.columns
+    missing = [c for c in V.REQUIRED_COLUMNS if c not in present]
+    if missing:
+        raise DataSchemaError(problems=[V.missing_column(c, present, raw.source) for c in missing])
+    if not engine.one(raw.table.aggregate(n=raw.table.count())).get("n"):
+        raise DataSchemaError(
+            "has no rows", source=raw.source,
+            fix="export the opportunities with at least one row (the header alone is not a dataset)")
 
 
-_CANONICAL = {
-    "opportunity_id", "owner", "created_at", "status", "closed_at", "amount", "stage",
-    "lost_reason", "team", "account", "product", "source", "currency", *HISTORY_COLUMNS,
-}
+def _empty_history(engine: Engine) -> ir.Table:
+    import pyarrow as pa
+
+    empty = pa.table({"seq": pa.array([], pa.int64()), "opp_key": pa.array([], pa.int64()),
+                      "position": pa.array([], pa.int16()), "entered_at": pa.array([], pa.int64())})
+    return engine.table_from_arrow(empty, "stage_history_empty")
 
 
 class Snapshot:
     """A dataset as known at one moment, ``as_of``: what had happened by then, nothing after.
 
     Build it with :meth:`SalesData.at`. Opportunities created after ``as_of`` did not
-    exist yet; a closing after ``as_of`` has not happened (the deal is still open);
-    a stage entry after ``as_of`` has not happened either. The tables are computed on
-    first use and kept with the snapshot, together with at most :data:`DERIVED_KEPT`
-    derived tables the KPI functions build from them (stage visits, the rows of a
-    window...): they live and go with the snapshot.
+    exist yet; a closing after ``as_of`` has not happened (the deal is still open); a
+    stage entry after ``as_of`` has not happened either.
+
+    The engine view is what the KPI functions use: the predicates :meth:`exists`,
+    :meth:`closed_known`, :meth:`is_open`, :meth:`status` and :meth:`closed` over the
+    opportunities table (flat expressions: queries stay shallow), :attr:`known` and
+    :attr:`entries` (the tables as known then), and :meth:`visits`, :meth:`deepest`,
+    :meth:`current`. The pandas view (:attr:`opportunities`, :attr:`history`) is for
+    inspection. At most :data:`DERIVED_KEPT` derived results are kept with the
+    snapshot (:meth:`derived`), and its temporary tables go when it goes.
 
     Attributes
     ----------
@@ -377,6 +526,8 @@ class Snapshot:
         The whole dataset.
     as_of : Timestamp
         The moment, timezone-aware in the dataset's time zone.
+    us : int
+        The moment in microseconds since the epoch (UTC), as the engine compares it.
     """
 
     def __init__(self, data: SalesData, as_of: pd.Timestamp):
@@ -384,42 +535,159 @@ class Snapshot:
             raise SalesnbError("a snapshot needs a timezone-aware as_of (use SalesData.at)")
         self.data = data
         self.as_of = as_of
+        self.us = int(as_of.value) // 1000
         self._derived: BoundedCache[Any, Any] = BoundedCache(DERIVED_KEPT)
+        self._visits: Any = None
+        self._pandas: dict[str, pd.DataFrame] = {}
 
     def __repr__(self) -> str:
         return f"Snapshot(as_of={self.as_of.isoformat()}, source={self.data.source!r})"
 
-    @functools.cached_property
-    def _known(self) -> pd.DataFrame:
-        opps = self.data.opportunities
-        existed = (opps["created_at"] <= self.as_of).to_numpy()
-        # Taking every column of a million rows costs; most replays see every row.
-        opps = opps.copy(deep=False) if existed.all() else opps[existed]
-        closed_known = (opps["closed_at"] <= self.as_of).fillna(False).to_numpy(dtype=bool)
-        opps["status_asof"] = opps["status"].where(closed_known, "open")
-        opps["closed_asof"] = opps["closed_at"].where(closed_known)
-        return opps
+    # ------------------------------------------------------------------ predicates
+    def exists(self, o: ir.Table) -> ir.BooleanValue:
+        """Created by ``as_of``."""
+        return o.created_at <= self.us
 
+    def closed_known(self, o: ir.Table) -> ir.BooleanValue:
+        """Closed by ``as_of`` (so ``status`` is its status then)."""
+        return o.closed_at.notnull() & (o.closed_at <= self.us)
+
+    def is_open(self, o: ir.Table) -> ir.BooleanValue:
+        """Open at ``as_of``: created by then and not closed by then."""
+        return (o.created_at <= self.us) & ~self.closed_known(o)
+
+    def status(self, o: ir.Table) -> ir.StringValue:
+        """The status known at ``as_of`` (``open`` while the closing is after it)."""
+        import ibis
+
+        return ibis.ifelse(self.closed_known(o), o.status, "open")
+
+    def closed(self, o: ir.Table) -> ir.IntegerValue:
+        """The closing time known at ``as_of`` (NULL while open)."""
+        import ibis
+
+        return ibis.ifelse(self.closed_known(o), o.closed_at, ibis.null("int64"))
+
+    # ------------------------------------------------------------------ engine tables
+    @property
+    def known(self) -> ir.Table:
+        """The opportunities that existed at ``as_of``, with ``status_asof`` and ``closed_asof``."""
+        o = self.data.opportunity_table
+        t = o.filter(self.exists(o))
+        return t.mutate(status_asof=self.status(t), closed_asof=self.closed(t))
+
+    @property
+    def entries(self) -> ir.Table:
+        """The stage entries made by ``as_of``."""
+        h = self.data.history_table
+        return h.filter(h.entered_at <= self.us)
+
+    def visits(self, cohort: ir.Table | None = None) -> ir.Table:
+        """One row per visit of an open stage, known at ``as_of``.
+
+        A visit lasts until the next entry of the same opportunity (ties in time keep the
+        source order; a won/lost row counts), or, for the last one, until the deal was
+        closed by ``as_of``; with no end by ``as_of`` it is censored (a visit ending
+        exactly at ``as_of`` is complete). ``cohort`` (a table with ``opp_key``) restricts
+        the visits to some opportunities; without it every visit is computed once and
+        kept (a temporary table) with the snapshot.
+
+        Returns
+        -------
+        ibis Table
+            ``opp_key``, ``position``, ``entered_at``, ``seq``, ``left_at`` (NULL:
+            censored), ``next_code`` (what came next: a stage position, ``k`` won,
+            ``k + 1`` lost, ``k`` the number of open stages; NULL when censored),
+            ``censored``, ``duration`` (microseconds, to ``as_of`` when censored).
+        """
+        if cohort is None and self._visits is not None:
+            return self._visits
+        import ibis
+
+        k = len(self.data.settings.stages)
+        h = self.entries
+        if cohort is not None:
+            h = h.filter(h.opp_key.isin(cohort.opp_key))
+        w = ibis.window(group_by=h.opp_key, order_by=[h.entered_at, h.seq])
+        h = h.mutate(_next_at=h.entered_at.lead().over(w), _next_pos=h.position.lead().over(w))
+        o = self.data.opportunity_table
+        ends = o.select(_k=o._row, _closed=self.closed(o), _status=self.status(o))
+        v = h.filter(h.position >= 0).join(ends, h.opp_key == ends._k)
+        left = ibis.coalesce(v._next_at, v._closed)
+        by_entry = ibis.cases((v._next_pos == V.WON_CODE, k), (v._next_pos == V.LOST_CODE, k + 1),
+                              else_=v._next_pos.cast("int64"))
+        by_close = ibis.cases((v._status == "won", k), (v._status == "lost", k + 1),
+                              else_=ibis.null("int64"))
+        out = v.select(
+            opp_key=v.opp_key, position=v.position.cast("int64"), entered_at=v.entered_at, seq=v.seq,
+            left_at=left,
+            next_code=ibis.ifelse(v._next_at.notnull(), by_entry,
+                                  ibis.ifelse(v._closed.notnull(), by_close, ibis.null("int64"))),
+            censored=left.isnull(),
+            duration=ibis.coalesce(left, self.us) - v.entered_at,
+        )
+        if cohort is not None:
+            return out
+        self._visits = self.data.engine.materialize(out, "visits")
+        return self._visits
+
+    def deepest(self) -> ir.Table:
+        """Per opportunity with open-stage entries by ``as_of``: ``opp_key``, ``deepest``
+        (the furthest open stage in funnel order)."""
+        h = self.entries
+        h = h.filter(h.position >= 0)
+        return h.group_by("opp_key").aggregate(deepest=h.position.max().cast("int64"))
+
+    def current(self) -> ir.Table:
+        """Per opportunity with open-stage entries: its last open-stage entry by ``as_of``.
+
+        Columns ``opp_key``, ``position``, ``entered_at`` (ties in time: the later in
+        source order).
+        """
+        import ibis
+
+        h = self.entries
+        h = h.filter(h.position >= 0)
+        w = ibis.window(group_by=h.opp_key, order_by=[ibis.desc(h.entered_at), ibis.desc(h.seq)])
+        ranked = h.mutate(_rank=ibis.row_number().over(w))
+        return ranked.filter(ranked._rank == 0).select("opp_key", position=ranked.position.cast("int64"),
+                                                       entered_at=ranked.entered_at)
+
+    # ------------------------------------------------------------------ pandas view
     @property
     def opportunities(self) -> pd.DataFrame:
         """The opportunities that existed at ``as_of``, with ``status_asof`` and ``closed_asof``.
 
-        ``status_asof`` is the status known then (``open`` while the closing is after
-        ``as_of``) and ``closed_asof`` the closing time known then (NaT while open). The
-        index is the row of each opportunity in ``data.opportunities`` (the
-        ``opp_code`` of the stage history). A shallow copy: callers may add columns.
+        A pandas DataFrame of the whole table as known then (for inspection; the KPI
+        functions compute in the engine). The index is the row of each opportunity in
+        ``data.opportunities`` (the ``opp_code`` of the stage history). A shallow copy:
+        callers may add columns.
         """
-        return self._known.copy(deep=False)
+        cached = self._pandas.get("opportunities")
+        if cached is None:
+            full = self.data.opportunities
+            created = full["created_at"]
+            existed = (created <= self.as_of).to_numpy()
+            opps = full.copy(deep=False) if existed.all() else full[existed]
+            closed_known = (opps["closed_at"] <= self.as_of).fillna(False).to_numpy(dtype=bool)
+            opps = opps.assign(status_asof=opps["status"].where(closed_known, "open"),
+                               closed_asof=opps["closed_at"].where(closed_known))
+            self._pandas["opportunities"] = cached = opps
+        return cached.copy(deep=False)
 
-    @functools.cached_property
+    @property
     def history(self) -> pd.DataFrame:
-        """The stage-history entries entered at or before ``as_of`` (sorted, with ``seq``)."""
-        hist = self.data.stage_history
-        entered = (hist["entered_at"] <= self.as_of).to_numpy()
-        return hist if entered.all() else hist[entered]
+        """The stage-history entries entered at or before ``as_of`` (pandas; sorted, with ``seq``)."""
+        cached = self._pandas.get("history")
+        if cached is None:
+            hist = self.data.stage_history
+            entered = (hist["entered_at"] <= self.as_of).to_numpy()
+            self._pandas["history"] = cached = hist if entered.all() else hist[entered]
+        return cached
 
+    # ------------------------------------------------------------------ memo
     def derived(self, key: Any, compute: Callable[[], T]) -> T:
-        """Return the derived table ``key`` of this snapshot, computing it on first use.
+        """Return the derived result ``key`` of this snapshot, computing it on first use.
 
         The KPI functions keep what they build from a snapshot here (one of at most
         :data:`DERIVED_KEPT`), so the functions of one window share it.
@@ -427,5 +695,12 @@ class Snapshot:
         return self._derived.get(key, compute)  # type: ignore[no-any-return]
 
     def kept(self, key: Any) -> Any:
-        """Return the derived table ``key`` when this snapshot holds it, else None (never computes)."""
+        """Return the derived result ``key`` when this snapshot holds it, else None (never computes)."""
         return self._derived.peek(key)
+
+    def release(self) -> None:
+        """Drop what this snapshot holds in the engine (its visits table) and its memo."""
+        if self._visits is not None:
+            self.data.engine.drop(self._visits)
+            self._visits = None
+        self._pandas.clear()

@@ -8,10 +8,13 @@ hold one Excel workbook (``*.xlsx``) with sheets ``opportunities`` and (optional
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
+from typing import Any
 
 from salesnb._memory import release_memory
-from salesnb.data.dataset import SalesData, SettingsLike
+from salesnb.data.dataset import SalesData, SettingsLike, require_rows
+from salesnb.data.engine import Engine, EngineLike, make_engine
 from salesnb.data.mapping_spec import MappingLike
 from salesnb.data.readers import (
     WORKBOOK_SUFFIXES,
@@ -21,7 +24,7 @@ from salesnb.data.readers import (
     read_workbook,
 )
 from salesnb.data.settings import FunnelSettings, coerce_settings
-from salesnb.data.validation import line_labels, position_labels
+from salesnb.data.validation import RawTable, line_labels, position_labels
 from salesnb.exceptions import DataFileError
 
 __all__ = ["load"]
@@ -34,6 +37,8 @@ def load(
     settings: SettingsLike = None,
     encoding: str = "utf-8",
     mapping: MappingLike | None = None,
+    engine: EngineLike = None,
+    spark: Any = None,
 ) -> SalesData:
     """Load and validate a dataset.
 
@@ -55,6 +60,14 @@ def load(
         ``docs/presets.md``). ``source`` is then the export folder or file. Rows the
         mapping sets aside are counted in ``notes``; use
         :func:`salesnb.apply_mapping` for the full report.
+    engine : {"duckdb", "database", "spark"} or Engine, optional
+        Where the numbers are computed. Default: DuckDB in this process for files and
+        DataFrames, the database itself for a database URL (``"database"``).
+        ``"duckdb"`` with a URL copies the tables into DuckDB first; ``"spark"`` runs
+        on ``spark`` (a SparkSession; default: the active one, else a local one). An
+        :class:`~salesnb.data.engine.Engine` is used as it is.
+    spark : SparkSession, optional
+        The Spark session of ``engine="spark"``.
 
     Returns
     -------
@@ -82,11 +95,12 @@ def load(
                                 fix="select canonical column names in the query (load_sql), or export to CSV")
         from salesnb.data.mapping_apply import apply_mapping
 
-        return apply_mapping(source, mapping, settings=settings, encoding=encoding).data
+        data = apply_mapping(source, mapping, settings=settings, encoding=encoding).data
+        return data if engine in (None, "duckdb") else _moved(data, make_engine(engine, spark))
     if isinstance(source, str) and "://" in source:
         from salesnb.data.sql import load_sql
 
-        return load_sql(source, settings=settings)
+        return load_sql(source, settings=settings, engine=engine, spark=spark)
     path = Path(source)
     if not path.exists():
         raise DataFileError("no such file or folder", path=str(path),
@@ -94,7 +108,8 @@ def load(
                                 "an .xlsx workbook, or a database URL")
     if path.is_file():
         if path.suffix.lower() in WORKBOOK_SUFFIXES:
-            return _load_workbook(path, settings=settings, base=folder_settings(path.parent))
+            return _load_workbook(path, settings=settings, base=folder_settings(path.parent),
+                                  engine=make_engine(engine, spark))
         raise DataFileError("is a single file", path=str(path),
                             fix=f"pass the folder that holds it ({path.parent}); a dataset folder has "
                                 "opportunities.csv or .parquet, optional stage_history and funnel.yml")
@@ -103,7 +118,8 @@ def load(
     if opp_file is None:
         workbooks = sorted(p for p in path.glob("*.xlsx") if not p.name.startswith("~$"))
         if len(workbooks) == 1:
-            return _load_workbook(workbooks[0], settings=settings, base=base)
+            return _load_workbook(workbooks[0], settings=settings, base=base,
+                                  engine=make_engine(engine, spark))
         found = ", ".join(sorted(p.name for p in path.iterdir())) or "(empty folder)"
         raise DataFileError(
             f"no opportunities table found (files here: {found})", path=str(path),
@@ -111,21 +127,76 @@ def load(
                 "'opportunities' sheet)",
         )
     resolved = coerce_settings(settings, base=base)
-    opps, opp_rows = read_table(opp_file, encoding)
+    eng = make_engine(engine, spark)
     hist_file = find_table(path, "stage_history")
-    hist, hist_rows = (None, position_labels) if hist_file is None else read_table(hist_file, encoding)
-    release_memory()  # the Parquet/CSV readers' scratch buffers, before validation needs its own
-    data = SalesData.from_frames(
-        opps, hist, resolved, source=str(opp_file),
-        history_source=str(hist_file) if hist_file else None,
-        opportunities_rows=opp_rows, history_rows=hist_rows,
-    )
-    del opps, hist
-    release_memory()
+    raw_o = _raw_table(eng, opp_file, encoding, "opportunities")
+    require_rows(eng, raw_o)
+    raw_h = None if hist_file is None else _raw_table(eng, hist_file, encoding, "stage_history")
+    data = SalesData.from_raw(eng, raw_o, raw_h, resolved, source=str(opp_file))
+    release_memory()  # the readers' scratch buffers
     return data
 
 
-def _load_workbook(path: Path, *, settings: SettingsLike, base: FunnelSettings | None) -> SalesData:
+def _raw_table(engine: Engine, path: Path, encoding: str, name: str) -> RawTable:
+    """A table file as a raw engine table: Parquet read by the engine, CSV by salesnb's reader."""
+    from salesnb.data.frames import frame_to_arrow
+
+    if path.suffix == ".parquet" and engine.kind in ("duckdb", "pyspark"):
+        table = _parquet(engine, path)
+        return RawTable(table, str(path), position_labels)
+    frame, labels = read_table(path, encoding)
+    arrow_table = frame_to_arrow(frame, str(path))
+    del frame
+    return RawTable(engine.table_from_arrow(arrow_table, f"{name}_raw"), str(path), labels)
+
+
+def _parquet(engine: Engine, path: Path) -> Any:
+    """A Parquet file read by the engine itself, with ``_row`` (its row positions)."""
+    if path.stat().st_size == 0:
+        raise DataFileError("the file is empty", path=str(path),
+                            fix="export the table again; a Parquet file has at least its metadata")
+    try:
+        if engine.kind == "duckdb":
+            table = engine.con.read_parquet(str(path), file_row_number=True)
+            table = table.rename(_row="file_row_number")
+        else:
+            table = _spark_parquet(engine, path)
+        table.columns  # noqa: B018 - reads the schema: a broken file fails here
+    except DataFileError:
+        raise
+    except Exception as err:  # the engines raise several unrelated types
+        raise DataFileError(f"cannot be read as Parquet ({str(err).splitlines()[0]})", path=str(path),
+                            fix="check the file is a complete Parquet file (re-export it)") from err
+    renames = {c.strip(): c for c in table.columns if c != c.strip()}
+    return table.rename(renames) if renames else table
+
+
+def _spark_parquet(engine: Engine, path: Path) -> Any:
+    """A Parquet file read by Spark (where the cluster can read it), rows numbered in file order."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.window import Window as SparkWindow
+
+    frame = engine.con._session.read.parquet(str(path))
+    frame = frame.withColumn("_mid", F.monotonically_increasing_id())
+    frame = frame.withColumn("_row", F.row_number().over(SparkWindow.orderBy("_mid")) - 1).drop("_mid")
+    name = f"_salesnb_parquet_{next(_views)}"
+    frame.createOrReplaceTempView(name)
+    return engine.con.table(name)
+
+
+_views = itertools.count()
+
+
+def _moved(data: SalesData, engine: Engine) -> SalesData:
+    """The same dataset computed on another engine (its clean tables copied there)."""
+    opps = data.opportunities
+    hist = data.stage_history[["opportunity_id", "stage", "entered_at"]] if data.has_history else None
+    return SalesData.from_frames(opps, hist, data.settings, source=data.source, notes=data.notes,
+                                 quality=data.quality, engine=engine)
+
+
+def _load_workbook(path: Path, *, settings: SettingsLike, base: FunnelSettings | None,
+                   engine: Engine) -> SalesData:
     sheets = read_workbook(path)
     by_name = {str(k).strip().lower(): v for k, v in sheets.items()}
     if "opportunities" not in by_name:
@@ -138,5 +209,5 @@ def _load_workbook(path: Path, *, settings: SettingsLike, base: FunnelSettings |
     return SalesData.from_frames(
         by_name["opportunities"], hist, resolved,
         source=f"{path} [opportunities]", history_source=f"{path} [stage_history]",
-        opportunities_rows=line_labels(2), history_rows=line_labels(2),
+        opportunities_rows=line_labels(2), history_rows=line_labels(2), engine=engine,
     )

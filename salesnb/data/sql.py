@@ -1,8 +1,14 @@
-"""Reading datasets from SQL databases through SQLAlchemy.
+"""Datasets in SQL databases: computed inside the database (ibis), or copied into DuckDB.
+
+By default the tables stay where they are: salesnb connects through ibis and every
+check and KPI runs as SQL inside the database (PostgreSQL, SQLite, and the other
+databases ibis knows); only compact results come back. ``engine="duckdb"`` copies the
+tables into an in-process DuckDB instead (through SQLAlchemy), ``engine="spark"`` into
+Spark.
 
 Each table argument is a table name (optionally ``schema.table``) or a SELECT query;
-values reach queries only as bound parameters (``params=``), never by string
-formatting. The funnel settings come from ``settings=`` (``--settings FILE``), else from
+values reach queries only as bound parameters (``params=``), rendered by SQLAlchemy's
+quoting for the database's dialect, never by string formatting. The funnel settings come from ``settings=`` (``--settings FILE``), else from
 an optional one-row table ``salesnb_settings`` (column ``funnel_yml``: the text of a
 ``funnel.yml``, written by :func:`write_sql`), else the defaults and inference.
 Credentials come from the URL or the environment (for PostgreSQL, libpq's
@@ -21,8 +27,10 @@ import sqlalchemy as sa
 import yaml
 from sqlalchemy.engine import Engine, make_url
 
-from salesnb.data.dataset import SalesData, SettingsLike
+from salesnb.data.dataset import SalesData, SettingsLike, require_rows
+from salesnb.data.engine import Engine as Compute
 from salesnb.data.settings import FunnelSettings, coerce_settings, parse_settings_text
+from salesnb.data.validation import RawTable, position_labels
 from salesnb.exceptions import DatabaseError
 
 __all__ = ["load_sql", "mask_url", "write_sql"]
@@ -54,31 +62,42 @@ def _scrub(text: str, url: sa.URL | None) -> str:
 
 
 def load_sql(
-    url_or_engine: str | sa.URL | Engine,
+    url_or_engine: str | sa.URL | Engine | Any,
     *,
     opportunities: str = "opportunities",
     history: str | None = "stage_history",
     settings: SettingsLike = None,
     params: Mapping[str, Any] | None = None,
+    engine: str | Compute | None = None,
+    spark: Any = None,
 ) -> SalesData:
     """Load and validate a dataset from a database.
 
     Parameters
     ----------
-    url_or_engine : str, URL or Engine
+    url_or_engine : str, URL, SQLAlchemy Engine or ibis backend
         SQLAlchemy URL (``sqlite:///data/sample.sqlite``,
-        ``postgresql+psycopg://user@host:5432/db``) or an engine.
+        ``postgresql+psycopg://user@host:5432/db``), a SQLAlchemy engine, or an ibis
+        connection (a warehouse: Snowflake, BigQuery, Trino...).
     opportunities : str, default "opportunities"
         Table name or SELECT query giving the opportunities in the canonical layout.
     history : str or None, default "stage_history"
         Table name or SELECT query for the stage history. With the default name, a
         missing table means "no history"; a table or query you name must exist.
-        For ties in ``entered_at`` the order of the rows as returned decides: give a
-        query with ``ORDER BY`` when ties matter.
+        For ties in ``entered_at`` the storage order of a table decides (SQLite's rowid,
+        PostgreSQL's physical order); for a query, the order of its rows: give it an
+        ``ORDER BY`` when ties matter.
     settings : mapping, path or FunnelSettings, optional
-        Funnel settings (``funnel.yml`` format); defaults and inference otherwise.
+        Funnel settings (``funnel.yml`` format); else a ``salesnb_settings`` table in the
+        database; else defaults and inference.
     params : mapping, optional
         Bound parameters for the queries (``:name`` placeholders).
+    engine : {"database", "duckdb", "spark"}, optional
+        ``database`` (default): compute inside the database; nothing is pulled whole.
+        ``duckdb``: copy the tables into DuckDB in this process. ``spark``: copy them into
+        ``spark`` (a SparkSession).
+    spark : SparkSession, optional
+        The session of ``engine="spark"``.
 
     Returns
     -------
@@ -93,35 +112,169 @@ def load_sql(
     --------
     >>> import salesnb as sn
     >>> data = sn.load_sql(f"sqlite:///{sn.sample_path('sample.sqlite')}")
-    >>> len(data.opportunities), data.settings.calendar
-    (2000, 'jalali')
+    >>> len(data.opportunities), data.settings.calendar, data.engine.kind
+    (2000, 'jalali', 'sqlite')
     """
-    engine, owned = _engine(url_or_engine)
-    shown = mask_url(engine)
+    from salesnb._options import check_option
+    from salesnb.data.engine import ENGINES
+
+    if isinstance(engine, Compute):
+        choice = "copy"
+    else:
+        choice = check_option("engine", engine or "database", ENGINES)
+    if not isinstance(url_or_engine, str | sa.URL | Engine):  # an ibis backend
+        compute = Compute.from_backend(url_or_engine, owned=False)
+        return _load_inside(compute, str(getattr(url_or_engine, "name", "database")), opportunities,
+                            history, settings, params, None)
+    if choice == "database":
+        sa_engine, owned = _engine(url_or_engine)
+        try:
+            compute = _ibis_connect(sa_engine)
+        finally:
+            if owned:
+                sa_engine.dispose()
+        return _load_inside(compute, mask_url(sa_engine), opportunities, history, settings, params,
+                            sa_engine.url)
+    # copied: read through SQLAlchemy, then into DuckDB or Spark
+    from salesnb.data.engine import make_engine
+
+    target = engine if isinstance(engine, Compute) else make_engine(choice, spark)
+    sa_engine, owned = _engine(url_or_engine)
+    shown = mask_url(sa_engine)
     try:
-        with engine.connect() as conn:
-            opps = _read(conn, opportunities, params, shown, engine.url)
+        with sa_engine.connect() as conn:
+            opps = _read(conn, opportunities, params, shown, sa_engine.url)
             stored = _stored_settings(conn, shown)
             hist = None
             if history is not None:
                 if history == "stage_history" and not _exists(conn, history):
                     hist = None
                 else:
-                    hist = _read(conn, history, params, shown, engine.url)
+                    hist = _read(conn, history, params, shown, sa_engine.url)
     except sa.exc.SQLAlchemyError as err:
         raise DatabaseError(
-            f"{shown}: cannot connect or read ({_first_line(err, engine.url)})\n"
+            f"{shown}: cannot connect or read ({_first_line(err, sa_engine.url)})\n"
             "  Fix: check the host, port, database name and credentials (password in the URL "
             "or the environment, e.g. PGPASSWORD)"
         ) from None  # the driver's own exception may carry the connection string
     finally:
         if owned:
-            engine.dispose()
+            sa_engine.dispose()
     resolved = coerce_settings(settings) if settings is not None else stored
     return SalesData.from_frames(
         opps, hist, resolved, source=f"{shown} [{_label(opportunities)}]",
-        history_source=f"{shown} [{_label(history)}]" if history else None,
+        history_source=f"{shown} [{_label(history)}]" if history else None, engine=target,
     )
+
+
+def _ibis_connect(sa_engine: Engine) -> Compute:
+    """An ibis connection to the database of a SQLAlchemy engine (computing inside it)."""
+    import ibis
+
+    url = sa_engine.url
+    shown = mask_url(sa_engine)
+    backend = url.get_backend_name()
+    try:
+        if backend == "sqlite":
+            con = ibis.sqlite.connect(url.database or ":memory:")
+        elif backend == "postgresql":
+            con = ibis.postgres.connect(host=url.host or "localhost", port=url.port or 5432,
+                                        user=url.username, password=url.password, database=url.database)
+            # Aware timestamps are read as UTC fields on every engine.
+            con.raw_sql("SET TIME ZONE 'UTC'")
+        else:
+            plain = url.set(drivername=backend)
+            con = ibis.connect(plain.render_as_string(hide_password=False))
+    except Exception as err:
+        raise DatabaseError(
+            f"{shown}: cannot connect ({_scrub(str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__, url)})\n"
+            "  Fix: check the host, port, database name and credentials (password in the URL "
+            "or the environment, e.g. PGPASSWORD)") from None
+    return Compute.from_backend(con, owned=True, label=shown)
+
+
+def _load_inside(compute: Compute, shown: str, opportunities: str, history: str | None,
+                 settings: SettingsLike, params: Mapping[str, Any] | None,
+                 url: sa.URL | None) -> SalesData:
+    """Validate and keep the tables inside the database (every query runs there)."""
+    raw_o = _raw_inside(compute, opportunities, params, shown, url, required=True)
+    assert raw_o is not None
+    require_rows(compute, raw_o)
+    raw_h = None
+    if history is not None:
+        raw_h = _raw_inside(compute, history, params, shown, url, required=history != "stage_history")
+    stored = _stored_settings_inside(compute, shown)
+    resolved = coerce_settings(settings) if settings is not None else stored
+    resolved = resolved or FunnelSettings.from_mapping({}, source="defaults")
+    return SalesData.from_raw(compute, raw_o, raw_h, resolved, source=f"{shown} [{_label(opportunities)}]")
+
+
+def _tables(compute: Compute, schema: str | None) -> list[str]:
+    try:
+        return list(compute.con.list_tables(database=schema) if schema else compute.con.list_tables())
+    except Exception:
+        return []
+
+
+def _raw_inside(compute: Compute, table: str, params: Mapping[str, Any] | None, shown: str,
+                url: sa.URL | None, *, required: bool) -> RawTable | None:
+    """A table or query of the database as a raw table with ``_row`` (its storage order)."""
+    kind = compute.kind
+    if _QUERY.match(table):
+        sql = _bind(table, params, url)
+        query = f"SELECT (row_number() OVER () - 1) AS _row, q.* FROM ({sql}) AS q"
+        label = f"{shown} [query]"
+    else:
+        if not _IDENT.match(table):
+            raise DatabaseError(f"{shown}: {table!r} is neither a table name nor a SELECT query\n"
+                                "  Fix: give a plain table name (schema.table) or a query starting "
+                                "with SELECT or WITH")
+        schema, _, name = table.rpartition(".")
+        names = _tables(compute, schema or None)
+        if names is not None and name not in names:
+            if not required:
+                return None
+            raise DatabaseError(f"{shown}: table {table!r} does not exist (tables: "
+                                f"{', '.join(n for n in names if not n.startswith('_salesnb')) or 'none'})\n"
+                                "  Fix: create it in the canonical layout, or pass the table name "
+                                "or a SELECT query that returns the canonical columns")
+        quoted = ".".join(f'"{part}"' for part in table.split("."))
+        if kind == "sqlite":
+            query = f"SELECT (rowid - 1) AS _row, * FROM {quoted}"
+        elif kind == "postgres":
+            query = f"SELECT (row_number() OVER (ORDER BY ctid) - 1) AS _row, t.* FROM {quoted} AS t"
+        else:
+            query = f"SELECT (row_number() OVER () - 1) AS _row, t.* FROM {quoted} AS t"
+        label = f"{shown} [{table}]"
+    try:
+        expr = compute.con.sql(query)
+        renames = {c.strip(): c for c in expr.columns if c != c.strip()}
+        if renames:
+            expr = expr.rename(renames)
+    except Exception as err:
+        raise DatabaseError(f"{shown}: reading {table if not _QUERY.match(table) else 'the query'} failed "
+                            f"({_scrub(str(err).strip().splitlines()[0], url)})\n"
+                            "  Fix: check the query and its parameters (bound as :name)") from None
+    return RawTable(expr, label, position_labels)
+
+
+def _bind(query: str, params: Mapping[str, Any] | None, url: sa.URL | None) -> str:
+    """The query with its ``:name`` parameters rendered as literals by SQLAlchemy's dialect."""
+    statement = sa.text(query)
+    if params:
+        statement = statement.bindparams(**dict(params))
+    dialect = (url or make_url("sqlite://")).get_dialect()()
+    return str(statement.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+
+
+def _stored_settings_inside(compute: Compute, shown: str) -> FunnelSettings | None:
+    if SETTINGS_TABLE not in (_tables(compute, None) or []):
+        return None
+    rows = compute.rows(compute.con.table(SETTINGS_TABLE).select("funnel_yml"))
+    if len(rows) != 1:
+        raise DatabaseError(f"{shown}: table {SETTINGS_TABLE} must have exactly one row, has {len(rows)}\n"
+                            "  Fix: keep one row holding the funnel.yml text, or drop the table")
+    return parse_settings_text(rows[0]["funnel_yml"] or "", source=f"{shown} [{SETTINGS_TABLE}]")
 
 
 SETTINGS_TABLE = "salesnb_settings"
@@ -215,7 +368,7 @@ def write_sql(data: SalesData, url_or_engine: str | sa.URL | Engine, *,
     engine, owned = _engine(url_or_engine, must_exist=False)
     sqlite = engine.url.get_backend_name() == "sqlite"
     opps = data.opportunities.copy()
-    hist = data.stage_history.drop(columns=["seq"])
+    hist = data.stage_history[["opportunity_id", "stage", "entered_at"]]
     if sqlite:
         for frame, cols in ((opps, ("created_at", "closed_at")), (hist, ("entered_at",))):
             for col in cols:

@@ -1,16 +1,26 @@
-"""Validation of the canonical tables: type coercion, column rules and cross-table rules.
+"""The canonical layout's rules: coercion and validation of the tables, in the engine.
 
 Two steps, each collecting every problem before raising one
 :class:`~salesnb.exceptions.DataSchemaError` that lists them all:
 
 1. *Coercion*: text is trimmed (blank becomes empty), status is lower-cased,
-   timestamps are parsed (ISO 8601; naive values are local time in the dataset's
-   time zone, values with an offset are converted to it), amounts are parsed as
-   numbers. A value that cannot be read is a problem, never a silent NaN.
-2. *Rules*: a pandera schema checks the column rules (required, unique ids, allowed
-   statuses, non-negative amounts, ``closed_at`` present exactly for closed deals and
-   not before ``created_at``); the cross-table rules (history rows for unknown
-   opportunities, unknown stages, entries outside the opportunity's life) follow.
+   timestamps are read (ISO 8601; naive values are local time in the dataset's time
+   zone, values with an offset are converted), amounts are read as numbers. A value
+   that cannot be read is a problem, never a silent NULL.
+2. *Rules*: the column rules (required values, unique ids, allowed statuses,
+   non-negative amounts, ``closed_at`` present exactly for closed deals and not before
+   ``created_at``) and the cross-table rules (history rows for unknown opportunities,
+   unknown stages, entries outside the opportunity's life).
+
+Both run inside the engine (:mod:`salesnb.data.engine`): DuckDB for files and
+DataFrames, the database itself for a database source, Spark... The rules are declared
+once (:data:`OPPORTUNITY_RULES`, :data:`HISTORY_RULES`) as predicates over the coerced
+table; one aggregate query counts every rule's offending rows, and only a broken rule
+costs another, small query for its first rows and values. Instants are int64
+microseconds since the epoch, UTC (:mod:`salesnb.data.portable`).
+
+The pandas helpers at the end (:func:`clean_text`, :func:`parse_timestamps`) are for
+the readers and column mappings, which shape exports in pandas before the engine.
 
 Extra columns are kept as they are.
 """
@@ -18,28 +28,42 @@ Extra columns are kept as they are.
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Callable, Sequence
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
 import pyarrow as arrow
 import pyarrow.compute as pc
 
-from salesnb._arrays import id_codes, index_dtype, utc_nanos
-from salesnb.data.settings import FunnelSettings
-from salesnb.exceptions import DataSchemaError, Problem, SalesnbWarning
+from salesnb.data import portable as P
+from salesnb.data.portable import count_true
+from salesnb.exceptions import DataSchemaError, Problem
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+    from salesnb.data.engine import Engine
 
 __all__ = [
     "HISTORY_COLUMNS",
+    "HISTORY_RULES",
     "OPPORTUNITY_COLUMNS",
+    "OPPORTUNITY_RULES",
     "OPTIONAL_TEXT_COLUMNS",
     "REQUIRED_COLUMNS",
     "STATUSES",
+    "RawTable",
+    "Rule",
     "clean_history",
     "clean_opportunities",
+    "clean_text",
+    "infer_stage_order",
+    "line_labels",
+    "parse_timestamps",
+    "position_labels",
+    "stage_history",
 ]
 
 STATUSES = ("open", "won", "lost")
@@ -47,9 +71,499 @@ REQUIRED_COLUMNS = ("opportunity_id", "owner", "created_at", "status")
 OPTIONAL_TEXT_COLUMNS = ("stage", "lost_reason", "team", "account", "product", "source", "currency")
 OPPORTUNITY_COLUMNS = (*REQUIRED_COLUMNS, "closed_at", "amount", *OPTIONAL_TEXT_COLUMNS)
 HISTORY_COLUMNS = ("opportunity_id", "stage", "entered_at")
+#: Codes of the outcome rows in the history's ``position`` column (open stages: 0, 1, ...).
+WON_CODE, LOST_CODE = -1, -2
+
+#: The wall-clock range a pandas result can hold (nanoseconds): 1677-09-22 .. 2262-04-11,
+#: in microseconds since the epoch.
+LOWEST_LOCAL = -9_223_286_400_000_000
+HIGHEST_LOCAL = 9_223_286_400_000_000
+#: Amounts are at most this in absolute value, in the data's currency: every integer up
+#: to it is exact in a float64, so sums in integer minor units never drift.
+AMOUNT_CEILING = 10**15
+
+TIMESTAMP_FIX = ("write timestamps in ISO 8601, e.g. 2025-03-04 or 2025-03-04T10:15:00 "
+                 "(Gregorian dates; an offset such as +03:30 is optional)")
+AMOUNT_FIX = ("write amounts as plain numbers (e.g. 1250000.5), without thousands separators or "
+              "currency signs, at most 10^15; leave unknown amounts empty")
+_TIMESTAMP_KIND = "a timestamp (ISO 8601, between 1677 and 2262)"
+_JALALI_LIKE = re.compile(r"^\s*1[34]\d\d[-/]")
 
 #: Row labeller: turns positional row numbers into what the user sees (CSV line numbers...).
 RowLabel = Callable[[np.ndarray], list[str]]
+
+
+# --------------------------------------------------------------------------- raw tables
+@dataclass(frozen=True)
+class RawTable:
+    """A table as read from its source, before coercion.
+
+    Attributes
+    ----------
+    table : ibis Table
+        The columns as stored (names stripped of surrounding spaces), plus ``_row``: the
+        0-based position of each row in its source (file order; a database's storage
+        order).
+    source : str
+        The file or table name shown in messages.
+    row_label : callable
+        Turns ``_row`` positions into what the user sees (``line 7``, ``row 3``).
+    """
+
+    table: ir.Table
+    source: str
+    row_label: RowLabel = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.row_label is None:
+            object.__setattr__(self, "row_label", position_labels)
+
+    @property
+    def columns(self) -> list[str]:
+        """The source's own columns (without ``_row``)."""
+        return [c for c in self.table.columns if c != "_row"]
+
+
+#: How many offending ids an error keeps in ``ids`` (the message shows the first few and
+#: the count; the count is always exact).
+MAX_IDS_KEPT = 1000
+
+
+# --------------------------------------------------------------------------- coercion
+def text_of(value: ir.Value) -> ir.StringValue:
+    """Trimmed text of a column of any type (blank: NULL); whole floats lose their ``.0``."""
+    import ibis
+
+    if value.type().is_string():
+        return P.clean_text(value)
+    if value.type().is_floating():
+        whole = value.notnull() & (value == value.floor())
+        return P.clean_text(ibis.ifelse(whole, value.cast("int64").cast("string"), value.cast("string")))
+    return P.clean_text(value.cast("string"))
+
+
+def _time_columns(t: ir.Table, column: str | None, prefix: str, engine: Engine) -> ir.Table:
+    """Add ``{prefix}_local`` (wall-clock microseconds), ``{prefix}_offset`` (the written
+    offset; 0 for an aware value; NULL when naive), ``{prefix}_given`` (a value is there) and
+    ``{prefix}_ok`` (it can be read) for a timestamp column of any type."""
+    import ibis
+
+    if column is None:
+        return t.mutate(**{f"{prefix}_local": ibis.null("int64"), f"{prefix}_offset": ibis.null("int64"),
+                           f"{prefix}_given": ibis.literal(False), f"{prefix}_ok": ibis.literal(False)})
+    value = t[column]
+    dtype = value.type()
+    if dtype.is_timestamp() or dtype.is_date():
+        if dtype.is_date():
+            local = (P.days_from_civil(value.year().cast("int64"), value.month().cast("int64"),
+                                       value.day().cast("int64")) * P.US_PER_DAY).cast("int64")
+        else:
+            local = P.civil_micros(value, engine.kind)
+        aware = dtype.is_timestamp() and dtype.timezone is not None
+        offset = ibis.literal(0, "int64") if aware else ibis.null("int64")
+        return t.mutate(**{f"{prefix}_local": local, f"{prefix}_offset": offset,
+                           f"{prefix}_given": value.notnull(), f"{prefix}_ok": value.notnull()})
+    text = f"{prefix}_text"
+    t = t.mutate(**{text: text_of(value)})
+    t = P.parse_iso_columns(t, text, prefix, engine.checkpoint)
+    return t.mutate(**{f"{prefix}_given": t[text].notnull()}).drop(text)
+
+
+def _utc(t: ir.Table, prefix: str, zone: str, span: tuple[int | None, int | None]) -> ir.Value:
+    """UTC microseconds of a parsed timestamp (NULL when it cannot be read or is out of range)."""
+    import ibis
+
+    local, offset = t[f"{prefix}_local"], t[f"{prefix}_offset"]
+    in_range = local.between(LOWEST_LOCAL, HIGHEST_LOCAL)
+    utc = ibis.ifelse(offset.isnull(), P.local_to_utc(local, zone, lo=span[0], hi=span[1]),
+                      local - offset)
+    return ibis.ifelse(t[f"{prefix}_ok"] & in_range, utc, ibis.null("int64"))
+
+
+def _span(engine: Engine, t: ir.Table, prefixes: Sequence[str]) -> tuple[int | None, int | None]:
+    """The smallest and largest wall-clock value of timestamp columns (so that only the time
+    zone's transitions in between are written into the expressions)."""
+    aggs: dict[str, Any] = {}
+    for p in prefixes:
+        local = t[f"{p}_local"]
+        aggs[f"{p}_lo"] = local.min()
+        aggs[f"{p}_hi"] = local.max()
+    row = engine.one(t.aggregate(**aggs))
+    los = [v for k, v in row.items() if k.endswith("_lo") and v is not None]
+    his = [v for k, v in row.items() if k.endswith("_hi") and v is not None]
+    return (min(los), max(his)) if los else (None, None)
+
+
+# --------------------------------------------------------------------------- rules
+@dataclass(frozen=True)
+class Rule:
+    """A rule of the canonical layout: a predicate that is True on the offending rows.
+
+    ``rule`` may name settings in braces (``{stages}``), filled in when it is reported;
+    ``show`` names the column whose offending values the message quotes.
+    """
+
+    key: str
+    column: str
+    rule: str
+    fix: str
+    bad: Callable[[ir.Table], ir.BooleanValue]
+    show: str | None = None
+
+
+OPPORTUNITY_RULES: tuple[Rule, ...] = (
+    Rule("created_unreadable", "created_at", f"has values that cannot be read as {_TIMESTAMP_KIND}",
+         TIMESTAMP_FIX, lambda t: t._bad_created, show="_created_raw"),
+    Rule("closed_unreadable", "closed_at", f"has values that cannot be read as {_TIMESTAMP_KIND}",
+         TIMESTAMP_FIX, lambda t: t._bad_closed, show="_closed_raw"),
+    Rule("amount_unreadable", "amount", "has values that cannot be read as a number", AMOUNT_FIX,
+         lambda t: t._bad_amount, show="_amount_raw"),
+    Rule("id_missing", "opportunity_id", "has blank ids", "give every opportunity a unique, non-blank id",
+         lambda t: t.opportunity_id.isnull()),
+    Rule("id_unique", "opportunity_id", "has duplicate ids",
+         "keep one row per opportunity (remove or merge the duplicates)",
+         lambda t: t._duplicate, show="opportunity_id"),
+    Rule("owner_missing", "owner", "has blank owners", "fill in the salesperson responsible for each row",
+         lambda t: t.owner.isnull()),
+    Rule("status_missing", "status", "has blank statuses", "set status to open, won or lost",
+         lambda t: t.status.isnull()),
+    Rule("status_known", "status", "has unknown statuses",
+         "use open, won or lost (any case); map other CRM values with a column mapping",
+         lambda t: t.status.notnull() & ~t.status.isin(STATUSES), show="_status_raw"),
+    Rule("created_missing", "created_at", "has blank creation times",
+         "fill in when each opportunity was created",
+         lambda t: t.created_at.isnull() & ~t._bad_created),
+    Rule("amount_nonneg", "amount", "has negative amounts",
+         "amounts must be >= 0; correct them, or leave them empty if unknown",
+         lambda t: (t.amount < 0).fill_null(False), show="amount"),
+    Rule("closed_required", "closed_at", "is empty for won/lost opportunities",
+         "fill in when each won/lost deal was closed, or set its status to open",
+         lambda t: t.status.isin(["won", "lost"]).fill_null(False) & t.closed_at.isnull()
+         & ~t._bad_closed),
+    Rule("closed_forbidden", "closed_at", "is set for open opportunities",
+         "clear closed_at for open deals, or set their status to won or lost",
+         lambda t: ((t.status == "open") & t.closed_at.notnull()).fill_null(False)),
+    Rule("closed_order", "closed_at", "is before created_at",
+         "correct the dates: a deal cannot close before it was created",
+         lambda t: (t.closed_at < t.created_at).fill_null(False)),
+)
+
+HISTORY_RULES: tuple[Rule, ...] = (
+    Rule("id_blank", "opportunity_id", "has blank values",
+         "fill in the opportunity each stage entry belongs to", lambda t: t.opportunity_id.isnull()),
+    Rule("stage_blank", "stage", "has blank values", "fill in the stage that was entered",
+         lambda t: t.stage.isnull()),
+    Rule("entered_blank", "entered_at", "has blank values", "fill in when each stage was entered",
+         lambda t: t.entered_at.isnull() & ~t._bad_entered),
+    Rule("entered_unreadable", "entered_at", "has values that cannot be read as a timestamp",
+         TIMESTAMP_FIX, lambda t: t._bad_entered, show="_entered_raw"),
+    Rule("unknown_id", "opportunity_id",
+         "has rows for opportunities that are not in the opportunities table",
+         "remove these history rows, or add the missing opportunities",
+         lambda t: t.opp_key.isnull() & t.opportunity_id.notnull()),
+    Rule("unknown_stage", "stage", "has stages that are not in the funnel ({stages}; outcomes {won}/{lost})",
+         "add the stage to 'stages' in funnel.yml in its funnel position, or correct the value "
+         "(map CRM stage names with a column mapping)",
+         lambda t: t.position.isnull() & t.stage.notnull(), show="stage"),
+    Rule("before_created", "entered_at", "has entries before the opportunity was created",
+         "correct entered_at or the opportunity's created_at (a stage cannot be entered before "
+         "the deal exists)", lambda t: (t.entered_at < t._born).fill_null(False)),
+    Rule("after_closed", "entered_at", "has entries after the opportunity was closed",
+         "correct entered_at or the opportunity's closed_at (a closed deal enters no stage)",
+         lambda t: (t.entered_at > t._ended).fill_null(False)),
+)
+
+
+def missing_column(column: str, present: Sequence[str], source: str) -> Problem:
+    """The problem of a required column that is not there (naming a near miss, if any)."""
+    near = [c for c in present if c.strip().lower().replace(" ", "_") == column]
+    hint = f" (found {near[0]!r}: rename it to {column!r})" if near else ""
+    found = ", ".join(map(str, present)) or "(none)"
+    return Problem(
+        f"required column is missing{hint}; columns found: {found}", source,
+        f"add a '{column}' column, or read the export with a column mapping (mapping=...)", column,
+    )
+
+
+def _report(engine: Engine, checked: ir.Table, rules: Sequence[Rule], raw: RawTable, *,
+            shown: ir.Table, label_ids: Callable[[str | None, str], str],
+            context: dict[str, str] | None = None) -> list[Problem]:
+    """Count every rule's offending rows in one query; describe the rules that are broken.
+
+    ``checked`` has the rule columns and ``_row``; ``shown`` has ``_row``, ``_id`` and the
+    columns rules quote (as written in the source).
+    """
+    counts = {r.key: count_true(r.bad(checked)) for r in rules}
+    row = engine.one(checked.aggregate(**counts))
+    problems = []
+    for r in rules:
+        n = int(row.get(r.key) or 0)
+        if not n:
+            continue
+        bad = checked.filter(r.bad(checked)).select(_bad_row=checked._row)
+        picked = bad.join(shown, bad._bad_row == shown._row)
+        first = engine.rows(picked.select("_row", "_id").order_by("_row").limit(MAX_IDS_KEPT))
+        labels = raw.row_label(np.array([f["_row"] for f in first], dtype="int64")) if first else []
+        ids = [label_ids(f["_id"], label) for f, label in zip(first, labels, strict=True)]
+        values: tuple[Any, ...] = ()
+        if r.show is not None:
+            v = picked.select("_row", _v=picked[r.show])
+            vals = engine.rows(v.group_by("_v").aggregate(_first=v._row.min()).order_by("_first").limit(6))
+            values = tuple(x["_v"] for x in vals)
+        fix = r.fix
+        if r.key in ("created_unreadable", "closed_unreadable") and any(
+                isinstance(x, str) and _JALALI_LIKE.match(x) for x in values):
+            fix = f"{fix}. Some values look like Jalali dates: data files hold Gregorian dates"
+        text = r.rule.format(**(context or {}))
+        problems.append(Problem(text, raw.source, fix, r.column, tuple(ids), values, count=n))
+    return problems
+
+
+# --------------------------------------------------------------------------- opportunities
+def clean_opportunities(engine: Engine, raw: RawTable, *, tz: str) -> ir.Table:
+    """Coerce and validate an opportunities table; return it materialised in the engine.
+
+    Parameters
+    ----------
+    engine : Engine
+        Where ``raw`` is and where the clean table is kept.
+    raw : RawTable
+        The table as read, with ``_row``.
+    tz : str
+        The time zone of naive timestamps.
+
+    Returns
+    -------
+    ibis Table
+        ``_row`` (source position), ``opportunity_id``, ``owner``, ``created_at``,
+        ``status``, ``closed_at``, ``amount`` (float64), the optional text columns (NULL
+        where absent), the extra columns as stored, then the coercion flags
+        (``_bad_created``, ``_bad_closed``, ``_bad_amount``; all False once validated).
+        Instants are int64 microseconds since the epoch, UTC.
+
+    Raises
+    ------
+    DataSchemaError
+        Listing every problem found.
+    """
+    import ibis
+
+    present = raw.columns
+    missing = [c for c in REQUIRED_COLUMNS if c not in present]
+    if missing:
+        raise DataSchemaError(problems=[missing_column(c, present, raw.source) for c in missing])
+    t = raw.table
+    has = set(present)
+    extras = [c for c in present if c not in OPPORTUNITY_COLUMNS]
+    stage = t.select(
+        "_row",
+        opportunity_id=text_of(t.opportunity_id),
+        owner=text_of(t.owner),
+        status=text_of(t.status).lower(),
+        _status_raw=t.status.cast("string"),
+        **{c: (text_of(t[c]) if c in has else ibis.null("string")) for c in OPTIONAL_TEXT_COLUMNS},
+        _created_raw=t.created_at,
+        _closed_raw=t.closed_at if "closed_at" in has else ibis.null("string"),
+        _amount_raw=t.amount if "amount" in has else ibis.null("float64"),
+        **{c: t[c] for c in extras},
+    )
+    stage = _time_columns(stage, "_created_raw", "_c", engine)
+    stage = _time_columns(stage, "_closed_raw" if "closed_at" in has else None, "_k", engine)
+    amount = stage._amount_raw
+    if amount.type().is_numeric() and not amount.type().is_boolean():
+        value = amount.cast("float64")
+        amount_given, amount_ok = value.notnull(), value.notnull()
+    else:
+        stage = stage.mutate(_amount_text=text_of(amount))
+        amount_ok, value = P.parse_number(stage._amount_text)
+        amount_given = stage._amount_text.notnull()
+    sane = value.between(-AMOUNT_CEILING, AMOUNT_CEILING).fill_null(False)
+    stage = stage.mutate(_amount=ibis.ifelse(amount_ok & sane, value, ibis.null("float64")),
+                         _bad_amount=(amount_given & ~(amount_ok & sane)).fill_null(False))
+    stage = engine.checkpoint(stage)
+    span = _span(engine, stage, ["_c", "_k"])
+    created = _utc(stage, "_c", tz, span)
+    closed = _utc(stage, "_k", tz, span)
+    columns = {
+        "_row": stage._row, "opportunity_id": stage.opportunity_id, "owner": stage.owner,
+        "created_at": created, "status": stage.status, "closed_at": closed, "amount": stage._amount,
+        **{c: stage[c] for c in (*OPTIONAL_TEXT_COLUMNS, *extras)},
+        "_bad_created": (stage._c_given & created.isnull()).fill_null(False),
+        "_bad_closed": (stage._k_given & closed.isnull()).fill_null(False),
+        "_bad_amount": stage._bad_amount,
+    }
+    out = stage.select(*[value.name(name) for name, value in columns.items()])
+    table = engine.materialize(out, "opportunities")
+    dup = table.group_by("opportunity_id").aggregate(_n=table.count())
+    dup = dup.filter((dup._n > 1) & dup.opportunity_id.notnull()).select(_dup_id="opportunity_id")
+    checked = table.left_join(dup, table.opportunity_id == dup._dup_id).mutate(
+        _duplicate=ibis._._dup_id.notnull())
+    shown = stage.select("_row", _id=stage.opportunity_id, opportunity_id=stage.opportunity_id,
+                         amount=stage._amount, _status_raw=stage._status_raw,
+                         _created_raw=stage._created_raw.cast("string"),
+                         _closed_raw=stage._closed_raw.cast("string"),
+                         _amount_raw=stage._amount_raw.cast("string"))
+    problems = _report(engine, checked, OPPORTUNITY_RULES, raw, shown=shown,
+                       label_ids=lambda i, label: i if i is not None else label)
+    if problems:
+        engine.drop(table)
+        raise DataSchemaError.from_problems(problems)
+    return table
+
+
+def check_stage_column(engine: Engine, opportunities: ir.Table, *, stages: Sequence[str], won: str,
+                       lost: str, source: str) -> None:
+    """Check that the ``stage`` column of the opportunities names funnel stages.
+
+    Raises
+    ------
+    DataSchemaError
+        Naming the offending opportunities and values.
+    """
+    allowed = [*stages, won, lost]
+    o = opportunities
+    bad = o.filter(o.stage.notnull() & ~o.stage.isin(allowed))
+    n = int(engine.one(bad.aggregate(n=bad.count())).get("n") or 0)
+    if not n:
+        return
+    first = engine.rows(bad.select("_row", "opportunity_id").order_by("_row").limit(MAX_IDS_KEPT))
+    vals = engine.rows(bad.group_by("stage").aggregate(_first=bad._row.min()).order_by("_first").limit(6))
+    raise DataSchemaError(
+        f"has stages that are not in the funnel ({', '.join(stages)})", source=source, column="stage",
+        ids=[r["opportunity_id"] for r in first], values=[v["stage"] for v in vals], count=n,
+        fix="add the stage to 'stages' in funnel.yml in its funnel position, or correct the value",
+    )
+
+
+# --------------------------------------------------------------------------- history
+def stage_history(engine: Engine, raw: RawTable, *, tz: str) -> ir.Table:
+    """The history with text trimmed and ``entered_at`` read (not yet checked).
+
+    Columns: ``_row``, ``opportunity_id``, ``stage``, ``entered_at`` (UTC microseconds;
+    NULL when blank or unreadable), ``_bad_entered``, ``_entered_raw``, then the extra
+    columns as stored.
+    """
+    present = raw.columns
+    missing = [c for c in HISTORY_COLUMNS if c not in present]
+    if missing:
+        raise DataSchemaError(problems=[missing_column(c, present, raw.source) for c in missing])
+    t = raw.table
+    extras = [c for c in present if c not in HISTORY_COLUMNS]
+    staged = t.select("_row", opportunity_id=text_of(t.opportunity_id), stage=text_of(t.stage),
+                      _entered_raw=t.entered_at, **{c: t[c] for c in extras})
+    staged = engine.checkpoint(_time_columns(staged, "_entered_raw", "_e", engine))
+    span = _span(engine, staged, ["_e"])
+    entered = _utc(staged, "_e", tz, span)
+    columns = {"_row": staged._row, "opportunity_id": staged.opportunity_id, "stage": staged.stage,
+               "entered_at": entered,
+               "_bad_entered": (staged._e_given & entered.isnull()).fill_null(False),
+               "_entered_raw": staged._entered_raw.cast("string"),
+               **{c: staged[c] for c in extras}}
+    return staged.select(*[value.name(name) for name, value in columns.items()])
+
+
+def position_of(stage: ir.StringValue, stages: Sequence[str], won: str, lost: str) -> ir.IntegerValue:
+    """The funnel position of a stage label: 0, 1, ... for the open stages, :data:`WON_CODE`
+    and :data:`LOST_CODE` for the outcomes, NULL outside the funnel."""
+    import ibis
+
+    cases = [(stage == s, i) for i, s in enumerate(stages)]
+    cases += [(stage == won, WON_CODE), (stage == lost, LOST_CODE)]
+    return ibis.cases(*cases, else_=ibis.null("int64")).cast("int16")
+
+
+def clean_history(engine: Engine, raw: RawTable, staged: ir.Table, opportunities: ir.Table, *,
+                  stages: Sequence[str], won: str, lost: str) -> ir.Table:
+    """Validate a stage history (from :func:`stage_history`) against its opportunities.
+
+    Returns
+    -------
+    ibis Table
+        Materialised: ``seq`` (source position; ties in ``entered_at`` keep it),
+        ``opp_key`` (the opportunity's ``_row``), ``position`` (funnel position; -1 won,
+        -2 lost), ``entered_at`` (UTC microseconds), then the extra columns as stored.
+
+    Raises
+    ------
+    DataSchemaError
+        Listing every problem: blank values, unreadable times, rows for unknown
+        opportunities, stages outside the funnel, entries outside the opportunity's life.
+    """
+    keys = opportunities.select(_key_id=opportunities.opportunity_id, opp_key=opportunities._row,
+                                _born=opportunities.created_at, _ended=opportunities.closed_at)
+    joined = staged.left_join(keys, staged.opportunity_id == keys._key_id)
+    extras = [c for c in staged.columns if not c.startswith("_")
+              and c not in ("opportunity_id", "stage", "entered_at")]
+    checked = joined.mutate(position=position_of(joined.stage, stages, won, lost))
+    shown = staged.select("_row", "stage", "_entered_raw", _id=staged.opportunity_id)
+    context = {"stages": ", ".join(stages), "won": won, "lost": lost}
+    problems = _report(engine, checked, HISTORY_RULES, raw, shown=shown, context=context,
+                       label_ids=lambda i, label: f"{i} ({label})" if i is not None else label)
+    if problems:
+        raise DataSchemaError.from_problems(problems)
+    columns = {"seq": checked._row, "opp_key": checked.opp_key, "position": checked.position,
+               "entered_at": checked.entered_at, **{c: checked[c] for c in extras}}
+    out = checked.select(*[value.name(name) for name, value in columns.items()])
+    return engine.materialize(out, "stage_history")
+
+
+# --------------------------------------------------------------------------- stage order
+def infer_stage_order(engine: Engine, staged: ir.Table | None, opportunities: ir.Table,
+                      won: str, lost: str) -> tuple[str, ...]:
+    """Infer the open-stage order from the history (and the ``stage`` column).
+
+    Each opportunity orders the stages it entered by first entry. A stage scores a
+    point for every other stage it precedes in most of the opportunities that entered
+    both (a Copeland ranking), so deals that start mid-funnel or skip stages do not
+    distort the order; ties are broken by the mean relative rank, then by name. Stages
+    that appear only in the opportunities' ``stage`` column follow, in order of first
+    appearance. The pairwise counts come from the engine; only stage × stage tables are
+    fetched.
+    """
+    import ibis
+
+    order: list[str] = []
+    if staged is not None:
+        h = staged.filter(staged.stage.notnull() & ~staged.stage.isin([won, lost])
+                          & staged.entered_at.notnull() & staged.opportunity_id.notnull())
+        # The first entry of each stage per opportunity, in (time, source) order.
+        w = ibis.window(group_by=[h.opportunity_id, h.stage], order_by=[h.entered_at, h._row])
+        firsts = h.mutate(_k=ibis.row_number().over(w))
+        firsts = firsts.filter(firsts._k == 0)
+        w2 = ibis.window(group_by=firsts.opportunity_id, order_by=[firsts.entered_at, firsts._row])
+        ranked = firsts.select("opportunity_id", "stage", rank=ibis.row_number().over(w2),
+                               n=firsts.count().over(ibis.window(group_by=firsts.opportunity_id)))
+        a = ranked.select(opp_a="opportunity_id", sa="stage", ra="rank")
+        b = ranked.select(opp_b="opportunity_id", sb="stage", rb="rank")
+        pairs = a.join(b, (a.opp_a == b.opp_b) & (a.sa != b.sb))
+        wins = engine.rows(pairs.group_by(["sa", "sb"]).aggregate(before=count_true(pairs.ra < pairs.rb)))
+        rel = engine.rows(ranked.group_by("stage").aggregate(
+            total=((ranked["rank"] + 1).cast("float64") / ranked.n.cast("float64")).sum(),
+            count=ranked.count()))
+        names = sorted(r["stage"] for r in rel)
+        beats = {(x["sa"], x["sb"]): int(x["before"]) for x in wins}
+        score = dict.fromkeys(names, 0.0)
+        for i, s1 in enumerate(names):
+            for s2 in names[i + 1:]:
+                before, after = beats.get((s1, s2), 0), beats.get((s2, s1), 0)
+                if before > after:
+                    score[s1] += 1
+                elif after > before:
+                    score[s2] += 1
+                else:
+                    score[s1] += 0.5
+                    score[s2] += 0.5
+        mean_rank = {r["stage"]: r["total"] / r["count"] for r in rel}
+        order = sorted(names, key=lambda s: (-score[s], mean_rank[s], s))
+    o = opportunities.filter(opportunities.stage.notnull() & ~opportunities.stage.isin([won, lost]))
+    for r in engine.rows(o.group_by("stage").aggregate(_first=o._row.min()).order_by("_first")):
+        if r["stage"] not in order:
+            order.append(r["stage"])
+    return tuple(order)
+
+
+# --------------------------------------------------------------------------- pandas helpers
+# For the readers and column mappings, which shape exports in pandas before the engine.
 
 # An offset only counts after a time of day ("2025-01-05" ends in "-05" but has none).
 _OFFSET = re.compile(r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$", re.IGNORECASE)
@@ -70,7 +584,6 @@ def position_labels(positions: np.ndarray) -> list[str]:
     return [f"row {int(p)}" for p in positions]
 
 
-# --------------------------------------------------------------------------- coercion
 def clean_text(series: pd.Series) -> pd.Series:
     """Return ``series`` as trimmed text with blanks as missing (values otherwise as stored)."""
     if series.dtype == object or not pd.api.types.is_string_dtype(series.dtype):
@@ -207,452 +720,5 @@ def parse_amounts(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
     return values, bad
 
 
-# --------------------------------------------------------------------------- schema
-_FIXES = {
-    "id_missing": ("opportunity_id", "has blank ids", "give every opportunity a unique, non-blank id"),
-    "id_unique": ("opportunity_id", "has duplicate ids",
-                  "keep one row per opportunity (remove or merge the duplicates)"),
-    "owner_missing": ("owner", "has blank owners", "fill in the salesperson responsible for each row"),
-    "status_missing": ("status", "has blank statuses", "set status to open, won or lost"),
-    "status_known": ("status", "has unknown statuses",
-                     "use open, won or lost (any case); map other CRM values with a column mapping"),
-    "created_missing": ("created_at", "has blank creation times", "fill in when each opportunity was created"),
-    "amount_nonneg": ("amount", "has negative amounts",
-                      "amounts must be >= 0; correct them, or leave them empty if unknown"),
-    "closed_required": ("closed_at", "is empty for won/lost opportunities",
-                        "fill in when each won/lost deal was closed, or set its status to open"),
-    "closed_forbidden": ("closed_at", "is set for open opportunities",
-                         "clear closed_at for open deals, or set their status to won or lost"),
-    "closed_order": ("closed_at", "is before created_at",
-                     "correct the dates: a deal cannot close before it was created"),
-}
 
 
-def _opportunity_schema() -> pa.DataFrameSchema:
-    def check(key: str, fn: Callable[[Any], Any]) -> pa.Check:
-        # ignore_na=False: the blank-value checks must see the blanks.
-        return pa.Check(fn, name=key, error=key, ignore_na=False)
-
-    return pa.DataFrameSchema(
-        {
-            "opportunity_id": pa.Column(nullable=True, checks=[
-                check("id_missing", lambda s: s.notna()),
-                check("id_unique", _unique_ids),
-            ]),
-            "owner": pa.Column(nullable=True, checks=[check("owner_missing", lambda s: s.notna())]),
-            "status": pa.Column(nullable=True, checks=[
-                check("status_missing", lambda s: s.notna()),
-                check("status_known", lambda s: s.isna() | s.isin(STATUSES)),
-            ]),
-            "created_at": pa.Column(nullable=True, checks=[check("created_missing", lambda s: s.notna())]),
-            "amount": pa.Column("float64", nullable=True, checks=[
-                check("amount_nonneg", lambda s: s.isna() | (s >= 0)),
-            ]),
-        },
-        checks=[
-            # Dataframe-wide rules, one key each; the column named in _FIXES is reported.
-            check("closed_required", lambda d: ~d["status"].isin(["won", "lost"]) | d["closed_at"].notna()),
-            check("closed_forbidden", lambda d: (d["status"] != "open").fillna(True) | d["closed_at"].isna()),
-            check("closed_order", lambda d: d["closed_at"].isna() | d["created_at"].isna()
-                  | (d["closed_at"] >= d["created_at"])),
-        ],
-        strict=False,
-        coerce=False,
-    )
-
-
-def _unique_ids(ids: pd.Series) -> pd.Series:
-    """True for each blank or unique id (the all-unique case is settled by one distinct count)."""
-    values = arrow.array(ids, from_pandas=True).drop_null()
-    if len(values) < 2:
-        return pd.Series(True, index=ids.index)
-    ascending = pc.all(pc.greater(values[1:], values[:-1])).as_py()  # sorted exports: no hashing
-    if ascending or len(pc.unique(values)) == len(values):
-        return pd.Series(True, index=ids.index)
-    return ids.isna() | ~ids.duplicated(keep=False)
-
-
-_SCHEMA: pa.DataFrameSchema | None = None
-
-
-def _schema() -> pa.DataFrameSchema:
-    global _SCHEMA
-    if _SCHEMA is None:
-        _SCHEMA = _opportunity_schema()
-    return _SCHEMA
-
-
-# --------------------------------------------------------------------------- opportunities
-def clean_opportunities(
-    frame: pd.DataFrame,
-    *,
-    source: str,
-    tz: str,
-    row_label: RowLabel = position_labels,
-) -> pd.DataFrame:
-    """Coerce and validate an opportunities table.
-
-    Parameters
-    ----------
-    frame : DataFrame
-        The raw table (any dtypes).
-    source : str
-        File or table name shown in errors.
-    tz : str
-        Time zone for naive timestamps.
-    row_label : callable
-        Turns row positions into labels for rows without a usable id.
-
-    Returns
-    -------
-    DataFrame
-        Canonical columns first (``opportunity_id``, ``owner``, ``created_at``,
-        ``status``, ``closed_at``, ``amount``, the optional text columns), then the
-        extra columns unchanged. Missing optional columns are added empty.
-
-    Raises
-    ------
-    DataSchemaError
-        Listing every problem found.
-    """
-    frame = _strip_column_names(frame)
-    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
-    if missing:
-        raise DataSchemaError(
-            problems=[_missing_column(c, frame.columns, source) for c in missing]
-        )
-    if len(frame) == 0:
-        raise DataSchemaError(
-            "has no rows", source=source,
-            fix="export the opportunities with at least one row (the header alone is not a dataset)",
-        )
-    frame = frame.reset_index(drop=True)
-    out = pd.DataFrame(index=frame.index)
-    problems: list[Problem] = []
-
-    ids = clean_text(frame["opportunity_id"])
-    out["opportunity_id"] = ids
-
-    def label_rows(mask: np.ndarray) -> list[str]:
-        positions = np.flatnonzero(mask)
-        id_values = ids.to_numpy()[positions]
-        fallback = row_label(positions)
-        return [str(v) if isinstance(v, str) else fb for v, fb in zip(id_values, fallback, strict=True)]
-
-    out["owner"] = clean_text(frame["owner"])
-    created, bad_created = parse_timestamps(frame["created_at"], tz=tz)
-    out["created_at"] = created
-    out["status"] = clean_text(frame["status"]).str.lower()
-    if "closed_at" in frame.columns:
-        closed, bad_closed = parse_timestamps(frame["closed_at"], tz=tz)
-    else:
-        closed = pd.Series(pd.NaT, index=frame.index, dtype=created.dtype)
-        bad_closed = np.zeros(len(frame), dtype=bool)
-    out["closed_at"] = closed
-    if "amount" in frame.columns:
-        amount, bad_amount = parse_amounts(frame["amount"])
-    else:
-        amount = pd.Series(np.nan, index=frame.index, dtype="float64")
-        bad_amount = np.zeros(len(frame), dtype=bool)
-    out["amount"] = amount
-    for col in OPTIONAL_TEXT_COLUMNS:
-        out[col] = clean_text(frame[col]) if col in frame.columns else pd.Series(
-            pd.NA, index=frame.index, dtype="str")
-
-    for col, bad, fix in (
-        ("created_at", bad_created, _TIMESTAMP_FIX),
-        ("closed_at", bad_closed, _TIMESTAMP_FIX),
-        ("amount", bad_amount, "write amounts as plain numbers (e.g. 1250000.5), without "
-                               "thousands separators or currency signs; leave unknown amounts empty"),
-    ):
-        if bad.any():
-            raw = [str(v) for v in frame[col].to_numpy()[bad]]
-            if col != "amount" and any(_JALALI_LIKE.match(v) for v in raw):
-                fix = f"{fix}. Some values look like Jalali dates: data files hold Gregorian dates"
-            problems.append(Problem(f"has values that cannot be read as {_KIND[col]}", source, fix, col,
-                                    tuple(label_rows(bad)), tuple(raw)))
-
-    # Rows whose value could not be read are reported once, above, not again as "blank".
-    unreadable = {"created_at": bad_created, "closed_at": bad_closed, "amount": bad_amount}
-    problems.extend(_schema_problems(out, frame, source, label_rows, unreadable))
-    if problems:
-        raise DataSchemaError.from_problems(problems)
-
-    extras = [c for c in frame.columns if c not in out.columns]
-    for col in extras:
-        out[col] = frame[col]
-    return out
-
-
-_TIMESTAMP_FIX = ("write timestamps in ISO 8601, e.g. 2025-03-04 or 2025-03-04T10:15:00 "
-                  "(Gregorian dates; an offset such as +03:30 is optional)")
-_KIND = {"created_at": "a timestamp (ISO 8601, between 1677 and 2262)",
-         "closed_at": "a timestamp (ISO 8601, between 1677 and 2262)", "amount": "a number"}
-_JALALI_LIKE = re.compile(r"^\s*1[34]\d\d[-/]")
-
-
-def _schema_problems(
-    out: pd.DataFrame,
-    raw: pd.DataFrame,
-    source: str,
-    label_rows: Callable[[np.ndarray], list[str]],
-    unreadable: dict[str, np.ndarray],
-) -> list[Problem]:
-    try:
-        _schema().validate(out, lazy=True)
-    except pa.errors.SchemaErrors as err:
-        cases = err.failure_cases
-        problems = []
-        for key, (column, rule, fix) in _FIXES.items():
-            hit = cases[cases["check"] == key]
-            if hit.empty:
-                continue
-            positions = np.unique(hit["index"].dropna().astype("int64").to_numpy())
-            mask = np.zeros(len(out), dtype=bool)
-            mask[positions] = True
-            if column in unreadable:
-                mask &= ~unreadable[column]
-            if key == "closed_required":
-                mask &= ~unreadable["closed_at"]
-            if not mask.any():
-                continue
-            values: tuple[object, ...] = ()
-            if key in ("status_known", "amount_nonneg", "id_unique"):
-                # Show the values as the user wrote them (before trimming / lower-casing).
-                shown = raw[column] if key == "status_known" else out[column]
-                values = tuple(shown.to_numpy()[mask])
-            problems.append(Problem(rule, source, fix, column, tuple(label_rows(mask)), values))
-        return problems
-    return []
-
-
-def _strip_column_names(frame: pd.DataFrame) -> pd.DataFrame:
-    names = [str(c).strip() for c in frame.columns]
-    if names != list(frame.columns):
-        frame = frame.set_axis(names, axis=1)
-    return frame
-
-
-def _missing_column(column: str, present: Sequence[str] | pd.Index, source: str) -> Problem:
-    near = [c for c in present if c.strip().lower().replace(" ", "_") == column]
-    hint = f" (found {near[0]!r}: rename it to {column!r})" if near else ""
-    found = ", ".join(map(str, present)) or "(none)"
-    return Problem(
-        f"required column is missing{hint}; columns found: {found}", source,
-        f"add a '{column}' column, or read the export with a column mapping (mapping=...)", column,
-    )
-
-
-# --------------------------------------------------------------------------- history
-def clean_history(
-    frame: pd.DataFrame,
-    opportunities: pd.DataFrame,
-    settings: FunnelSettings,
-    *,
-    source: str,
-    row_label: RowLabel = position_labels,
-) -> pd.DataFrame:
-    """Coerce and validate a stage-history table against its opportunities.
-
-    Entries are sorted by opportunity and ``entered_at``; ties keep the source order
-    (the ``seq`` column records it).
-
-    Raises
-    ------
-    DataSchemaError
-        Listing every problem: missing columns, blank ids or stages, unreadable
-        timestamps, rows for unknown opportunities, stages not in the funnel, entries
-        before the opportunity was created or after it was closed.
-    """
-    frame = _strip_column_names(frame)
-    missing = [c for c in HISTORY_COLUMNS if c not in frame.columns]
-    if missing:
-        raise DataSchemaError(problems=[_missing_column(c, frame.columns, source) for c in missing])
-    frame = frame.reset_index(drop=True)
-    out = pd.DataFrame(index=frame.index)
-    out["opportunity_id"] = clean_text(frame["opportunity_id"])
-    out["stage"] = clean_text(frame["stage"])
-    entered, bad_entered = parse_timestamps(frame["entered_at"], tz=settings.timezone)
-    out["entered_at"] = entered
-    out["seq"] = np.arange(len(out), dtype=index_dtype(len(out)))
-
-    def labels(mask: np.ndarray) -> list[str]:
-        positions = np.flatnonzero(mask)
-        ids = out["opportunity_id"].to_numpy()[positions]
-        lines = row_label(positions)
-        return [f"{i} ({ln})" if isinstance(i, str) else ln for i, ln in zip(ids, lines, strict=True)]
-
-    problems: list[Problem] = []
-    for col, fix in (("opportunity_id", "fill in the opportunity each stage entry belongs to"),
-                     ("stage", "fill in the stage that was entered")):
-        blank = out[col].isna().to_numpy()
-        if blank.any():
-            problems.append(Problem("has blank values", source, fix, col, tuple(labels(blank))))
-    blank_time = out["entered_at"].isna().to_numpy() & ~bad_entered
-    if blank_time.any():
-        problems.append(Problem("has blank values", source, "fill in when each stage was entered",
-                                "entered_at", tuple(labels(blank_time))))
-    if bad_entered.any():
-        problems.append(Problem("has values that cannot be read as a timestamp", source, _TIMESTAMP_FIX,
-                                "entered_at", tuple(labels(bad_entered)),
-                                tuple(str(v) for v in frame["entered_at"].to_numpy()[bad_entered])))
-
-    codes = id_codes(out["opportunity_id"], opportunities["opportunity_id"]).astype(
-        index_dtype(len(opportunities)))
-    known = codes >= 0
-    unknown = ~known & out["opportunity_id"].notna().to_numpy()
-    if unknown.any():
-        problems.append(Problem(
-            "has rows for opportunities that are not in the opportunities table", source,
-            "remove these history rows, or add the missing opportunities", "opportunity_id",
-            tuple(labels(unknown)),
-        ))
-
-    if settings.stages:
-        allowed = {*settings.stages, settings.won, settings.lost}
-        off = out["stage"].notna().to_numpy() & ~out["stage"].isin(allowed).to_numpy()
-        if off.any():
-            problems.append(Problem(
-                f"has stages that are not in the funnel ({', '.join(settings.stages)}; outcomes "
-                f"{settings.won}/{settings.lost})", source,
-                "add the stage to 'stages' in funnel.yml in its funnel position, or correct the value "
-                "(map CRM stage names with a column mapping)", "stage",
-                tuple(labels(off)), tuple(out["stage"].to_numpy()[off]),
-            ))
-
-    entry = utc_nanos(out["entered_at"])
-    if known.any():
-        before, after = _outside_life(codes, entry, utc_nanos(opportunities["created_at"]),
-                                      utc_nanos(opportunities["closed_at"]))
-        if before.any():
-            problems.append(Problem(
-                "has entries before the opportunity was created", source,
-                "correct entered_at or the opportunity's created_at (a stage cannot be entered "
-                "before the deal exists)", "entered_at", tuple(labels(before)),
-            ))
-        if after.any():
-            problems.append(Problem(
-                "has entries after the opportunity was closed", source,
-                "correct entered_at or the opportunity's closed_at (a closed deal enters no stage)",
-                "entered_at", tuple(labels(after)),
-            ))
-
-    if problems:
-        raise DataSchemaError.from_problems(problems)
-
-    extras = [c for c in frame.columns if c not in out.columns]
-    for col in extras:
-        out[col] = frame[col]
-    out["opp_code"] = codes
-    # Sort by opportunity, then entry time, ties in source order. Exports are usually
-    # sorted already: then nothing is moved.
-    if len(codes) < 2 or _sorted_pairs(codes, entry):
-        return out
-    order = np.argsort(entry, kind="stable")  # stable: ties keep the source order
-    order = order[np.argsort(codes[order], kind="stable")]
-    return out.take(order).reset_index(drop=True)
-
-
-#: Rows per block when comparing history entries with their opportunity's life: caps
-#: the temporaries at a few MB whatever the size of the history.
-_BLOCK = 1 << 20
-_NAT = np.iinfo("int64").min
-
-
-def _outside_life(codes: np.ndarray, entry: np.ndarray, born: np.ndarray, ended: np.ndarray
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """Masks of entries before their opportunity was created / after it was closed.
-
-    Times are int64 nanoseconds (:func:`utc_nanos`); the smallest int64 is NaT.
-    """
-    before = np.zeros(len(codes), dtype=bool)
-    after = np.zeros(len(codes), dtype=bool)
-    for lo in range(0, len(codes), _BLOCK):
-        part = slice(lo, lo + _BLOCK)
-        code, when = codes[part], entry[part]
-        known = (code >= 0) & (when != _NAT)
-        row = np.where(known, code, 0)
-        born_at = born[row]
-        before[part] = known & (born_at != _NAT) & (when < born_at)
-        close = ended[row]
-        after[part] = known & (close != _NAT) & (when > close)
-    return before, after
-
-
-def _sorted_pairs(codes: np.ndarray, times: np.ndarray) -> bool:
-    """Whether rows are already ordered by ``codes`` then ``times`` (no int temporaries)."""
-    for lo in range(0, len(codes) - 1, _BLOCK):
-        a, b = slice(lo, lo + _BLOCK), slice(lo + 1, lo + 1 + _BLOCK)
-        ca, cb = codes[a][: len(codes[b])], codes[b]
-        ta, tb = times[a][: len(cb)], times[b]
-        if not ((cb > ca) | ((cb == ca) & (tb >= ta))).all():
-            return False
-    return True
-
-
-def check_stage_column(opportunities: pd.DataFrame, settings: FunnelSettings, *, source: str) -> None:
-    """Check the ``stage`` column of opportunities names funnel stages (when configured)."""
-    if not settings.stages or settings.stages_inferred:
-        return
-    allowed = {*settings.stages, settings.won, settings.lost}
-    stage = opportunities["stage"]
-    off = (stage.notna() & ~stage.isin(allowed)).to_numpy()
-    if off.any():
-        raise DataSchemaError(
-            f"has stages that are not in the funnel ({', '.join(settings.stages)})",
-            source=source, column="stage",
-            ids=list(opportunities["opportunity_id"].to_numpy()[off]),
-            values=list(stage.to_numpy()[off]),
-            fix="add the stage to 'stages' in funnel.yml in its funnel position, or correct the value",
-        )
-
-
-def infer_stage_order(
-    history: pd.DataFrame, opportunities: pd.DataFrame, settings: FunnelSettings
-) -> tuple[str, ...]:
-    """Infer the open-stage order from the history.
-
-    Each opportunity orders the stages it entered by first entry. A stage scores a
-    point for every other stage it precedes in most of the opportunities that entered
-    both (a Copeland ranking), so deals that start mid-funnel or skip stages do not
-    distort the order; ties are broken by the mean relative rank, then by name. Stages
-    that appear only in the opportunities' ``stage`` column follow, in order of first
-    appearance.
-    """
-    outcomes = {settings.won, settings.lost}
-    order: list[str] = []
-    if len(history):
-        h = history[~history["stage"].isin(outcomes)]
-        first = h.drop_duplicates(["opportunity_id", "stage"])
-        rank = first.groupby("opportunity_id", sort=False).cumcount()
-        ranks = pd.DataFrame({"opp": first["opportunity_id"], "stage": first["stage"], "rank": rank})
-        wide = ranks.pivot(index="opp", columns="stage", values="rank")
-        names = list(wide.columns)
-        values = wide.to_numpy(dtype="float64")
-        # Copeland order: a stage scores one point for every other stage it precedes in
-        # most of the opportunities that entered both (only pairs seen together count, so
-        # a deal that starts mid-funnel does not pull its first stage forward).
-        score = dict.fromkeys(names, 0.0)
-        for i, a in enumerate(names):
-            for j in range(i + 1, len(names)):
-                before = int(np.sum(values[:, i] < values[:, j]))
-                after = int(np.sum(values[:, i] > values[:, j]))
-                if before > after:
-                    score[a] += 1
-                elif after > before:
-                    score[names[j]] += 1
-                else:
-                    score[a] += 0.5
-                    score[names[j]] += 0.5
-        mean_rank = wide.rank(axis=1, pct=True).mean()
-        order = sorted(names, key=lambda s: (-score[s], mean_rank[s], s))
-    for value in opportunities["stage"].dropna().unique():
-        if value not in outcomes and value not in order:
-            order.append(value)
-    if order:
-        warnings.warn(
-            f"funnel stage order inferred from the data: {' → '.join(order)}; "
-            "set 'stages' in funnel.yml to make it explicit",
-            SalesnbWarning, stacklevel=3,
-        )
-    return tuple(order)

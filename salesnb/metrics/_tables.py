@@ -1,96 +1,100 @@
-"""Building blocks of the KPI tables: window rows, groups, periods, grids, ratios.
+"""Building blocks of the KPI tables: window rows, groups, periods, grids, statistics.
 
 Private machinery of the metrics modules. Every function here works on a resolved
-:class:`~salesnb.metrics.window.Window` and a :class:`~salesnb.data.dataset.Snapshot`
-(the data as known at ``window.as_of``): nothing after ``as_of`` has happened.
+:class:`~salesnb.metrics.window.Window` and the data as known at ``window.as_of``
+(:meth:`salesnb.SalesData.at`): nothing after ``as_of`` has happened.
+
+How the work is split between the engine and Python, so that every engine gives the
+same numbers to the last bit:
+
+* the engine selects and joins (the window, the ``as_of`` replay, stage visits, the
+  deepest and current stage, periods) and counts; integer sums (durations in
+  microseconds) are exact there too;
+* sums and means of amounts (floats) are computed in Python on the per-deal values,
+  fetched in the source's row order; a quantile is the linear interpolation (pandas'
+  rule) between two order statistics, which the engine picks by rank when there are
+  many values (:func:`summarize`).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import ibis
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from salesnb import periods
 from salesnb._options import PERIODS, check_option
 from salesnb.data.dataset import SalesData, Snapshot
+from salesnb.data.frames import to_frame
+from salesnb.exceptions import OptionError
 from salesnb.metrics.window import Window
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
 
 #: Label used for an empty group value (no team, no reason...).
 NONE_LABEL = "(none)"
 UNSPECIFIED = "(unspecified)"
 TOTAL = "(all)"
-NANOS_PER_DAY = 86_400 * 1_000_000_000
+US_PER_DAY = 86_400_000_000
+#: Below this many values, statistics are computed from the values themselves (fetched);
+#: above it, the engine returns counts, exact sums and the order statistics needed.
+FETCH_VALUES_BELOW = 20_000
 
 
-# --------------------------------------------------------------------------- as_of replay
-def known_in_window(snap: Snapshot, window: Window, which: str,
-                    columns: list[str | None] | None = None) -> pd.DataFrame:
-    """Return the opportunities known at ``window.as_of`` that belong to the window.
-
-    ``which="created"``: the cohort created in ``[start, end)``; ``"closed"``: the
-    deals won or lost in it (closed by ``as_of``). ``columns`` (None entries are
-    skipped, so an optional ``by`` can be passed as is) limits the copy to what the
-    caller reads: on millions of rows, copying every text column is what costs. The
-    rows are kept with the snapshot per window; the index is the opportunity's row.
-    """
-    opps = snap.opportunities
-
-    def rows_of() -> np.ndarray:
-        if which == "created":
-            return np.flatnonzero(window_mask(opps["created_at"], window))
-        closed = opps["status_asof"].isin(["won", "lost"]).to_numpy()
-        return np.flatnonzero(closed & window_mask(opps["closed_asof"], window))
-
-    rows = snap.derived(("in_window", which, window.start.value, window.end.value), rows_of)
-    if columns is not None:
-        wanted = [c for c in dict.fromkeys(columns) if c is not None]
-        if any(c not in opps.columns for c in wanted):
-            group_labels(opps, next(c for c in wanted if c not in opps.columns))  # raises, naming them
-        opps = opps[wanted]
-    return opps.take(rows)
+# --------------------------------------------------------------------------- engine I/O
+def fetch(data: SalesData, expr: ir.Table) -> pd.DataFrame:
+    """Run ``expr`` in the data's engine; return a DataFrame (instants as aware timestamps)."""
+    return to_frame(data.engine.arrow(expr), data.settings.timezone)
 
 
-def lookup(keys: pd.Series, table: pd.Series) -> pd.Series:
-    """Return ``table[key]`` for each of ``keys`` (missing where absent), indexed like ``keys``.
-
-    Like ``keys.map(table)`` for a ``table`` with a unique index, but keeps the dtype
-    of ``table`` and works when ``table`` is empty (``Series.map`` with an empty
-    datetime Series raises in pandas).
-    """
-    return pd.Series(table.reindex(keys.to_numpy()).array, index=keys.index, name=table.name)
+def in_window(values: ir.IntegerValue, window: Window) -> ir.BooleanValue:
+    """``start <= values < end`` on microseconds (NULL is outside)."""
+    start, end = micros(window.start), micros(window.end)
+    return ((values >= start) & (values < end)).fill_null(False)
 
 
-def window_mask(times: pd.Series, window: Window) -> np.ndarray:
-    """Return ``start <= times < end`` as a boolean array (missing times are outside)."""
-    return ((times >= window.start) & (times < window.end)).fillna(False).to_numpy(dtype=bool)
+def micros(moment: pd.Timestamp) -> int:
+    """Microseconds since the epoch (UTC) of an aware timestamp, as the engine holds instants."""
+    return int(moment.value) // 1000
 
 
-def days_between(start: pd.Series, end: pd.Series) -> pd.Series:
-    """Return elapsed days (seconds / 86400, fractional) from ``start`` to ``end``."""
-    return (end - start).dt.total_seconds() / 86_400.0
+def days(values: Any) -> np.ndarray:
+    """Durations in microseconds as fractional days (seconds / 86400)."""
+    return np.asarray(values, dtype="float64") / US_PER_DAY
+
+
+# --------------------------------------------------------------------------- window rows
+def closed_in_window(snap: Snapshot, window: Window) -> ir.Table:
+    """The deals won or lost in the window, as known at ``as_of`` (an engine table with
+    ``status_asof`` and ``closed_asof``)."""
+    o = snap.data.opportunity_table
+    t = o.filter(snap.closed_known(o) & o.status.isin(["won", "lost"]) & in_window(o.closed_at, window))
+    return t.mutate(status_asof=t.status, closed_asof=t.closed_at)
+
+
+def created_in_window(snap: Snapshot, window: Window) -> ir.Table:
+    """The cohort created in the window, as known at ``as_of`` (with ``status_asof`` and
+    ``closed_asof``)."""
+    o = snap.data.opportunity_table
+    t = o.filter(in_window(o.created_at, window) & snap.exists(o))
+    return t.mutate(status_asof=snap.status(t), closed_asof=snap.closed(t))
 
 
 # --------------------------------------------------------------------------- grouping
-def group_labels(frame: pd.DataFrame, by: str | None) -> pd.Series:
-    """Return the group label of each row for ``by`` (a column name, or None for the total)."""
-    if by is None:
-        return pd.Series(TOTAL, index=frame.index, dtype="str")
-    values = frame[check_by(by, frame.columns)]
-    if not pd.api.types.is_string_dtype(values.dtype):
-        values = values.astype("str")
-    return values.fillna(NONE_LABEL)
-
-
 def check_by(by: str, columns: Any) -> str:
     """Return the column ``by`` names (the option checker's rule: case-insensitive)."""
-    return check_option("by", by, [str(c) for c in columns])
+    public = [str(c) for c in columns if not str(c).startswith("_")
+              and str(c) not in ("status_asof", "closed_asof")]
+    return check_option("by", by, public)
 
 
 def canonical_by(data: SalesData, by: str | None) -> str | None:
     """Return ``by`` as the column of the opportunities it names (None stays None)."""
-    return None if by is None else check_by(by, data.opportunities.columns)
+    return None if by is None else check_by(by, data.opportunity_table.columns)
 
 
 def group_column(by: str | None) -> str:
@@ -98,20 +102,30 @@ def group_column(by: str | None) -> str:
     return by if by is not None else "group"
 
 
+def group_value(t: ir.Table, by: str | None) -> ir.StringValue:
+    """The group label of each row for ``by`` (a column; None for the total, ``(all)``)."""
+    if by is None:
+        return ibis.literal(TOTAL)
+    column = t[check_by(by, t.columns)]
+    text = column if column.type().is_string() else column.cast("string")
+    return text.fill_null(NONE_LABEL)
+
+
 def all_groups(snap: Snapshot, by: str | None) -> list[str]:
     """Return every group label known at ``snap.as_of``, sorted (so empty groups show as zeros).
 
     Groups that appear only on opportunities created after ``as_of`` did not exist
-    yet, so a past window shows the same rows whenever it is re-run.
+    yet, so a past window shows the same rows whenever it is re-run. Sorted in Python:
+    the same order whatever the engine's collation.
     """
+    if by is None:
+        return [TOTAL]
 
     def compute() -> list[str]:
-        opps = snap.data.opportunities
-        if by is not None and by not in opps.columns:
-            group_labels(opps, by)  # raises, naming the columns
-        column = opps[[by]] if by is not None else opps[[]]
-        existed = (opps["created_at"] <= snap.as_of).to_numpy()
-        return sorted(group_labels(column if existed.all() else column[existed], by).unique().tolist())
+        o = snap.data.opportunity_table
+        known = o.filter(snap.exists(o))
+        found = snap.data.engine.arrow(known.select(_g=group_value(known, by)).distinct())
+        return sorted(str(v) for v in found.column("_g").to_pylist())
 
     return list(snap.derived(("all_groups", by), compute))
 
@@ -134,6 +148,19 @@ def period_frame(
     )
 
 
+def with_period(t: ir.Table, time_col: str, table: pd.DataFrame) -> ir.Table:
+    """``t`` with the ``period`` label of ``time_col``: the calendar table built in Python
+    (:func:`period_frame`), joined in the engine. Rows outside every period are dropped
+    (callers pass rows inside the window, which its periods cover)."""
+    bounds = ibis.memtable(pa.table({
+        "period": pa.array([str(p) for p in table["period"]], pa.string()),
+        "_ps": pa.array([micros(t) for t in table["period_start"]], pa.int64()),
+        "_pe": pa.array([micros(t) for t in table["period_end"]], pa.int64()),
+    }))
+    joined = t.join(bounds, (t[time_col] >= bounds._ps) & (t[time_col] < bounds._pe))
+    return joined.drop("_ps", "_pe")
+
+
 def assign(
     data: SalesData,
     times: pd.Series,
@@ -154,32 +181,23 @@ def assign(
     return labels.astype("str")
 
 
-def split_by_period(
-    data: SalesData,
-    frame: pd.DataFrame,
-    times: pd.Series,
-    window: Window,
-    period: str | None,
-    group_col: str,
-) -> tuple[list[str], pd.DataFrame | None, list[str]]:
-    """Prepare a per-group (and per-period) aggregation of ``frame``.
-
-    With a ``period``, adds the period label of ``times`` to ``frame`` (in place) and
-    returns the grouping keys ``["period", group_col]``, the period table for
-    :func:`complete_grid` and the leading output columns; without one, ``[group_col]``,
-    None and no leading columns.
-    """
-    if period is None:
-        return [group_col], None, []
-    frame["period"] = assign(data, times, window, period)
-    return (["period", group_col], period_frame(data, window, period),
-            ["period", "period_start", "period_end"])
-
-
 def _week_start(data: SalesData, calendar: str) -> str:
     if calendar == data.settings.calendar:
         return data.settings.week_start
     return periods.default_week_start(calendar)
+
+
+def grouped(data: SalesData, t: ir.Table, by: str | None, window: Window, period: str | None,
+            time_col: str) -> tuple[ir.Table, list[str], pd.DataFrame | None, list[str]]:
+    """``t`` with its group label (and period label), the grouping keys, the period table
+    for :func:`complete_grid` and the leading output columns."""
+    col = group_column(by)
+    t = t.mutate(**{col: group_value(t, by)})
+    if period is None:
+        return t, [col], None, []
+    table = period_frame(data, window, period)
+    return (with_period(t, time_col, table), ["period", col], table,
+            ["period", "period_start", "period_end"])
 
 
 def complete_grid(
@@ -197,10 +215,101 @@ def complete_grid(
     else:
         grid = pd.DataFrame({group_col: pd.Series(groups, dtype="str")})
         keys = [group_col]
+    counts = counts.astype({k: "str" for k in keys if k in counts.columns})
     out = grid.merge(counts, on=keys, how="left")
     for col in value_cols:
         out[col] = out[col].fillna(0).astype("int64")
     return out
+
+
+# --------------------------------------------------------------------------- statistics
+def float_sums(data: SalesData, t: ir.Table, keys: list[str], value: ir.Value, name: str) -> pd.DataFrame:
+    """The sum of a float ``value`` per ``keys``, added in Python in source row order (the
+    same on every engine); groups whose values are all missing sum to 0."""
+    rows = fetch(data, t.select(*keys, _v=value, _r=t._row).order_by("_r"))
+    if rows.empty:
+        return pd.DataFrame({**{k: pd.Series(dtype="str") for k in keys}, name: pd.Series(dtype="float64")})
+    rows["_v"] = rows["_v"].astype("float64")
+    return rows.groupby(keys, sort=False)["_v"].sum().rename(name).reset_index()
+
+
+def _lerp(a: float, b: float, t: float) -> float:
+    """numpy's linear interpolation (what pandas' ``quantile`` computes)."""
+    diff = b - a
+    return b - diff * (1 - t) if t >= 0.5 else a + diff * t
+
+
+def summarize(data: SalesData, table: ir.Table, keys: list[str], value: str, *,
+              quantiles: dict[str, float], mean: str | None = None, count: str = "n") -> pd.DataFrame:
+    """Per group of ``keys``: the count, mean and quantiles of the integer column ``value``.
+
+    Exact and the same on every engine: counts and integer sums come from the engine;
+    each quantile is the linear interpolation (pandas' default) between two order
+    statistics, which are either fetched with all values (few) or picked in the engine
+    by rank. Returns floats in the unit of ``value``; missing values are left out.
+    """
+    t = table.filter(table[value].notnull())
+    agg: dict[str, Any] = {count: t.count()}
+    if mean:
+        # Spark's long sums overflow silently: sum as decimals there.
+        agg["_sum"] = (t[value].cast("decimal(38, 0)") if data.engine.kind == "pyspark" else t[value]).sum()
+    head = fetch(data, t.group_by(keys).aggregate(**agg) if keys else t.aggregate(**agg))
+    if keys:
+        head = head.astype({k: "str" for k in keys})
+    if head.empty or (not keys and int(head[count].iloc[0]) == 0):
+        cols: dict[str, Any] = {k: pd.Series(dtype="str") for k in keys}
+        cols[count] = pd.Series(dtype="int64")
+        for name in ([mean] if mean else []) + list(quantiles):
+            cols[name] = pd.Series(dtype="float64")
+        out = pd.DataFrame(cols)
+        if not keys:
+            out = pd.DataFrame({count: [0], **{n: [np.nan] for n in ([mean] if mean else []) + list(quantiles)}})
+        return out
+    head[count] = head[count].astype("int64")
+    if mean:
+        head[mean] = [float(s) / n if n else np.nan
+                      for s, n in zip(head.pop("_sum"), head[count], strict=True)]
+    if not quantiles:
+        return head
+    total = int(head[count].sum())
+    if total < FETCH_VALUES_BELOW or data.engine.kind == "sqlite":
+        values = fetch(data, t.select(*keys, _v=t[value]))
+        values["_v"] = values["_v"].astype("float64")
+        if keys:
+            values = values.astype({k: "str" for k in keys})
+            by_key = values.groupby(keys, sort=False)["_v"]
+            for name, q in quantiles.items():
+                head = head.merge(by_key.quantile(q).rename(name).reset_index(), on=keys, how="left")
+        else:
+            for name, q in quantiles.items():
+                head[name] = float(values["_v"].quantile(q))
+        return head
+    wanted: list[tuple[Any, ...]] = []
+    positions = []
+    for row in head.itertuples(index=False):
+        n = int(getattr(row, count))
+        key_values = tuple(getattr(row, k) for k in keys)
+        spots = {}
+        for name, q in quantiles.items():
+            pos = (n - 1) * q
+            lo, hi = int(np.floor(pos)), int(np.ceil(pos))
+            spots[name] = (lo, hi, pos - lo)
+            wanted.extend([(*key_values, lo), (*key_values, hi)])
+        positions.append((key_values, spots))
+    ranks = pd.DataFrame(wanted, columns=[*keys, "_rank"]).drop_duplicates()
+    rank_table = ibis.memtable(pa.Table.from_pandas(ranks, preserve_index=False))
+    order = ibis.window(group_by=[t[k] for k in keys], order_by=t[value]) if keys else \
+        ibis.window(order_by=t[value])
+    ranked = t.select(*keys, _v=t[value], _rank=ibis.row_number().over(order))
+    picked = fetch(data, ranked.join(rank_table, [*keys, "_rank"]).select(*keys, "_rank", "_v"))
+    if keys:
+        picked = picked.astype({k: "str" for k in keys})
+    found = {(*tuple(r[:-2]), int(r[-2])): float(r[-1])
+             for r in picked[[*keys, "_rank", "_v"]].itertuples(index=False)}
+    for name in quantiles:
+        head[name] = [_lerp(found[(*kv, spots[name][0])], found[(*kv, spots[name][1])], spots[name][2])
+                      for kv, spots in positions]
+    return head
 
 
 # --------------------------------------------------------------------------- numbers
@@ -216,3 +325,11 @@ def with_excluded(frame: pd.DataFrame, **excluded: int) -> pd.DataFrame:
     """Attach counts of rows a computation left out, as ``frame.attrs['excluded']``."""
     frame.attrs["excluded"] = {k: int(v) for k, v in excluded.items()}
     return frame
+
+
+__all__ = [
+    "NONE_LABEL", "TOTAL", "UNSPECIFIED", "OptionError", "all_groups", "assign", "canonical_by",
+    "check_by", "closed_in_window", "complete_grid", "created_in_window", "days", "fetch",
+    "float_sums", "group_column", "group_value", "grouped", "in_window", "micros", "period_frame",
+    "ratio", "summarize", "with_excluded", "with_period",
+]

@@ -17,24 +17,34 @@ from __future__ import annotations
 
 from typing import Any
 
+import ibis
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from salesnb import periods
 from salesnb._docstrings import fill_doc
 from salesnb._options import check_option
+from salesnb.data import portable as P
 from salesnb.data.dataset import SalesData, Snapshot
+from salesnb.data.portable import count_true
+from salesnb.data.validation import LOST_CODE, WON_CODE
 from salesnb.metrics._tables import (
     TOTAL,
+    US_PER_DAY,
     all_groups,
+    assign,
     canonical_by,
     complete_grid,
-    days_between,
+    days,
+    fetch,
     group_column,
-    group_labels,
-    lookup,
-    split_by_period,
-    window_mask,
+    group_value,
+    in_window,
+    period_frame,
+    summarize,
     with_excluded,
+    with_period,
 )
 from salesnb.metrics.statistics import kaplan_meier
 from salesnb.metrics.window import TimeLike, Window, resolve_window
@@ -50,26 +60,17 @@ def check_events(data: SalesData, start_event: str, end_event: str) -> tuple[str
             check_option("end_event", end_event, dict.fromkeys(("won", *stages))))
 
 
-def _first_entry(snap: Snapshot, stage: str) -> pd.Series:
-    """First entry time into ``stage`` per opportunity id, known at ``snap.as_of``."""
-    hist = snap.history
-    hist = hist[hist["stage"] == stage]
-    return hist.drop_duplicates("opportunity_id", keep="first").set_index("opportunity_id")["entered_at"]
+def _first_entry(snap: Snapshot, stage: str) -> ibis.Table:
+    """First entry time into ``stage`` per opportunity (``opp_key``, ``_t``), known at ``as_of``."""
+    s = snap.data.settings
+    code = WON_CODE if stage == s.won else LOST_CODE if stage == s.lost else list(s.stages).index(stage)
+    h = snap.entries
+    h = h.filter(h.position == code)
+    return h.group_by("opp_key").aggregate(_t=h.entered_at.min())
 
 
-def _event_times(snap: Snapshot, opps: pd.DataFrame, event: str, *, role: str) -> pd.Series:
-    if role == "start" and event == "created":
-        return opps["created_at"]
-    if role == "end" and event == "won":
-        return opps["closed_asof"].where(opps["status_asof"] == "won")
-    return lookup(opps["opportunity_id"], _first_entry(snap, event))
 
 
-def _elapsed(data: SalesData, start: pd.Series, end: pd.Series, business_days: bool) -> pd.Series:
-    if not business_days:
-        return days_between(start, end)
-    s = data.settings
-    return periods.business_days_between(start, end, weekend=s.weekend, holidays=s.holidays)
 
 
 @fill_doc
@@ -115,30 +116,27 @@ def cycle_durations(
 
 def _durations(snap: Snapshot, window: Window, start_event: str, end_event: str,
                business_days: bool) -> pd.DataFrame:
-    data = snap.data
-    opps = snap.opportunities[["opportunity_id", "owner", "team", "amount", "created_at",
-                                         "status_asof", "closed_asof"]]
-    ended = _event_times(snap, opps, end_event, role="end")
-    sel = window_mask(ended, window)
-    opps, ended = opps[sel], ended[sel]
-    started = _event_times(snap, opps, start_event, role="start")
-    no_start = started.isna().to_numpy()
-    backwards = (started > ended).fillna(False).to_numpy()
-    keep = ~no_start & ~backwards
-    opps, started, ended = opps[keep], started[keep], ended[keep]
+    t, no_start, backwards = _durations_table(snap, window, start_event, end_event)
+    parts: list[str] = []
+    if business_days:
+        t, parts = _business_days(snap, t, "_start", "_end")
+    rows = fetch(snap.data, t.select("opportunity_id", "owner", "team", "amount", "closed_asof",
+                                     "_start", "_end", "_dur", *parts, _r=t._row).order_by("_r"))
+    tz = snap.data.settings.timezone
+    from salesnb.data.frames import micros_to_times
+
     out = pd.DataFrame({
-        "opportunity_id": opps["opportunity_id"],
-        "owner": opps["owner"],
-        "team": opps["team"],
-        "amount": opps["amount"],
-        "closed_at": opps["closed_asof"],
-        "started_at": started,
-        "ended_at": ended,
-        "days": _elapsed(data, started, ended, business_days),
+        "opportunity_id": rows["opportunity_id"],
+        "owner": rows["owner"],
+        "team": rows["team"],
+        "amount": rows["amount"].astype("float64"),
+        "closed_at": rows["closed_asof"],
+        "started_at": micros_to_times(pa.array(rows["_start"].to_numpy(dtype="int64")), tz),
+        "ended_at": micros_to_times(pa.array(rows["_end"].to_numpy(dtype="int64")), tz),
+        "days": _business_values(rows) if business_days else days(rows["_dur"]),
     })
     out.attrs["window"] = window
-    return with_excluded(out.reset_index(drop=True), no_start_event=int(no_start.sum()),
-                         start_after_end=int(backwards.sum()))
+    return with_excluded(out.reset_index(drop=True), no_start_event=no_start, start_after_end=backwards)
 
 
 @fill_doc
@@ -195,19 +193,40 @@ def _sales_cycle(snap: Snapshot, window: Window, *, period: str | None, by: str 
                  start_event: str = "created", end_event: str = "won",
                  business_days: bool = False) -> pd.DataFrame:
     data = snap.data
-    dur = _durations(snap, window, start_event, end_event, business_days)
     col = group_column(by)
-    frame = pd.DataFrame({col: group_labels(dur, by), "days": dur["days"]})
-    keys, table, lead = split_by_period(data, frame, dur["ended_at"], window, period, col)
-    g = frame.groupby(keys, sort=False)["days"]
-    summary = pd.concat([
-        g.size().rename("won_count"), g.mean().rename("mean_days"), g.median().rename("median_days"),
-        g.quantile(0.75).rename("p75_days"), g.quantile(0.9).rename("p90_days"),
-    ], axis=1).reset_index()
+    table = period_frame(data, window, period) if period is not None else None
+    keys = ["period", col] if period is not None else [col]
+    lead = ["period", "period_start", "period_end"] if period is not None else []
+    if business_days:
+        dur = _durations(snap, window, start_event, end_event, True)
+        excluded = dict(dur.attrs["excluded"])
+        o = data.opportunity_table
+        labels = fetch(data, o.select("opportunity_id", _g=group_value(o, by)))
+        frame = pd.DataFrame({col: dur["opportunity_id"].map(
+            dict(zip(labels["opportunity_id"], labels["_g"], strict=True))).astype("str"), "days": dur["days"]})
+        if period is not None:
+            frame["period"] = assign(data, dur["ended_at"], window, period)
+        g = frame.groupby(keys, sort=False)["days"]
+        summary = pd.concat([
+            g.size().rename("won_count"), g.mean().rename("mean_days"), g.median().rename("median_days"),
+            g.quantile(0.75).rename("p75_days"), g.quantile(0.9).rename("p90_days"),
+        ], axis=1).reset_index()
+    else:
+        t, no_start, backwards = _durations_table(snap, window, start_event, end_event)
+        excluded = {"no_start_event": no_start, "start_after_end": backwards}
+        t = t.mutate(**{col: group_value(t, by)})
+        if table is not None:
+            t = with_period(t, "_end", table)
+        summary = summarize(data, t, keys, "_dur", mean="mean_days", count="won_count",
+                            quantiles={"median_days": 0.5, "p75_days": 0.75, "p90_days": 0.9})
+        for c in ("mean_days", "median_days", "p75_days", "p90_days"):
+            summary[c] = summary[c].astype("float64") / US_PER_DAY
     groups = all_groups(snap, by) if by is not None else [TOTAL]
     out = complete_grid(summary, table, groups, col, ["won_count"])
+    for c in ("mean_days", "median_days", "p75_days", "p90_days"):
+        out[c] = out[c].astype("float64")
     out = out[[*lead, col, "won_count", "mean_days", "median_days", "p75_days", "p90_days"]]
-    out.attrs["excluded"] = dict(dur.attrs["excluded"])
+    out.attrs["excluded"] = excluded
     return out
 
 
@@ -267,11 +286,10 @@ def cycle_survival(
 def _cycle_survival(snap: Snapshot, window: Window, *, by: str | None, start_event: str = "created",
                     end_event: str = "won", business_days: bool = False,
                     confidence: float = 0.95) -> pd.DataFrame:
-    spells = _spells(snap, window, start_event, end_event, business_days)
+    spells = _spells(snap, window, start_event, end_event, business_days, by)
     col = group_column(by)
-    spells[col] = group_labels(spells, by).to_numpy()
     curves, medians = [], []
-    for name, g in spells.groupby(col, sort=True):
+    for name, g in spells.groupby("group", sort=True):
         curve, med = kaplan_meier(g["days"].to_numpy(), g["event"].to_numpy(), confidence)
         curve.insert(0, col, name)
         curves.append(curve)
@@ -288,22 +306,32 @@ def _cycle_survival(snap: Snapshot, window: Window, *, by: str | None, start_eve
 
 
 def _spells(snap: Snapshot, window: Window, start_event: str, end_event: str,
-            business_days: bool) -> pd.DataFrame:
-    data = snap.data
-    opps = snap.opportunities
-    started = _event_times(snap, opps, start_event, role="start")
-    sel = window_mask(started, window)
-    opps, started = opps[sel], started[sel]
-    ended = _event_times(snap, opps, end_event, role="end")
-    is_open = (opps["status_asof"] == "open").to_numpy()
-    event = ended.notna().to_numpy() & (ended >= started).fillna(False).to_numpy()
-    censored = ~event & is_open
-    keep = event | censored
-    stop = ended.where(event, window.as_of)
-    out = opps[keep].copy()
-    out["days"] = _elapsed(data, started[keep], stop[keep], business_days).to_numpy()
-    out["event"] = event[keep]
-    return with_excluded(out, lost_before_end=int((~keep).sum()))
+            business_days: bool, by: str | None = None) -> pd.DataFrame:
+    """The opportunities whose start event falls in the window: ``days`` to the end event
+    (``event``) or to ``as_of`` (censored: still open); lost before the end event: left out
+    and counted. ``group``: the group label of ``by``."""
+    o = snap.data.opportunity_table
+    known = o.filter(snap.exists(o))
+    t = known.mutate(status_asof=snap.status(known), closed_asof=snap.closed(known))
+    t = _event(snap, t, start_event, role="start")
+    t = t.filter(in_window(t._start, window))
+    t = _event(snap, t, end_event, role="end")
+    event = t._end.notnull() & (t._end >= t._start).fill_null(False)
+    censored = ~event & (t.status_asof == "open")
+    t = t.mutate(_is_event=event, _keep=event | censored,
+                 _stop=ibis.ifelse(event, t._end, ibis.literal(snap.us, "int64")))
+    left_out = int(snap.data.engine.one(t.aggregate(n=count_true(~t._keep))).get("n") or 0)
+    keep = t.filter(t._keep)
+    keep = keep.mutate(_dur=keep._stop - keep._start)
+    parts: list[str] = []
+    if business_days:
+        keep, parts = _business_days(snap, keep, "_start", "_stop")
+    rows = fetch(snap.data, keep.select(*parts, group=group_value(keep, by), event=keep._is_event,
+                                        _dur=keep._dur, _r=keep._row).order_by("_r"))
+    rows["days"] = _business_values(rows) if business_days else days(rows["_dur"])
+    rows["group"] = rows["group"].astype("str")
+    rows["event"] = rows["event"].astype(bool)
+    return with_excluded(rows[["group", "days", "event"]], lost_before_end=left_out)
 
 
 @fill_doc
@@ -376,3 +404,88 @@ def cycle_comparison(
     out["change_mean_days"] = out[col].map(current) - out["mean_days"]
     return out
 
+
+def _business_days(snap: Snapshot, t: ibis.Table, start: str, end: str) -> tuple[ibis.Table, list[str]]:
+    """``t`` with what the business days from ``start`` to ``end`` are computed from.
+
+    The calendar of local days (business or not, and how many business days come
+    before each) is built in Python from the weekend and holidays of the settings and
+    joined in the engine on each instant's local day; the engine returns integers only
+    (whole business days and the wall-clock part of the first and last day), and
+    :func:`_business_values` finishes in Python, as
+    :func:`salesnb.periods.business_days_between` does.
+    """
+    s = snap.data.settings
+    zone = s.timezone
+    span = snap.data.engine.one(t.aggregate(lo=ibis.least(t[start].min(), t[end].min()),
+                                            hi=ibis.greatest(t[start].max(), t[end].max())))
+    lo, hi = span.get("lo"), span.get("hi")
+    if lo is None:
+        lo = hi = 0
+    offset = 3 * US_PER_DAY  # any zone's offset is less than a day: a safe margin
+    first_day, last_day = (lo - offset) // US_PER_DAY, (hi + offset) // US_PER_DAY
+    calendar = _day_calendar(first_day, last_day, s.weekend, s.holidays)
+    t = t.mutate(_ls=P.utc_to_local(t[start], zone, lo=lo, hi=hi), _le=P.utc_to_local(t[end], zone, lo=lo, hi=hi))
+    t = t.mutate(_ds=(t._ls // US_PER_DAY).cast("int64"), _de=(t._le // US_PER_DAY).cast("int64"))
+    cal_s = calendar.select(_cs_day="day", _cs_bus="bus", _cs_cum="cum")
+    cal_e = calendar.select(_ce_day="day", _ce_bus="bus", _ce_cum="cum")
+    t = t.left_join(cal_s, t._ds == cal_s._cs_day).left_join(cal_e, ibis._._de == cal_e._ce_day)
+    t = t.mutate(_bd_whole=t._ce_cum - t._cs_cum, _bd_s_bus=t._cs_bus, _bd_s_frac=t._ls - t._ds * US_PER_DAY,
+                 _bd_e_bus=t._ce_bus, _bd_e_frac=t._le - t._de * US_PER_DAY)
+    parts = ["_bd_whole", "_bd_s_bus", "_bd_s_frac", "_bd_e_bus", "_bd_e_frac"]
+    return t, parts
+
+
+def _durations_table(snap: Snapshot, window: Window, start_event: str, end_event: str
+                     ) -> tuple[ibis.Table, int, int]:
+    """The deals whose end event falls in the window, with ``_start``, ``_end`` and ``_dur``
+    (microseconds), and how many were left out: no start event, start after end."""
+    o = snap.data.opportunity_table
+    known = o.filter(snap.exists(o))
+    t = known.mutate(status_asof=snap.status(known), closed_asof=snap.closed(known))
+    t = _event(snap, t, end_event, role="end")
+    t = t.filter(in_window(t._end, window))
+    t = _event(snap, t, start_event, role="start")
+    left_out = snap.data.engine.one(t.aggregate(no_start=count_true(t._start.isnull()),
+                                                backwards=count_true(t._start > t._end)))
+    keep = t.filter(t._start.notnull() & (t._start <= t._end))
+    return (keep.mutate(_dur=keep._end - keep._start), int(left_out.get("no_start") or 0),
+            int(left_out.get("backwards") or 0))
+
+
+def _day_calendar(first_day: int, last_day: int, weekend: Any, holidays: Any) -> ibis.Table:
+    """Local days ``first_day..last_day`` (days since 1970-01-01): ``day``, ``bus`` (1 for a
+    business day), ``cum`` (business days before it), as an engine table."""
+    from salesnb.periods import _holiday_dates  # the one reader of the settings' holidays
+
+    weekdays = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+    off = {str(d).lower() for d in ([weekend] if isinstance(weekend, str) else weekend)}
+    calendar = np.busdaycalendar(weekmask=[0 if d in off else 1 for d in weekdays],
+                                 holidays=_holiday_dates(holidays))
+    day_numbers = np.arange(first_day, last_day + 1, dtype="int64")
+    business = np.is_busday(day_numbers.astype("M8[D]"), busdaycal=calendar).astype("int64")
+    before = np.concatenate([[0], np.cumsum(business)[:-1]]).astype("int64")
+    return ibis.memtable(pa.table({"day": day_numbers, "bus": business, "cum": before}))
+
+
+def _business_values(rows: pd.DataFrame) -> np.ndarray:
+    """Business days from the integer parts of :func:`_business_days` (fractions by wall clock)."""
+    day = np.float64(US_PER_DAY)
+    whole = rows["_bd_whole"].to_numpy(dtype="float64")
+    start_frac = rows["_bd_s_frac"].to_numpy(dtype="float64") / day
+    end_frac = rows["_bd_e_frac"].to_numpy(dtype="float64") / day
+    return (whole - rows["_bd_s_bus"].to_numpy(dtype="float64") * start_frac
+            + rows["_bd_e_bus"].to_numpy(dtype="float64") * end_frac)
+
+
+def _event(snap: Snapshot, t: ibis.Table, event: str, *, role: str) -> ibis.Table:
+    """``t`` with ``_start`` or ``_end``: the time of the event (NULL when it did not happen)."""
+    name = f"_{role}"
+    if role == "start" and event == "created":
+        return t.mutate(**{name: t.created_at})
+    if role == "end" and event == "won":
+        return t.mutate(**{name: ibis.ifelse(t.status_asof == "won", t.closed_asof, ibis.null("int64"))})
+    first = _first_entry(snap, event)
+    first = first.select(**{f"{name}_k": first.opp_key, name: first._t})
+    joined = t.left_join(first, t._row == first[f"{name}_k"])
+    return joined.drop(f"{name}_k")

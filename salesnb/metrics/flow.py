@@ -16,20 +16,31 @@ The moves between stages and the time spent in each stage come from the stage vi
 
 from __future__ import annotations
 
+import ibis
 import numpy as np
 import pandas as pd
 
 from salesnb._docstrings import fill_doc
 from salesnb.data.dataset import SalesData, Snapshot
-from salesnb.metrics._tables import NONE_LABEL, canonical_by, known_in_window, ratio, window_mask
-from salesnb.metrics.stages import deepest_stage, visit_table, visits_of
+from salesnb.metrics._tables import (
+    NONE_LABEL,
+    US_PER_DAY,
+    canonical_by,
+    created_in_window,
+    fetch,
+    ratio,
+    summarize,
+)
+from salesnb.metrics.stages import visit_frame
 from salesnb.metrics.window import TimeLike, Window, resolve_window
 
 __all__ = ["funnel", "stage_transitions", "time_in_stage"]
 
 
-def _cohort(snap: Snapshot, window: Window, columns: list[str | None] | None = None) -> pd.DataFrame:
-    return known_in_window(snap, window, "created", columns)
+def _cohort(snap: Snapshot, window: Window) -> ibis.Table:
+    """The cohort created in the window, as a table of ``opp_key``."""
+    cohort = created_in_window(snap, window)
+    return cohort.select(opp_key=cohort._row)
 
 
 @fill_doc
@@ -73,20 +84,27 @@ def funnel(
 def _funnel(snap: Snapshot, window: Window) -> pd.DataFrame:
     data = snap.data
     stages = list(data.settings.stages)
-    cohort = _cohort(snap, window, ["status_asof", "stage"])
-    won = (cohort["status_asof"] == "won").to_numpy()
-    lost = (cohort["status_asof"] == "lost").to_numpy()
-    still_open = ~won & ~lost
-    deepest = deepest_stage(snap, cohort).to_numpy()
     k = len(stages)
-    reached = np.array([int(((deepest >= i) | won).sum()) for i in range(k)], dtype="int64")
-    lost_here = np.array([int((lost & (deepest == i)).sum()) for i in range(k)], dtype="int64")
-    open_here = np.array([int((still_open & (deepest == i)).sum()) for i in range(k)], dtype="int64")
-    following = np.append(reached[1:], int(won.sum())) if k else np.array([], dtype="int64")
-    visits = visits_of(snap, cohort.index.to_numpy(), lean=True)
-    done = visits[~visits["censored"].to_numpy()]
-    per_stage = done.groupby("position")["days"].agg(["median", "size"])
-    censored = visits["position"][visits["censored"].to_numpy()].value_counts()
+    cd = _cohort_deepest(snap, window)
+    counts = fetch(data, cd.group_by(["deep", "status_asof"]).aggregate(n=cd.count()))
+    deep = counts["deep"].to_numpy(dtype="int64")
+    n = counts["n"].to_numpy(dtype="int64")
+    won = (counts["status_asof"] == "won").to_numpy()
+    lost = (counts["status_asof"] == "lost").to_numpy()
+    still_open = (counts["status_asof"] == "open").to_numpy()
+    n_won, n_lost, n_open = int(n[won].sum()), int(n[lost].sum()), int(n[still_open].sum())
+    size = n_won + n_lost + n_open
+    reached = np.array([int(n[(deep >= i) | won].sum()) for i in range(k)], dtype="int64")
+    lost_here = np.array([int(n[lost & (deep == i)].sum()) for i in range(k)], dtype="int64")
+    open_here = np.array([int(n[still_open & (deep == i)].sum()) for i in range(k)], dtype="int64")
+    following = np.append(reached[1:], n_won) if k else np.array([], dtype="int64")
+    visits = snap.visits(_cohort(snap, window))
+    done = summarize(data, visits.filter(~visits.censored), ["position"], "duration",
+                     quantiles={"median": 0.5}, count="size")
+    per_stage = done.astype({"position": "int64"}).set_index("position")
+    open_visits = visits.filter(visits.censored)
+    cens = fetch(data, open_visits.group_by("position").aggregate(n=open_visits.count()))
+    censored = dict(zip(cens["position"].astype("int64"), cens["n"].astype("int64"), strict=True))
     out = pd.DataFrame({
         "stage": stages,
         "position": np.arange(1, k + 1),
@@ -94,13 +112,13 @@ def _funnel(snap: Snapshot, window: Window) -> pd.DataFrame:
         "lost_here": lost_here,
         "open_here": open_here,
         "conversion_to_next": ratio(following, reached),
-        "cumulative_conversion": ratio(reached, np.full(k, len(cohort))),
+        "cumulative_conversion": ratio(reached, np.full(k, size)),
         "completed_visits": [int(per_stage["size"].get(i, 0)) for i in range(k)],
         "censored_visits": [int(censored.get(i, 0)) for i in range(k)],
-        "median_days_in_stage": [float(per_stage["median"].get(i, np.nan)) for i in range(k)],
+        "median_days_in_stage": [float(per_stage["median"].get(i, np.nan)) / US_PER_DAY for i in range(k)],
     })
-    out.attrs.update(cohort=len(cohort), won=int(won.sum()), lost=int(lost.sum()),
-                     open=int(still_open.sum()), stages_inferred=data.settings.stages_inferred)
+    out.attrs.update(cohort=size, won=n_won, lost=n_lost, open=n_open,
+                     stages_inferred=data.settings.stages_inferred)
     return out
 
 
@@ -148,13 +166,15 @@ def time_in_stage(
     by = canonical_by(data, by)
     snap = data.at(window.as_of)
     if cohort:
-        visits = visit_table(snap, _cohort(snap, window, []).index.to_numpy())
+        visits = visit_frame(snap, cohort=_cohort(snap, window))
     else:
-        visits = visit_table(snap)
-        visits = visits[window_mask(visits["entered_at"], window)]
+        visits = visit_frame(snap, entered_in=window)
     keys = ["stage"]
     if by is not None:
-        values = data.opportunities[by].astype("str").to_numpy(dtype=object)[visits["opp_code"].to_numpy()]
+        o = data.opportunity_table
+        labels = fetch(data, o.select(_k=o._row, _g=o[by].cast("string")))
+        lookup = pd.Series(labels["_g"].to_numpy(), index=labels["_k"].to_numpy())
+        values = lookup.reindex(visits["opp_key"].to_numpy()).to_numpy()
         visits = visits.assign(**{by: pd.Series(values, index=visits.index, dtype="str").fillna(NONE_LABEL)})
         keys.append(by)
     grouped = visits.groupby(keys, sort=False)
@@ -214,7 +234,7 @@ def stage_transitions(
     """
     window = resolve_window(data, start, end, as_of, calendar)
     snap = data.at(window.as_of)
-    visits = visit_table(snap, _cohort(snap, window, []).index.to_numpy())
+    visits = visit_frame(snap, cohort=_cohort(snap, window))
     moves = visits[~visits["censored"]]
     order = {s: i for i, s in enumerate(data.settings.stages)}
     won, lost = data.settings.won, data.settings.lost
@@ -229,3 +249,17 @@ def stage_transitions(
     out = frame.groupby(["from_stage", "to_stage", "kind", "_f", "_t"]).size().rename("count").reset_index()
     out = out.sort_values(["_f", "_t", "to_stage"], ignore_index=True)
     return out[["from_stage", "to_stage", "kind", "count"]]
+
+
+def _cohort_deepest(snap: Snapshot, window: Window) -> ibis.Table:
+    """The cohort created in the window with ``status_asof`` and ``deep``: its deepest open
+    stage known at ``as_of`` (from the history; else its ``stage`` column when that names
+    an open stage; else the first stage)."""
+    stages = list(snap.data.settings.stages)
+    cohort = created_in_window(snap, window)
+    deep = snap.deepest()
+    deep = deep.select(_dk=deep.opp_key, _deep=deep.deepest)
+    joined = cohort.left_join(deep, cohort._row == deep._dk)
+    from_column = ibis.cases(*[(joined.stage == s, i) for i, s in enumerate(stages)],
+                             else_=ibis.null("int64")) if stages else ibis.null("int64")
+    return joined.mutate(deep=ibis.coalesce(joined._deep, from_column, 0))

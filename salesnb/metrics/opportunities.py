@@ -6,22 +6,27 @@ An opportunity is *open at T* when ``created_at <= T`` and it is not closed by T
 
 from __future__ import annotations
 
+import ibis
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from salesnb._arrays import utc_nanos as utc_ns
 from salesnb._docstrings import fill_doc
 from salesnb.data.dataset import SalesData, Snapshot
+from salesnb.data.portable import count_true
 from salesnb.metrics._tables import (
     TOTAL,
     all_groups,
-    assign,
     canonical_by,
     complete_grid,
+    fetch,
+    float_sums,
     group_column,
-    group_labels,
+    group_value,
+    grouped,
+    in_window,
+    micros,
     period_frame,
-    window_mask,
     with_excluded,
 )
 from salesnb.metrics.window import TimeLike, Window, resolve_moment, resolve_window
@@ -84,38 +89,39 @@ def open_opportunities(
 
 def _open_opportunities(snap: Snapshot, *, by: str | None, min_share: float = 0.5,
                         active_days: float | None = 365) -> pd.DataFrame:
+    data = snap.data
     at = snap.as_of
-    opps = snap.opportunities
     col = group_column(by)
-    groups = group_labels(opps, by)
-    is_open = (opps["status_asof"] == "open").to_numpy()
+    o = data.opportunity_table
+    known = o.filter(snap.exists(o))
+    is_open = ~snap.closed_known(known)
     if active_days is None:
-        recent = np.ones(len(opps), dtype=bool)
+        recent = ibis.literal(True)
     else:
-        recent = (opps["created_at"] > at - pd.Timedelta(days=active_days)).to_numpy()
-    active = pd.unique(groups[is_open | recent])
-    frame = pd.DataFrame({
-        col: groups[is_open],
-        "amount": opps.loc[is_open, "amount"],
-    })
-    counts = frame.groupby(col, sort=False).agg(
-        open_count=("amount", "size"),
-        open_value=("amount", "sum"),
-        with_amount=("amount", "count"),
-    ).reset_index()
-    counts["open_without_amount"] = counts["open_count"] - counts.pop("with_amount")
-    out = pd.DataFrame({col: pd.Series(sorted(active), dtype="str")}).merge(
-        counts, on=col, how="left")
+        recent = known.created_at > snap.us - round(float(active_days) * 86_400_000_000)
+    t = known.mutate(_g=group_value(known, by), _open=is_open, _recent=recent)
+    per = fetch(data, t.group_by("_g").aggregate(
+        _active=count_true(t._open | t._recent), open_count=count_true(t._open),
+        _with_amount=count_true(t._open & t.amount.notnull())))
+    per["_g"] = per["_g"].astype("str")
+    opened = t.filter(t._open)
+    values = float_sums(data, opened, ["_g"], opened.amount, "open_value")
+    active = sorted(per.loc[per["_active"] > 0, "_g"].tolist())
+    counts = per.merge(values, on="_g", how="left").rename(columns={"_g": col})
+    counts["open_without_amount"] = counts["open_count"] - counts.pop("_with_amount")
+    out = pd.DataFrame({col: pd.Series(active, dtype="str")}).merge(
+        counts[[col, "open_count", "open_value", "open_without_amount"]], on=col, how="left")
     out["open_count"] = out["open_count"].fillna(0).astype("int64")
     out["open_without_amount"] = out["open_without_amount"].fillna(0).astype("int64")
-    out["open_value"] = out["open_value"].fillna(0.0)
-    if by == "owner" and opps["team"].notna().any():
+    out["open_value"] = out["open_value"].fillna(0.0).astype("float64")
+    teams = known.filter(known.team.notnull())
+    if by == "owner" and data.engine.one(teams.aggregate(n=teams.count())).get("n"):
         # An owner's team: the one on most of their opportunities (a tie: the first by name).
-        team_of = (opps.assign(_g=groups).dropna(subset=["team"])
-                   .groupby(["_g", "team"]).size().rename("n").reset_index()
+        pairs = fetch(data, teams.group_by(_g=group_value(teams, by), team=teams.team).aggregate(n=teams.count()))
+        team_of = (pairs.astype({"_g": "str", "team": "str"})
                    .sort_values(["_g", "n", "team"], ascending=[True, False, True])
                    .drop_duplicates("_g").set_index("_g")["team"])
-        out["team"] = out[col].map(team_of)
+        out["team"] = out[col].map(team_of).astype("str")
         everybody = float(out["open_count"].median()) if len(out) else np.nan
         out["team_median"] = (out.groupby("team")["open_count"].transform("median")
                               .astype("float64").fillna(everybody))
@@ -126,8 +132,7 @@ def _open_opportunities(snap: Snapshot, *, by: str | None, min_share: float = 0.
         out["too_few"] = False
     out = out.sort_values(["open_count", col], ascending=[False, True], ignore_index=True)
     out.attrs["as_of"] = at
-    inactive = int(pd.Series(groups).nunique() - len(active))
-    return with_excluded(out, inactive_groups=inactive)
+    return with_excluded(out, inactive_groups=int((per["_active"] == 0).sum()))
 
 
 @fill_doc
@@ -169,41 +174,7 @@ def open_over_time(
     [['1404-01', 256], ['1404-02', 250], ['1404-03', 267]]
     """
     window = resolve_window(data, start, end, as_of, calendar)
-    by = canonical_by(data, by)
-    table = period_frame(data, window, period)
-    col = group_column(by)
-    opps = data.at(window.as_of).opportunities
-    groups = group_labels(opps, by)
-    snap = table["period_end"].where(table["period_end"] <= window.as_of, window.as_of)
-    snap_ns = utc_ns(snap)
-    rows = []
-    created_ns = utc_ns(opps["created_at"])
-    closed = opps["closed_asof"]
-    closed_ns = np.where(closed.notna(), utc_ns(closed.fillna(window.as_of)), np.iinfo("int64").max)
-    amount = opps["amount"].fillna(0.0).to_numpy()
-    for name, idx in pd.Series(np.arange(len(opps))).groupby(groups.to_numpy(), sort=True):
-        pos = idx.to_numpy()
-        # Open at T = created by T minus closed by T (a deal closed by T was created by T).
-        # Counts and values come from sorted times and cumulative sums: O(n log n).
-        c_order = np.argsort(created_ns[pos], kind="stable")
-        k_order = np.argsort(closed_ns[pos], kind="stable")
-        c_sorted, k_sorted = created_ns[pos][c_order], closed_ns[pos][k_order]
-        c_cum = np.concatenate([[0.0], np.cumsum(amount[pos][c_order])])
-        k_cum = np.concatenate([[0.0], np.cumsum(amount[pos][k_order])])
-        n_created = np.searchsorted(c_sorted, snap_ns, side="right")
-        n_closed = np.searchsorted(k_sorted, snap_ns, side="right")
-        rows.append(pd.DataFrame({
-            "period": table["period"], col: name,
-            "open_count": (n_created - n_closed).astype("int64"),
-            "open_value": c_cum[n_created] - k_cum[n_closed],
-        }))
-    counts_frame = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
-        {"period": pd.Series(dtype="str"), col: pd.Series(dtype="str"),
-         "open_count": pd.Series(dtype="int64"), "open_value": pd.Series(dtype="float64")})
-    groups_all = sorted(set(groups)) if by is not None else [TOTAL]
-    out = complete_grid(counts_frame, table.assign(snapshot_at=snap), groups_all, col, ["open_count"])
-    out["open_value"] = out["open_value"].fillna(0.0)
-    return out[["period", "period_start", "period_end", col, "snapshot_at", "open_count", "open_value"]]
+    return _open_over_time(data.at(window.as_of), window, period=period, by=canonical_by(data, by))
 
 
 @fill_doc
@@ -246,19 +217,36 @@ def new_opportunities(
 
 
 def _new_opportunities(data: SalesData, window: Window, *, period: str, by: str | None) -> pd.DataFrame:
-    table = period_frame(data, window, period)
     col = group_column(by)
-    opps = data.opportunities
-    inside = window_mask(opps["created_at"], window)
-    sel = opps[inside]
-    frame = pd.DataFrame({
-        "period": assign(data, sel["created_at"], window, period),
-        col: group_labels(sel, by),
-        "amount": sel["amount"],
-    })
-    counts = frame.groupby(["period", col], sort=False).agg(
-        created=("amount", "size"), created_value=("amount", "sum")).reset_index()
+    o = data.opportunity_table
+    created = o.filter(in_window(o.created_at, window))
+    t, keys, table, _ = grouped(data, created, by, window, period, "created_at")
+    counts = fetch(data, t.group_by(keys).aggregate(created=t.count()))
+    values = float_sums(data, t, keys, t.amount, "created_value")
+    counts = counts.astype({k: "str" for k in keys}).merge(values, on=keys, how="left")
     groups = all_groups(data.at(window.as_of), by) if by is not None else [TOTAL]
     out = complete_grid(counts, table, groups, col, ["created"])
-    out["created_value"] = out["created_value"].fillna(0.0)
-    return out
+    out["created_value"] = out["created_value"].fillna(0.0).astype("float64")
+    return out[["period", "period_start", "period_end", col, "created", "created_value"]]
+
+
+def _open_over_time(snap: Snapshot, window: Window, *, period: str, by: str | None) -> pd.DataFrame:
+    data = snap.data
+    table = period_frame(data, window, period)
+    col = group_column(by)
+    moments = table["period_end"].where(table["period_end"] <= window.as_of, window.as_of)
+    ends = ibis.memtable(pa.table({"period": pa.array([str(p) for p in table["period"]], pa.string()),
+                                   "_at": pa.array([micros(t) for t in moments], pa.int64())}))
+    o = data.opportunity_table
+    known = o.filter(snap.exists(o))
+    k = known.mutate(_g=group_value(known, by), _closed=snap.closed(known))
+    # Open at T: created by T and not closed by T (T = the period's end, or as_of).
+    j = k.join(ends, (k.created_at <= ends._at) & (k._closed.isnull() | (k._closed > ends._at)))
+    counts = fetch(data, j.group_by(["period", "_g"]).aggregate(open_count=j.count()))
+    values = float_sums(data, j, ["period", "_g"], j.amount.fill_null(0.0), "open_value")
+    counts = counts.astype({"period": "str", "_g": "str"}).merge(values, on=["period", "_g"], how="left")
+    counts = counts.rename(columns={"_g": col})
+    groups = all_groups(snap, by) if by is not None else [TOTAL]
+    out = complete_grid(counts, table.assign(snapshot_at=moments), groups, col, ["open_count"])
+    out["open_value"] = out["open_value"].fillna(0.0).astype("float64")
+    return out[["period", "period_start", "period_end", col, "snapshot_at", "open_count", "open_value"]]

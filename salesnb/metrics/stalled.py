@@ -12,37 +12,49 @@ import pandas as pd
 
 from salesnb._docstrings import fill_doc
 from salesnb.data.dataset import SalesData, Snapshot
-from salesnb.metrics._tables import lookup, ratio, with_excluded
-from salesnb.metrics.stages import current_stage, visit_table
+from salesnb.metrics._tables import US_PER_DAY, fetch, ratio, summarize, with_excluded
+from salesnb.metrics.stages import label_positions
 from salesnb.metrics.window import TimeLike, resolve_moment
 
 __all__ = ["slowest_movers", "stuck_opportunities"]
 
 
 def _stage_thresholds(snap: Snapshot, quantile: float, min_visits: int) -> pd.DataFrame:
-    """Historical duration quantile of completed visits per stage, known at ``snap.as_of``."""
-    visits = visit_table(snap)
-    done = visits[~visits["censored"]]
-    days = done.groupby("stage")["days"]
-    stats_ = pd.DataFrame({"threshold_days": days.quantile(quantile), "median_days": days.median(),
-                           "completed": days.size()})
+    """Historical duration quantile and median of the completed visits per stage, known at
+    ``snap.as_of`` (computed in the engine; NaN below ``min_visits`` visits)."""
+    def compute() -> pd.DataFrame:
+        visits = snap.visits()
+        done = visits.filter(~visits.censored)
+        return summarize(snap.data, done, ["position"], "duration",
+                         quantiles={"threshold_days": quantile, "median_days": 0.5}, count="completed")
+
+    stats_ = snap.derived(("stage_thresholds", quantile), compute).copy()
+    stats_["stage"] = label_positions(stats_["position"].astype("int64"), list(snap.data.settings.stages))
+    stats_ = stats_.set_index("stage")[["threshold_days", "median_days", "completed"]]
+    for c in ("threshold_days", "median_days"):
+        stats_[c] = stats_[c].astype("float64") / US_PER_DAY
     stats_.loc[stats_["completed"] < min_visits, ["threshold_days", "median_days"]] = np.nan
     return stats_
 
 
 def _open_positions(snap: Snapshot) -> pd.DataFrame:
+    data = snap.data
     as_of = snap.as_of
-    opps = snap.opportunities
-    open_ = opps[(opps["status_asof"] == "open").to_numpy()]
-    cur = current_stage(snap, open_)
+    o = data.opportunity_table
+    open_ = o.filter(snap.is_open(o))
+    cur = snap.current()
+    cur = cur.select(_ck=cur.opp_key, _cpos=cur.position, _cat=cur.entered_at)
+    j = open_.left_join(cur, open_._row == cur._ck)
+    rows = fetch(data, j.select("opportunity_id", "owner", "created_at", "amount", "_cpos",
+                                entered_stage_at=j._cat, _r=j._row).order_by("_r"))
     return pd.DataFrame({
-        "opportunity_id": open_["opportunity_id"],
-        "owner": open_["owner"],
-        "stage": cur["stage"],
-        "entered_stage_at": cur["entered_at"],
-        "days_in_stage": (as_of - cur["entered_at"]).dt.total_seconds() / 86_400.0,
-        "age_days": (as_of - open_["created_at"]).dt.total_seconds() / 86_400.0,
-        "amount": open_["amount"],
+        "opportunity_id": rows["opportunity_id"],
+        "owner": rows["owner"],
+        "stage": label_positions(rows["_cpos"], list(data.settings.stages)),
+        "entered_stage_at": rows["entered_stage_at"],
+        "days_in_stage": (as_of - rows["entered_stage_at"]).dt.total_seconds() / 86_400.0,
+        "age_days": (as_of - rows["created_at"]).dt.total_seconds() / 86_400.0,
+        "amount": rows["amount"].astype("float64"),
     })
 
 
@@ -95,7 +107,7 @@ def stuck_opportunities(
 def _stuck_opportunities(snap: Snapshot, *, quantile: float = 0.9, min_visits: int = 5) -> pd.DataFrame:
     pos = _open_positions(snap)
     thresholds = _stage_thresholds(snap, quantile, min_visits)
-    pos["threshold_days"] = lookup(pos["stage"], thresholds["threshold_days"]).astype("float64")
+    pos["threshold_days"] = _lookup(pos["stage"], thresholds["threshold_days"])
     no_history = int(pos["stage"].isna().sum())
     no_threshold = int((pos["stage"].notna() & pos["threshold_days"].isna()).sum())
     pos["overdue_ratio"] = ratio(pos["days_in_stage"], pos["threshold_days"])
@@ -150,10 +162,15 @@ def slowest_movers(
     snap = data.at(at)
     pos = _open_positions(snap)
     thresholds = _stage_thresholds(snap, 0.9, min_visits)
-    pos["median_days"] = lookup(pos["stage"], thresholds["median_days"]).astype("float64")
+    pos["median_days"] = _lookup(pos["stage"], thresholds["median_days"])
     pos["pace_ratio"] = ratio(pos["days_in_stage"], pos["median_days"])
     ranked = pos.dropna(subset=["pace_ratio"]).sort_values(
         ["pace_ratio", "opportunity_id"], ascending=[False, True], ignore_index=True).head(n)
     out = ranked[["opportunity_id", "owner", "stage", "days_in_stage", "median_days", "pace_ratio",
                   "age_days", "amount"]]
     return with_excluded(out, not_ranked=int(pos["pace_ratio"].isna().sum()))
+
+
+def _lookup(keys: pd.Series, table: pd.Series) -> pd.Series:
+    """``table[key]`` for each key (NaN where absent), indexed like ``keys``."""
+    return pd.Series(table.reindex(keys.to_numpy()).to_numpy(), index=keys.index, dtype="float64")

@@ -10,15 +10,16 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from salesnb._docstrings import fill_doc
-from salesnb.data.dataset import SalesData
+from salesnb.data.dataset import SalesData, Snapshot
+from salesnb.data.portable import count_true
+from salesnb.metrics._tables import fetch, in_window
 from salesnb.metrics.cycle import _sales_cycle
 from salesnb.metrics.flow import _funnel
 from salesnb.metrics.outcomes import _lost_reasons, _won_lost
-from salesnb.metrics.volume import _sales_volume, band_flags, check_band, reference_mean
+from salesnb.metrics.volume import _sales_volume, band_counts, check_band
 from salesnb.metrics.window import TimeLike, Window, resolve_window
 from salesnb.metrics.winrate import _win_rate
 
@@ -79,16 +80,12 @@ def kpi_summary(
     w = resolve_window(data, start, end, as_of, calendar)
     check_band(band)
     snap = data.at(w.as_of)
-    opps_at = snap.opportunities[["owner", "amount", "status_asof"]]
-    is_open = (opps_at["status_asof"] == "open").to_numpy()
-    open_by = opps_at.loc[is_open, "owner"].value_counts()
-    created_by = _created_by_owner(data, w)
+    open_by, created_by = _per_owner(snap, w)
     outcome = _won_lost(snap, w, period=None, by="owner")
     reasons = _lost_reasons(snap, w, by=None)
     volume = _sales_volume(snap, w, period=None, by=None).iloc[0]
-    # The open deals' band flags, as deal_size_flags gives them (only the counts are needed).
-    flags = band_flags(opps_at["amount"].to_numpy(dtype="float64", na_value=np.nan)[is_open],
-                       reference_mean(snap, w), band)
+    # The open deals beyond the band, as deal_size_flags flags them (only the counts are needed).
+    flags = band_counts(snap, float(volume["mean_amount"]), band)
     closed_rate = _win_rate(snap, w, basis="closed", period=None, by=None).iloc[0]
     closed_by = _win_rate(snap, w, basis="closed", period=None, by="owner")
     cohort_rate = _win_rate(snap, w, basis="created", period=None, by=None).iloc[0]
@@ -99,8 +96,8 @@ def kpi_summary(
     return {
         "window": w.to_dict(),
         "opportunities": {
-            "open_total": int(is_open.sum()),
-            "open_by_owner": {str(k): int(v) for k, v in sorted(open_by.items()) if v > 0},
+            "open_total": int(sum(open_by.values())),
+            "open_by_owner": open_by,
             "created_total": int(sum(created_by.values())),
             "created_by_owner": created_by,
         },
@@ -117,8 +114,8 @@ def kpi_summary(
             "median_amount": _num(volume["median_amount"]),
             "total_amount": float(volume["total_amount"]),
             "band": float(band),
-            "open_above_band": int((flags == "above").sum()),
-            "open_below_band": int((flags == "below").sum()),
+            "open_above_band": flags["above"],
+            "open_below_band": flags["below"],
         },
         "win_rate": {
             "closed": _num(closed_rate["win_rate"]),
@@ -144,8 +141,11 @@ def kpi_summary(
     }
 
 
-def _created_by_owner(data: SalesData, window: Window) -> dict[str, int]:
-    opps = data.opportunities
-    inside = (opps["created_at"] >= window.start) & (opps["created_at"] < window.end)
-    counts = opps.loc[inside, "owner"].value_counts()
-    return {str(k): int(v) for k, v in sorted(counts.items()) if v > 0}
+def _per_owner(snap: Snapshot, window: Window) -> tuple[dict[str, int], dict[str, int]]:
+    """Deals open at ``as_of`` and created in the window, per owner (one engine query)."""
+    o = snap.data.opportunity_table
+    known = o.filter(snap.exists(o))
+    counts = fetch(snap.data, known.group_by("owner").aggregate(
+        open=count_true(~snap.closed_known(known)), created=count_true(in_window(known.created_at, window))))
+    rows = sorted((str(r.owner), int(r.open), int(r.created)) for r in counts.itertuples(index=False))
+    return ({k: n for k, n, _ in rows if n > 0}, {k: n for k, _, n in rows if n > 0})

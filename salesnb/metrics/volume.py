@@ -8,26 +8,28 @@ band* when ``amount > mean * (1 + band)`` and *below* when ``amount < mean * (1 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
 from salesnb._docstrings import fill_doc
 from salesnb.data.dataset import SalesData, Snapshot
+from salesnb.data.portable import count_true
 from salesnb.exceptions import WindowError
 from salesnb.metrics._tables import (
     TOTAL,
     all_groups,
     canonical_by,
+    closed_in_window,
     complete_grid,
-    days_between,
-    group_column,
-    group_labels,
+    days,
+    fetch,
+    grouped,
     ratio,
-    split_by_period,
     with_excluded,
 )
-from salesnb.metrics.outcomes import closed_in_window
-from salesnb.metrics.stages import current_stage
+from salesnb.metrics.stages import label_positions
 from salesnb.metrics.statistics import wilson_interval
 from salesnb.metrics.window import TimeLike, Window, resolve_window
 
@@ -78,28 +80,31 @@ def sales_volume(
 
 
 def _sales_volume(snap: Snapshot, window: Window, *, period: str | None, by: str | None) -> pd.DataFrame:
-    data = snap.data
+    from salesnb.metrics._tables import group_column
+
     col = group_column(by)
-    closed = closed_in_window(snap, window, [by, "status_asof", "amount", "closed_asof"])
-    won = closed[(closed["status_asof"] == "won").to_numpy()]
-    frame = pd.DataFrame({col: group_labels(won, by), "amount": won["amount"]}, index=won.index)
-    keys, table, lead = split_by_period(data, frame, won["closed_asof"], window, period, col)
-    stats_ = frame.groupby(keys, sort=False)["amount"].agg(
+    rows, table, keys, lead = _won_amounts(snap, window, period=period, by=by)
+    stats_ = rows.groupby(keys, sort=False)["amount"].agg(
         won="size", won_with_amount="count", mean_amount="mean", median_amount="median",
         total_amount="sum").reset_index()
     groups = all_groups(snap, by) if by is not None else [TOTAL]
     out = complete_grid(stats_, table, groups, col, ["won", "won_with_amount"])
     out["won_without_amount"] = out["won"] - out["won_with_amount"]
     out["total_amount"] = out["total_amount"].fillna(0.0)
+    for c in ("mean_amount", "median_amount", "total_amount"):
+        out[c] = out[c].astype("float64")
     return out[[*lead, col, "won", "won_with_amount", "won_without_amount", "mean_amount",
                 "median_amount", "total_amount"]]
 
 
 def reference_mean(snap: Snapshot, window: Window) -> float:
     """Mean amount of the deals won in the window (NaN when none has an amount)."""
-    closed = closed_in_window(snap, window, ["status_asof", "amount"])
-    won_amounts = closed.loc[(closed["status_asof"] == "won").to_numpy(), "amount"].dropna()
-    return float(won_amounts.mean()) if len(won_amounts) else np.nan
+    def compute() -> float:
+        rows, _, _, _ = _won_amounts(snap, window, period=None, by=None)
+        amounts = rows["amount"].dropna()
+        return float(amounts.mean()) if len(amounts) else np.nan
+
+    return float(snap.derived(("reference_mean", window.start.value, window.end.value), compute))
 
 
 def check_band(band: float) -> None:
@@ -163,21 +168,26 @@ def deal_size_flags(
 
 
 def _deal_size_flags(snap: Snapshot, window: Window, *, band: float) -> pd.DataFrame:
+    data = snap.data
     mean = reference_mean(snap, window)
-    opps = snap.opportunities
-    opps = opps[["opportunity_id", "owner", "stage", "created_at", "amount", "status_asof"]]
-    open_ = opps[(opps["status_asof"] == "open").to_numpy()]
-    stage = current_stage(snap, open_)["stage"].fillna(open_["stage"])
-    amount = open_["amount"]
+    o = data.opportunity_table
+    open_ = o.filter(snap.is_open(o))
+    cur = snap.current()
+    cur = cur.select(_ck=cur.opp_key, _cpos=cur.position)
+    j = open_.left_join(cur, open_._row == cur._ck)
+    rows = fetch(data, j.select("opportunity_id", "owner", "stage", "created_at", "amount", "_cpos",
+                                _r=j._row).order_by("_r"))
+    stage = label_positions(rows["_cpos"], list(data.settings.stages)).fillna(rows["stage"])
+    amount = rows["amount"].astype("float64")
     flag = band_flags(amount.to_numpy(dtype="float64", na_value=np.nan), mean, band)
     out = pd.DataFrame({
-        "opportunity_id": open_["opportunity_id"],
-        "owner": open_["owner"],
+        "opportunity_id": rows["opportunity_id"],
+        "owner": rows["owner"],
         "stage": stage,
-        "created_at": open_["created_at"],
+        "created_at": rows["created_at"],
         "amount": amount,
         "reference_mean": mean,
-        "ratio": ratio(amount.to_numpy(), np.full(len(open_), mean)),
+        "ratio": ratio(amount.to_numpy(), np.full(len(rows), mean)),
         "flag": flag,
     })
     distance = np.abs(np.log(out["ratio"].where(out["ratio"] > 0)))
@@ -230,22 +240,23 @@ def deal_size_bands(
     ['Q1', 'Q2', 'Q3', 'Q4', '(no amount)']
     """
     window = resolve_window(data, start, end, as_of, calendar)
-    snap = data.at(window.as_of)
-    closed = closed_in_window(snap, window, ["amount", "status_asof", "created_at", "closed_asof"])
-    amount = closed["amount"]
+    return _deal_size_bands(data.at(window.as_of), window, bands=bands)
+
+
+def _deal_size_bands(snap: Snapshot, window: Window, *, bands: int) -> pd.DataFrame:
+    closed = closed_in_window(snap, window)
+    rows = fetch(snap.data, closed.select("amount", "status_asof", _dur=closed.closed_asof - closed.created_at,
+                                          _r=closed._row).order_by("_r"))
+    amount = rows["amount"].astype("float64")
     has = amount.notna().to_numpy()
-    band_no = pd.Series(0, index=closed.index, dtype="int64")
+    band_no = pd.Series(0, index=rows.index, dtype="int64")
     if has.sum():
         n_bands = int(min(bands, pd.Series(amount[has]).nunique()))
         codes = pd.qcut(amount[has].rank(method="first"), n_bands, labels=False) + 1
         band_no[has] = codes.astype("int64")
-    frame = pd.DataFrame({
-        "band": band_no,
-        "amount": amount,
-        "won": (closed["status_asof"] == "won").to_numpy(),
-        "cycle": days_between(closed["created_at"], closed["closed_asof"]).where(
-            closed["status_asof"] == "won"),
-    })
+    won = (rows["status_asof"] == "won").to_numpy()
+    frame = pd.DataFrame({"band": band_no, "amount": amount, "won": won,
+                          "cycle": pd.Series(days(rows["_dur"]), index=rows.index).where(won)})
     out = frame.groupby("band").agg(
         amount_min=("amount", "min"), amount_max=("amount", "max"), won=("won", "sum"),
         closed=("won", "size"), mean_cycle_days=("cycle", "mean"),
@@ -258,5 +269,33 @@ def deal_size_bands(
     return with_excluded(
         out[["band", "label", "amount_min", "amount_max", "won", "lost", "closed", "win_rate",
              "ci_low", "ci_high", "mean_cycle_days", "median_cycle_days"]],
-        without_amount=int((~has).sum()),
-    )
+        without_amount=int((~has).sum()))
+
+
+def _won_amounts(snap: Snapshot, window: Window, *, period: str | None, by: str | None
+                 ) -> tuple[pd.DataFrame, pd.DataFrame | None, list[str], list[str]]:
+    """The amounts of the deals won in the window with their group (and period) labels,
+    in source row order; the period table, the keys and the leading columns."""
+    data = snap.data
+    closed = closed_in_window(snap, window)
+    won = closed.filter(closed.status_asof == "won")
+    t, keys, table, lead = grouped(data, won, by, window, period, "closed_asof")
+    rows = fetch(data, t.select(*keys, amount=t.amount, _r=t._row).order_by("_r"))
+    rows["amount"] = rows["amount"].astype("float64")
+    return rows.astype({k: "str" for k in keys}), table, keys, lead
+
+
+def band_counts(snap: Snapshot, mean: float, band: float) -> dict[str, int]:
+    """How many deals open at ``snap.as_of`` are above and below the band (counted in the engine).
+
+    The thresholds are computed in Python (``mean * (1 ± band)``) and compared in the
+    engine: the same comparison on every engine.
+    """
+    if math.isnan(mean):
+        return {"above": 0, "below": 0}
+    o = snap.data.opportunity_table
+    open_ = o.filter(snap.is_open(o))
+    high, low = mean * (1 + band), mean * (1 - band)
+    row = snap.data.engine.one(open_.aggregate(above=count_true(open_.amount > high),
+                                               below=count_true(open_.amount < low)))
+    return {"above": int(row.get("above") or 0), "below": int(row.get("below") or 0)}

@@ -15,18 +15,19 @@ import pandas as pd
 from salesnb._docstrings import fill_doc
 from salesnb._options import check_option
 from salesnb.data.dataset import SalesData, Snapshot
+from salesnb.data.portable import count_true
 from salesnb.metrics._tables import (
     TOTAL,
     all_groups,
     canonical_by,
+    closed_in_window,
     complete_grid,
+    created_in_window,
+    fetch,
     group_column,
-    group_labels,
-    known_in_window,
+    grouped,
     ratio,
-    split_by_period,
 )
-from salesnb.metrics.outcomes import closed_in_window
 from salesnb.metrics.statistics import wilson_interval
 from salesnb.metrics.window import TimeLike, Window, resolve_window
 
@@ -94,19 +95,13 @@ def _win_rate(snap: Snapshot, window: Window, *, basis: str, period: str | None,
     data = snap.data
     col = group_column(by)
     if basis == "closed":
-        rows = closed_in_window(snap, window, [by, "status_asof", "closed_asof"])
-        when = rows["closed_asof"]
+        rows, when = closed_in_window(snap, window), "closed_asof"
     else:
-        rows = known_in_window(snap, window, "created", [by, "status_asof", "created_at"])
-        when = rows["created_at"]
-    frame = pd.DataFrame({
-        col: group_labels(rows, by),
-        "won": (rows["status_asof"] == "won").to_numpy(),
-        "lost": (rows["status_asof"] == "lost").to_numpy(),
-        "open": (rows["status_asof"] == "open").to_numpy(),
-    }, index=rows.index)
-    keys, table, lead = split_by_period(data, frame, when, window, period, col)
-    counts = frame.groupby(keys, sort=False)[["won", "lost", "open"]].sum().reset_index()
+        rows, when = created_in_window(snap, window), "created_at"
+    t, keys, table, lead = grouped(data, rows, by, window, period, when)
+    counts = fetch(data, t.group_by(keys).aggregate(
+        won=count_true(t.status_asof == "won"), lost=count_true(t.status_asof == "lost"),
+        open=count_true(t.status_asof == "open")))
     groups = all_groups(snap, by) if by is not None else [TOTAL]
     out = complete_grid(counts, table, groups, col, ["won", "lost", "open"])
     out["n"] = out["won"] + out["lost"] + out["open"]
