@@ -54,6 +54,15 @@ class BoundedCache(Generic[K, V]):
         self._items.move_to_end(key)
         return value
 
+    def put(self, key: K, value: V) -> None:
+        """Keep ``value`` for ``key`` (the most recent), dropping the least recently used beyond ``maxsize``."""
+        self._items[key] = value
+        self._items.move_to_end(key)
+        while len(self._items) > self.maxsize:
+            _, dropped = self._items.popitem(last=False)
+            if self.on_evict is not None:
+                self.on_evict(dropped)
+
     def peek(self, key: K) -> V | None:
         """Return the value of ``key`` when it is held (without making it recent), else None."""
         return self._items.get(key)

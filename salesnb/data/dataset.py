@@ -698,6 +698,11 @@ class Snapshot:
         """Return the derived result ``key`` when this snapshot holds it, else None (never computes)."""
         return self._derived.peek(key)
 
+    def keep(self, key: Any, value: T) -> T:
+        """Keep ``value`` as the derived result ``key`` (replacing what was kept) and return it."""
+        self._derived.put(key, value)
+        return value
+
     def release(self) -> None:
         """Drop what this snapshot holds in the engine (its visits table) and its memo."""
         if self._visits is not None:

@@ -134,13 +134,18 @@ class Engine:
         self.temp_tables.append(name)
         return table
 
-    def checkpoint(self, expr: ir.Table) -> ir.Table:
-        """Materialise an intermediate step where the backend cannot take deep nesting.
+    def checkpoint(self, expr: ir.Table, *, heavy: bool = False) -> ir.Table:
+        """Materialise an intermediate step where it pays.
 
-        SQLite's parser overflows and PostgreSQL's planner inlines the nested coercion
-        steps (re-evaluating them many times); elsewhere ``expr`` is returned as it is.
+        Always on SQLite and PostgreSQL (SQLite's parser overflows and PostgreSQL's
+        planner inlines the nested coercion steps, re-evaluating them many times), and on
+        every engine for a ``heavy`` step (text timestamps read by long expressions: they
+        are compiled and computed once, not in every query that follows). Elsewhere
+        ``expr`` is returned as it is.
         """
-        return self.materialize(expr, "step") if self.kind in _CHECKPOINTED else expr
+        if self.kind in _CHECKPOINTED or (heavy and self.kind != "pyspark"):
+            return self.materialize(expr, "step")
+        return expr
 
     def drop(self, table: ir.Table) -> None:
         """Drop a temporary table made here (a no-op for an expression)."""

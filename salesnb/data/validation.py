@@ -380,7 +380,9 @@ def clean_opportunities(engine: Engine, raw: RawTable, *, tz: str) -> ir.Table:
     sane = value.between(-AMOUNT_CEILING, AMOUNT_CEILING).fill_null(False)
     stage = stage.mutate(_amount=ibis.ifelse(amount_ok & sane, value, ibis.null("float64")),
                          _bad_amount=(amount_given & ~(amount_ok & sane)).fill_null(False))
-    stage = engine.checkpoint(stage)
+    text_times = not (t.created_at.type().is_temporal()
+                      and ("closed_at" not in has or t.closed_at.type().is_temporal()))
+    stage = engine.checkpoint(stage, heavy=text_times)
     span = _span(engine, stage, ["_c", "_k"])
     created = _utc(stage, "_c", tz, span)
     closed = _utc(stage, "_k", tz, span)
@@ -451,7 +453,8 @@ def stage_history(engine: Engine, raw: RawTable, *, tz: str) -> ir.Table:
     extras = [c for c in present if c not in HISTORY_COLUMNS]
     staged = t.select("_row", opportunity_id=text_of(t.opportunity_id), stage=text_of(t.stage),
                       _entered_raw=t.entered_at, **{c: t[c] for c in extras})
-    staged = engine.checkpoint(_time_columns(staged, "_entered_raw", "_e", engine))
+    staged = engine.checkpoint(_time_columns(staged, "_entered_raw", "_e", engine),
+                               heavy=not t.entered_at.type().is_temporal())
     span = _span(engine, staged, ["_e"])
     entered = _utc(staged, "_e", tz, span)
     columns = {"_row": staged._row, "opportunity_id": staged.opportunity_id, "stage": staged.stage,

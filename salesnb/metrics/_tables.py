@@ -84,6 +84,62 @@ def created_in_window(snap: Snapshot, window: Window) -> ir.Table:
     return t.mutate(status_asof=snap.status(t), closed_asof=snap.closed(t))
 
 
+#: The columns of :func:`closed_frame` (others are fetched when asked for).
+CLOSED_COLUMNS = ("_row", "opportunity_id", "owner", "team", "status_asof", "closed_asof", "created_at",
+                  "amount", "lost_reason", "stage")
+
+
+def closed_frame(snap: Snapshot, window: Window, columns: Any = ()) -> pd.DataFrame:
+    """The deals won or lost in the window, as a DataFrame in source row order.
+
+    One engine query per snapshot and window (kept with the snapshot, so the KPI
+    functions of one window share it): the rows the window selects, with
+    :data:`CLOSED_COLUMNS` and any of ``columns`` (None entries are skipped). The
+    per-group counts and sums of won/lost, sales volume, win rate and sales cycle are
+    computed from it in Python, in source row order, the same on every engine.
+    """
+    wanted = {c for c in columns if c is not None}
+    key = ("closed_frame", window.start.value, window.end.value)
+    cached = snap.kept(key)
+    if cached is not None and wanted <= set(cached.columns):
+        return cached
+    t = closed_in_window(snap, window)
+    for c in wanted:
+        if c not in t.columns:
+            check_by(c, t.columns)  # raises, naming the columns
+    have = set(cached.columns) if cached is not None else set()
+    cols = [*CLOSED_COLUMNS, *sorted((wanted | have) - set(CLOSED_COLUMNS))]
+    frame = fetch(snap.data, t.select(*cols).order_by("_row"))
+    frame["amount"] = frame["amount"].astype("float64")
+    return snap.keep(key, frame)
+
+
+def group_labels(frame: pd.DataFrame, by: str | None) -> pd.Series:
+    """The group label of each row of a fetched frame for ``by`` (None: the total, ``(all)``)."""
+    if by is None:
+        return pd.Series(TOTAL, index=frame.index, dtype="str")
+    values = frame[by]
+    if not pd.api.types.is_string_dtype(values.dtype):
+        values = values.astype("str")
+    return values.fillna(NONE_LABEL)
+
+
+def split_by_period(data: SalesData, frame: pd.DataFrame, times: pd.Series, window: Window,
+                    period: str | None, group_col: str) -> tuple[list[str], pd.DataFrame | None, list[str]]:
+    """Prepare a per-group (and per-period) aggregation of a fetched ``frame``.
+
+    With a ``period``, adds the period label of ``times`` to ``frame`` (in place) and
+    returns the grouping keys ``["period", group_col]``, the period table for
+    :func:`complete_grid` and the leading output columns; without one, ``[group_col]``,
+    None and no leading columns.
+    """
+    if period is None:
+        return [group_col], None, []
+    frame["period"] = assign(data, times, window, period)
+    return (["period", group_col], period_frame(data, window, period),
+            ["period", "period_start", "period_end"])
+
+
 # --------------------------------------------------------------------------- grouping
 def check_by(by: str, columns: Any) -> str:
     """Return the column ``by`` names (the option checker's rule: case-insensitive)."""
@@ -328,8 +384,32 @@ def with_excluded(frame: pd.DataFrame, **excluded: int) -> pd.DataFrame:
 
 
 __all__ = [
-    "NONE_LABEL", "TOTAL", "UNSPECIFIED", "OptionError", "all_groups", "assign", "canonical_by",
-    "check_by", "closed_in_window", "complete_grid", "created_in_window", "days", "fetch",
-    "float_sums", "group_column", "group_value", "grouped", "in_window", "micros", "period_frame",
-    "ratio", "summarize", "with_excluded", "with_period",
+    "CLOSED_COLUMNS",
+    "NONE_LABEL",
+    "TOTAL",
+    "UNSPECIFIED",
+    "OptionError",
+    "all_groups",
+    "assign",
+    "canonical_by",
+    "check_by",
+    "closed_frame",
+    "closed_in_window",
+    "complete_grid",
+    "created_in_window",
+    "days",
+    "fetch",
+    "float_sums",
+    "group_column",
+    "group_labels",
+    "group_value",
+    "grouped",
+    "in_window",
+    "micros",
+    "period_frame",
+    "ratio",
+    "split_by_period",
+    "summarize",
+    "with_excluded",
+    "with_period",
 ]

@@ -35,13 +35,16 @@ from salesnb.metrics._tables import (
     all_groups,
     assign,
     canonical_by,
+    closed_frame,
     complete_grid,
     days,
     fetch,
     group_column,
+    group_labels,
     group_value,
     in_window,
     period_frame,
+    split_by_period,
     summarize,
     with_excluded,
     with_period,
@@ -197,7 +200,20 @@ def _sales_cycle(snap: Snapshot, window: Window, *, period: str | None, by: str 
     table = period_frame(data, window, period) if period is not None else None
     keys = ["period", col] if period is not None else [col]
     lead = ["period", "period_start", "period_end"] if period is not None else []
-    if business_days:
+    if start_event == "created" and end_event == "won" and not business_days:
+        # The plain cycle: from the deals closed in the window, fetched once per window.
+        closed = closed_frame(snap, window, [by])
+        won = closed[(closed["status_asof"] == "won").to_numpy()]
+        frame = pd.DataFrame({col: group_labels(won, by), "days": days_between(won["created_at"],
+                                                                              won["closed_asof"])})
+        keys, table, lead = split_by_period(data, frame, won["closed_asof"], window, period, col)
+        g = frame.groupby(keys, sort=False)["days"]
+        summary = pd.concat([
+            g.size().rename("won_count"), g.mean().rename("mean_days"), g.median().rename("median_days"),
+            g.quantile(0.75).rename("p75_days"), g.quantile(0.9).rename("p90_days"),
+        ], axis=1).reset_index()
+        excluded = {"no_start_event": 0, "start_after_end": 0}
+    elif business_days:
         dur = _durations(snap, window, start_event, end_event, True)
         excluded = dict(dur.attrs["excluded"])
         o = data.opportunity_table
@@ -466,6 +482,11 @@ def _day_calendar(first_day: int, last_day: int, weekend: Any, holidays: Any) ->
     business = np.is_busday(day_numbers.astype("M8[D]"), busdaycal=calendar).astype("int64")
     before = np.concatenate([[0], np.cumsum(business)[:-1]]).astype("int64")
     return ibis.memtable(pa.table({"day": day_numbers, "bus": business, "cum": before}))
+
+
+def days_between(start: pd.Series, end: pd.Series) -> pd.Series:
+    """Elapsed days (seconds / 86400, fractional) from ``start`` to ``end``."""
+    return (end - start).dt.total_seconds() / 86_400.0
 
 
 def _business_values(rows: pd.DataFrame) -> np.ndarray:

@@ -11,19 +11,18 @@ import pandas as pd
 
 from salesnb._docstrings import fill_doc
 from salesnb.data.dataset import SalesData, Snapshot
-from salesnb.data.portable import count_true
 from salesnb.metrics._tables import (
     TOTAL,
     UNSPECIFIED,
     all_groups,
     canonical_by,
+    closed_frame,
     closed_in_window,
     complete_grid,
     fetch,
-    float_sums,
     group_column,
-    group_value,
-    grouped,
+    group_labels,
+    split_by_period,
 )
 from salesnb.metrics.stages import stage_where_lost
 from salesnb.metrics.window import TimeLike, Window, resolve_window
@@ -76,12 +75,17 @@ def won_lost(
 def _won_lost(snap: Snapshot, window: Window, *, period: str | None, by: str | None) -> pd.DataFrame:
     data = snap.data
     col = group_column(by)
-    t, keys, table, lead = grouped(data, closed_in_window(snap, window), by, window, period, "closed_asof")
-    counts = fetch(data, t.group_by(keys).aggregate(won=count_true(t.status_asof == "won"),
-                                                    lost=count_true(t.status_asof == "lost")))
-    won = t.filter(t.status_asof == "won")
-    values = float_sums(data, won, keys, won.amount, "won_value")
-    counts = counts.astype({k: "str" for k in keys}).merge(values, on=keys, how="left")
+    closed = closed_frame(snap, window, [by])
+    won = (closed["status_asof"] == "won").to_numpy()
+    frame = pd.DataFrame({
+        col: group_labels(closed, by),
+        "won": won,
+        "lost": (closed["status_asof"] == "lost").to_numpy(),
+        "won_value": closed["amount"].where(won).to_numpy(),
+    }, index=closed.index)
+    keys, table, lead = split_by_period(data, frame, closed["closed_asof"], window, period, col)
+    counts = frame.groupby(keys, sort=False).agg(
+        won=("won", "sum"), lost=("lost", "sum"), won_value=("won_value", "sum")).reset_index()
     groups = all_groups(snap, by) if by is not None else [TOTAL]
     out = complete_grid(counts, table, groups, col, ["won", "lost"])
     out["closed"] = out["won"] + out["lost"]
@@ -132,25 +136,31 @@ def lost_reasons(
 
 
 def _lost_reasons(snap: Snapshot, window: Window, *, by: str | None) -> pd.DataFrame:
-    data = snap.data
-    closed = closed_in_window(snap, window)
-    lost = closed.filter(closed.status_asof == "lost")
+    closed = closed_frame(snap, window, [by if by != "stage" else None])
+    lost = closed[(closed["status_asof"] == "lost").to_numpy()]
+    frame = pd.DataFrame({"lost_reason": lost["lost_reason"].fillna(UNSPECIFIED), "amount": lost["amount"]},
+                         index=lost.index)
     keys = ["lost_reason"]
     if by == "stage":
-        t, stage = stage_where_lost(snap, lost)
-        t = t.mutate(lost_reason=t.lost_reason.fill_null(UNSPECIFIED), stage=stage)
+        frame["stage"] = _stage_where_lost(snap, window, lost)
         keys.append("stage")
-    else:
-        t = lost.mutate(lost_reason=lost.lost_reason.fill_null(UNSPECIFIED))
-        if by is not None:
-            t = t.mutate(**{by: group_value(t, by)})
-            keys.append(by)
-    counts = fetch(data, t.group_by(keys).aggregate(lost=t.count()))
-    values = float_sums(data, t, keys, t.amount, "lost_value")
-    out = counts.astype({k: "str" for k in keys}).merge(values, on=keys, how="left")
-    out["lost"] = out["lost"].astype("int64")
-    out["lost_value"] = out["lost_value"].astype("float64")
+    elif by is not None:
+        frame[by] = group_labels(lost, by)
+        keys.append(by)
+    out = frame.groupby(keys, sort=False).agg(lost=("amount", "size"), lost_value=("amount", "sum"))
+    out = out.reset_index()
     total = int(out["lost"].sum())
     out["share"] = out["lost"] / total if total else np.nan
     out = out.sort_values(["lost", *keys], ascending=[False, *[True] * len(keys)], ignore_index=True)
     return out[[*keys, "lost", "share", "lost_value"]]
+
+
+def _stage_where_lost(snap: Snapshot, window: Window, lost: pd.DataFrame) -> pd.Series:
+    """The stage each lost deal (rows of the closed frame) was lost in (see
+    :func:`~salesnb.metrics.stages.stage_where_lost`)."""
+    closed = closed_in_window(snap, window)
+    gone = closed.filter(closed.status_asof == "lost")
+    joined, stage = stage_where_lost(snap, gone)
+    found = fetch(snap.data, joined.select("_row", _where=stage))
+    where = pd.Series(found["_where"].to_numpy(), index=found["_row"].to_numpy())
+    return pd.Series(where.reindex(lost["_row"].to_numpy()).to_numpy(), index=lost.index, dtype="str")

@@ -21,12 +21,13 @@ from salesnb.metrics._tables import (
     TOTAL,
     all_groups,
     canonical_by,
-    closed_in_window,
+    closed_frame,
     complete_grid,
-    days,
     fetch,
-    grouped,
+    group_column,
+    group_labels,
     ratio,
+    split_by_period,
     with_excluded,
 )
 from salesnb.metrics.stages import label_positions
@@ -244,19 +245,17 @@ def deal_size_bands(
 
 
 def _deal_size_bands(snap: Snapshot, window: Window, *, bands: int) -> pd.DataFrame:
-    closed = closed_in_window(snap, window)
-    rows = fetch(snap.data, closed.select("amount", "status_asof", _dur=closed.closed_asof - closed.created_at,
-                                          _r=closed._row).order_by("_r"))
-    amount = rows["amount"].astype("float64")
+    closed = closed_frame(snap, window)
+    amount = closed["amount"]
     has = amount.notna().to_numpy()
-    band_no = pd.Series(0, index=rows.index, dtype="int64")
+    band_no = pd.Series(0, index=closed.index, dtype="int64")
     if has.sum():
         n_bands = int(min(bands, pd.Series(amount[has]).nunique()))
         codes = pd.qcut(amount[has].rank(method="first"), n_bands, labels=False) + 1
         band_no[has] = codes.astype("int64")
-    won = (rows["status_asof"] == "won").to_numpy()
-    frame = pd.DataFrame({"band": band_no, "amount": amount, "won": won,
-                          "cycle": pd.Series(days(rows["_dur"]), index=rows.index).where(won)})
+    won = (closed["status_asof"] == "won").to_numpy()
+    cycle = (closed["closed_asof"] - closed["created_at"]).dt.total_seconds() / 86_400.0
+    frame = pd.DataFrame({"band": band_no, "amount": amount, "won": won, "cycle": cycle.where(won)})
     out = frame.groupby("band").agg(
         amount_min=("amount", "min"), amount_max=("amount", "max"), won=("won", "sum"),
         closed=("won", "size"), mean_cycle_days=("cycle", "mean"),
@@ -276,13 +275,12 @@ def _won_amounts(snap: Snapshot, window: Window, *, period: str | None, by: str 
                  ) -> tuple[pd.DataFrame, pd.DataFrame | None, list[str], list[str]]:
     """The amounts of the deals won in the window with their group (and period) labels,
     in source row order; the period table, the keys and the leading columns."""
-    data = snap.data
-    closed = closed_in_window(snap, window)
-    won = closed.filter(closed.status_asof == "won")
-    t, keys, table, lead = grouped(data, won, by, window, period, "closed_asof")
-    rows = fetch(data, t.select(*keys, amount=t.amount, _r=t._row).order_by("_r"))
-    rows["amount"] = rows["amount"].astype("float64")
-    return rows.astype({k: "str" for k in keys}), table, keys, lead
+    col = group_column(by)
+    closed = closed_frame(snap, window, [by])
+    won = closed[(closed["status_asof"] == "won").to_numpy()]
+    frame = pd.DataFrame({col: group_labels(won, by), "amount": won["amount"]}, index=won.index)
+    keys, table, lead = split_by_period(snap.data, frame, won["closed_asof"], window, period, col)
+    return frame, table, keys, lead
 
 
 def band_counts(snap: Snapshot, mean: float, band: float) -> dict[str, int]:

@@ -10,6 +10,7 @@ A rate with an empty denominator is missing (NaN), never 0.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from salesnb._docstrings import fill_doc
@@ -20,13 +21,15 @@ from salesnb.metrics._tables import (
     TOTAL,
     all_groups,
     canonical_by,
-    closed_in_window,
+    closed_frame,
     complete_grid,
     created_in_window,
     fetch,
     group_column,
+    group_labels,
     grouped,
     ratio,
+    split_by_period,
 )
 from salesnb.metrics.statistics import wilson_interval
 from salesnb.metrics.window import TimeLike, Window, resolve_window
@@ -95,13 +98,20 @@ def _win_rate(snap: Snapshot, window: Window, *, basis: str, period: str | None,
     data = snap.data
     col = group_column(by)
     if basis == "closed":
-        rows, when = closed_in_window(snap, window), "closed_asof"
+        rows = closed_frame(snap, window, [by])
+        frame = pd.DataFrame({
+            col: group_labels(rows, by),
+            "won": (rows["status_asof"] == "won").to_numpy(),
+            "lost": (rows["status_asof"] == "lost").to_numpy(),
+            "open": np.zeros(len(rows), dtype=bool),
+        }, index=rows.index)
+        keys, table, lead = split_by_period(data, frame, rows["closed_asof"], window, period, col)
+        counts = frame.groupby(keys, sort=False)[["won", "lost", "open"]].sum().reset_index()
     else:
-        rows, when = created_in_window(snap, window), "created_at"
-    t, keys, table, lead = grouped(data, rows, by, window, period, when)
-    counts = fetch(data, t.group_by(keys).aggregate(
-        won=count_true(t.status_asof == "won"), lost=count_true(t.status_asof == "lost"),
-        open=count_true(t.status_asof == "open")))
+        t, keys, table, lead = grouped(data, created_in_window(snap, window), by, window, period, "created_at")
+        counts = fetch(data, t.group_by(keys).aggregate(
+            won=count_true(t.status_asof == "won"), lost=count_true(t.status_asof == "lost"),
+            open=count_true(t.status_asof == "open")))
     groups = all_groups(snap, by) if by is not None else [TOTAL]
     out = complete_grid(counts, table, groups, col, ["won", "lost", "open"])
     out["n"] = out["won"] + out["lost"] + out["open"]
