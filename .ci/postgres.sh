@@ -27,7 +27,7 @@ pg_start() {
   "${RUN[@]}" "$bin/initdb" -D "$PGTMP/data" -U postgres -A trust --no-sync >"$PGTMP/initdb.log" 2>&1 \
     || { cat "$PGTMP/initdb.log" >&2; return 1; }
   "${RUN[@]}" "$bin/pg_ctl" -D "$PGTMP/data" -l "$PGTMP/server.log" -w \
-    -o "-p $PGPORT -c listen_addresses=127.0.0.1 -k $PGTMP/sock -c fsync=off" start >/dev/null \
+    -o "-p $PGPORT -c listen_addresses=127.0.0.1 -k $PGTMP/sock -c fsync=off -c shared_preload_libraries=pg_stat_statements" start >/dev/null \
     || { cat "$PGTMP/server.log" >&2; return 1; }
   export PGPORT PGTMP
   echo "PostgreSQL $("$bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$PGPORT"

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 
 from salesnb.exceptions import OptionError
 
-__all__ = ["CALENDARS", "LANGUAGES", "PERIODS", "WEEKDAYS", "check_option"]
+__all__ = ["CALENDARS", "ENGINES", "LANGUAGES", "PERIODS", "WEEKDAYS", "check_option"]
 
 #: The calendars dates can be written in and periods cut by.
 CALENDARS: tuple[str, ...] = ("gregorian", "jalali")
@@ -32,6 +32,9 @@ WEEKDAYS: tuple[str, ...] = ("monday", "tuesday", "wednesday", "thursday", "frid
                              "sunday")
 #: The languages of titles, labels, tables and reports.
 LANGUAGES: tuple[str, ...] = ("en", "fa")
+#: Where the numbers are computed: DuckDB in this process (files, DataFrames; a database
+#: copied into it), inside the database of a URL, or Spark.
+ENGINES: tuple[str, ...] = ("duckdb", "database", "spark")
 
 
 def check_option(name: str, value: object, options: Iterable[str]) -> str:

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from salesnb._options import CALENDARS, LANGUAGES, check_option
+from salesnb._options import CALENDARS, ENGINES, LANGUAGES, check_option
 from salesnb._version import __version__
 from salesnb.exceptions import OptionError, SalesnbError, SalesnbWarning, WindowError
 
@@ -79,6 +79,16 @@ def _add_data_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mapping", metavar="NAME_OR_FILE",
                         help="read a CRM export through a column mapping: a preset (maven, salesforce, "
                              "hubspot, pipedrive) or a mapping YAML file (docs/presets.md)")
+    _add_engine_args(parser)
+
+
+def _add_engine_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--engine", type=_choice("engine", ENGINES), metavar="{duckdb,database,spark}",
+                        help="where to compute: duckdb (in this process; the default for files), "
+                             "database (inside the database of a URL; its default), spark")
+    parser.add_argument("--spark-master", metavar="URL",
+                        help="Spark master for --engine spark (local[2], spark://host:7077, or "
+                             "sc://host:15002 for Spark Connect); default: a local session")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -176,7 +186,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _load(args: argparse.Namespace) -> SalesData:
     from salesnb.data.loading import load
 
-    return load(args.data, settings=args.settings, encoding=args.encoding, mapping=args.mapping)
+    return load(args.data, settings=args.settings, encoding=args.encoding, mapping=args.mapping,
+                engine=getattr(args, "engine", None), spark=getattr(args, "spark_master", None))
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:

@@ -9,10 +9,6 @@ missing server fails the run.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -26,53 +22,6 @@ from salesnb.data.sql import load_sql, mask_url, write_sql
 from salesnb.exceptions import DatabaseError
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-# --------------------------------------------------------------------------- fixtures
-def _no_server(reason: str) -> None:
-    if os.environ.get("SALESNB_REQUIRE_PG") == "1":
-        pytest.fail(f"PostgreSQL required (SALESNB_REQUIRE_PG=1) but {reason}")
-    pytest.skip(f"no PostgreSQL server: {reason} (set SALESNB_PG_URL, or install postgresql)")
-
-
-@pytest.fixture(scope="session")
-def pg_server_url() -> Iterator[str]:
-    """URL of the maintenance database of a running PostgreSQL server."""
-    url = os.environ.get("SALESNB_PG_URL")
-    if url:
-        yield url
-        return
-    script = ROOT / ".ci" / "postgres.sh"
-    probe = subprocess.run(["bash", "-c", f"source {script}; pg_bin"], capture_output=True, text=True)
-    if probe.returncode != 0:
-        _no_server("the server binaries are not installed")
-    started = subprocess.run(["bash", "-c", f"source {script}; pg_start >&2; echo $PGPORT $PGTMP"],
-                             capture_output=True, text=True)
-    if started.returncode != 0:
-        _no_server(f"starting one failed: {started.stderr.strip()[-300:]}")
-    port, tmp = started.stdout.split()
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        stop = (f"source {script}; PGTMP={tmp}; RUN=(); "
-                "[ $(id -u) = 0 ] && RUN=(runuser -u postgres --); pg_stop")
-        subprocess.run(["bash", "-c", stop], capture_output=True)
-
-
-@pytest.fixture
-def pg_url(pg_server_url: str) -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for one test; dropped afterwards."""
-    name = f"salesnb_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(pg_server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.make_url(pg_server_url).set(database=name).render_as_string(hide_password=False)
-    try:
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,8 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from salesnb._options import ENGINES
+
 if TYPE_CHECKING:
     import ibis.expr.types as ir
     import pandas as pd
@@ -22,9 +24,6 @@ if TYPE_CHECKING:
 
 __all__ = ["ENGINES", "Engine", "EngineLike", "make_engine"]
 
-#: The choices of ``load(..., engine=)`` and ``--engine``: DuckDB in this process (files,
-#: DataFrames; a database copied into it), inside the database of a URL, or Spark.
-ENGINES = ("duckdb", "database", "spark")
 
 #: Backends whose SQL parser or planner cannot take the deeply nested coercion
 #: expressions: their intermediate steps are materialised (:meth:`Engine.checkpoint`).
@@ -207,22 +206,27 @@ def make_engine(engine: EngineLike, spark: Any = None) -> Engine:
 
     choice = check_option("engine", engine or "duckdb", ENGINES)
     if choice == "spark":
-        return Engine.spark(spark if spark is not None else _spark_session())
+        session = spark if spark is not None and not isinstance(spark, str) else _spark_session(spark)
+        return Engine.spark(session)
     return Engine.duckdb()
 
 
-def _spark_session() -> Any:
-    """The active Spark session, else a local one (2 cores, no UI, loopback only)."""
+def _spark_session(master: str | None = None) -> Any:
+    """A Spark session: at ``master`` (``local[2]``, ``spark://host:7077``, or ``sc://host`` for
+    Spark Connect) when given, else the active one, else a local one (2 cores, no UI,
+    loopback only)."""
     try:
         from pyspark.sql import SparkSession
     except ImportError as err:
         from salesnb.exceptions import OptionError
 
         raise OptionError("engine", "spark", [e for e in ENGINES if e != "spark"]) from err
+    if master and master.startswith("sc://"):
+        return SparkSession.builder.remote(master).appName("salesnb").getOrCreate()
     active = SparkSession.getActiveSession()
-    if active is not None:
+    if active is not None and master is None:
         return active
-    return (SparkSession.builder.master("local[2]").appName("salesnb")
+    return (SparkSession.builder.master(master or "local[2]").appName("salesnb")
             .config("spark.ui.enabled", "false").config("spark.driver.bindAddress", "127.0.0.1")
             .config("spark.sql.shuffle.partitions", "4")
             .config("spark.sql.execution.arrow.pyspark.enabled", "true").getOrCreate())

@@ -96,7 +96,7 @@ def load(
         from salesnb.data.mapping_apply import apply_mapping
 
         data = apply_mapping(source, mapping, settings=settings, encoding=encoding).data
-        return data if engine in (None, "duckdb") else _moved(data, make_engine(engine, spark))
+        return data if engine in (None, "duckdb", "database") else _moved(data, make_engine(engine, spark))
     if isinstance(source, str) and "://" in source:
         from salesnb.data.sql import load_sql
 

@@ -285,16 +285,24 @@ def _epoch_us(ts: dt.timestamp) -> dt.int64:  # DuckDB
     ...
 
 
-def civil_micros(ts: ir.TimestampValue, backend: str = "") -> ir.IntegerValue:
-    """Wall-clock microseconds (as if UTC) of a timestamp's calendar fields.
+@ibis.udf.scalar.builtin(name="unix_micros")
+def _unix_micros(ts: dt.timestamp) -> dt.int64:  # Spark (an instant: TIMESTAMP, not _NTZ)
+    ...
 
-    For an aware value, the microseconds of the instant (its UTC fields).
+
+def typed_micros(ts: ir.TimestampValue, backend: str) -> ir.IntegerValue | None:
+    """Microseconds of a typed timestamp where the engine gives them exactly, else None.
+
+    DuckDB: the wall-clock fields of a naive value, the instant of an aware one
+    (``epoch_us``); Spark: the instant of an aware value (``unix_micros``). Elsewhere
+    (and Spark's naive values) the value is read from its text form, which every
+    engine writes in ISO 8601 (with the offset for an aware value).
     """
     if backend == "duckdb":
         return _epoch_us(ts)
-    day = days_from_civil(ts.year().cast("int64"), ts.month().cast("int64"), ts.day().cast("int64"))
-    secs = ts.hour().cast("int64") * 3600 + ts.minute().cast("int64") * 60 + ts.second().cast("int64")
-    return (day * US_PER_DAY + secs * US_PER_SECOND + ts.microsecond().cast("int64")).cast("int64")
+    if backend == "pyspark" and ts.type().timezone is not None:
+        return _unix_micros(ts)
+    return None
 
 
 def count_true(predicate: ir.BooleanValue) -> ir.IntegerValue:

@@ -153,16 +153,19 @@ def _time_columns(t: ir.Table, column: str | None, prefix: str, engine: Engine) 
                            f"{prefix}_given": ibis.literal(False), f"{prefix}_ok": ibis.literal(False)})
     value = t[column]
     dtype = value.type()
-    if dtype.is_timestamp() or dtype.is_date():
-        if dtype.is_date():
-            local = (P.days_from_civil(value.year().cast("int64"), value.month().cast("int64"),
-                                       value.day().cast("int64")) * P.US_PER_DAY).cast("int64")
-        else:
-            local = P.civil_micros(value, engine.kind)
-        aware = dtype.is_timestamp() and dtype.timezone is not None
-        offset = ibis.literal(0, "int64") if aware else ibis.null("int64")
-        return t.mutate(**{f"{prefix}_local": local, f"{prefix}_offset": offset,
+    if dtype.is_date():
+        local = (P.days_from_civil(value.year().cast("int64"), value.month().cast("int64"),
+                                   value.day().cast("int64")) * P.US_PER_DAY).cast("int64")
+        return t.mutate(**{f"{prefix}_local": local, f"{prefix}_offset": ibis.null("int64"),
                            f"{prefix}_given": value.notnull(), f"{prefix}_ok": value.notnull()})
+    if dtype.is_timestamp():
+        micros = P.typed_micros(value, engine.kind)
+        if micros is not None:
+            aware = dtype.timezone is not None
+            offset = ibis.literal(0, "int64") if aware else ibis.null("int64")
+            return t.mutate(**{f"{prefix}_local": micros, f"{prefix}_offset": offset,
+                               f"{prefix}_given": value.notnull(), f"{prefix}_ok": value.notnull()})
+        value = value.cast("string")  # read from its ISO text (with the offset when aware)
     text = f"{prefix}_text"
     t = t.mutate(**{text: text_of(value)})
     t = P.parse_iso_columns(t, text, prefix, engine.checkpoint)

@@ -435,9 +435,8 @@ def _business_days(snap: Snapshot, t: ibis.Table, start: str, end: str) -> tuple
     zone = s.timezone
     span = snap.data.engine.one(t.aggregate(lo=ibis.least(t[start].min(), t[end].min()),
                                             hi=ibis.greatest(t[start].max(), t[end].max())))
-    lo, hi = span.get("lo"), span.get("hi")
-    if lo is None:
-        lo = hi = 0
+    lo: int = int(span.get("lo") or 0)
+    hi: int = int(span.get("hi") or 0)
     offset = 3 * US_PER_DAY  # any zone's offset is less than a day: a safe margin
     first_day, last_day = (lo - offset) // US_PER_DAY, (hi + offset) // US_PER_DAY
     calendar = _day_calendar(first_day, last_day, s.weekend, s.holidays)

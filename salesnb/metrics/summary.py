@@ -147,5 +147,6 @@ def _per_owner(snap: Snapshot, window: Window) -> tuple[dict[str, int], dict[str
     known = o.filter(snap.exists(o))
     counts = fetch(snap.data, known.group_by("owner").aggregate(
         open=count_true(~snap.closed_known(known)), created=count_true(in_window(known.created_at, window))))
-    rows = sorted((str(r.owner), int(r.open), int(r.created)) for r in counts.itertuples(index=False))
+    rows = sorted(zip(counts["owner"].astype(str), counts["open"].astype("int64").tolist(),
+                      counts["created"].astype("int64").tolist(), strict=True))
     return ({k: n for k, n, _ in rows if n > 0}, {k: n for k, _, n in rows if n > 0})
