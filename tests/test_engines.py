@@ -81,7 +81,7 @@ def _write_raw(folder: Path, url: str) -> None:
 
 
 def _in_database(case: str, url: str) -> sn.SalesData:
-    kwargs, mapping = _kwargs(KPI_CASES[case][1])
+    _, mapping = _kwargs(KPI_CASES[case][1])
     if mapping:
         # An export read through its mapping, then stored in the canonical layout.
         write_sql(sn.load(_folder(case), mapping=mapping), url)
