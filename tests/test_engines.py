@@ -235,3 +235,32 @@ def test_kpi_inside_postgres_returns_under_five_percent_of_the_rows(pg_url: str)
                 and "pg_stat_statements" not in q]
     fetched = sum(int(n) for _, n in returned)
     assert 0 < fetched < 0.05 * total, sorted(returned, key=lambda r: -r[1])[:5]
+
+
+@pytest.mark.parametrize("keys", [[], ["g"]])
+def test_quantiles_picked_by_rank_in_the_engine_equal_pandas(keys: list[str],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Order statistics picked in the engine, interpolated in Python: pandas' quantiles exactly."""
+    import numpy as np
+
+    from salesnb.metrics import _tables
+
+    rng = np.random.default_rng(5)
+    values = rng.integers(0, 10**12, 501)
+    frame = pd.DataFrame({"g": rng.choice(["a", "b", "c"], 501), "v": values})
+    frame.loc[3, "v"] = None
+    data = sn.load(ROOT / "data" / "sample")
+    table = data.engine.table_from_arrow(
+        __import__("pyarrow").Table.from_pandas(frame.assign(_row=range(len(frame))), preserve_index=False), "q")
+    quantiles = {"median": 0.5, "p75": 0.75, "p90": 0.9, "p33": 1 / 3}
+    fetched = _tables.summarize(data, table, keys, "v", quantiles=quantiles, mean="mean")
+    monkeypatch.setattr(_tables, "FETCH_VALUES_BELOW", 0)
+    ranked = _tables.summarize(data, table, keys, "v", quantiles=quantiles, mean="mean")
+    pd.testing.assert_frame_equal(fetched.sort_values(keys or ["n"], ignore_index=True),
+                                  ranked.sort_values(keys or ["n"], ignore_index=True), check_exact=True)
+    expected = frame.dropna().astype({"v": "float64"})
+    groups = expected.groupby(keys)["v"] if keys else None
+    for name, q in quantiles.items():
+        want = groups.quantile(q).sort_index().tolist() if keys else [expected["v"].quantile(q)]
+        got = ranked.sort_values(keys)[name].tolist() if keys else ranked[name].tolist()
+        assert got == want, name

@@ -310,8 +310,6 @@ def summarize(data: SalesData, table: ir.Table, keys: list[str], value: str, *,
         # Spark's long sums overflow silently: sum as decimals there.
         agg["_sum"] = (t[value].cast("decimal(38, 0)") if data.engine.kind == "pyspark" else t[value]).sum()
     head = fetch(data, t.group_by(keys).aggregate(**agg) if keys else t.aggregate(**agg))
-    if keys:
-        head = head.astype({k: "str" for k in keys})
     if head.empty or (not keys and int(head[count].iloc[0]) == 0):
         cols: dict[str, Any] = {k: pd.Series(dtype="str") for k in keys}
         cols[count] = pd.Series(dtype="int64")
@@ -326,12 +324,13 @@ def summarize(data: SalesData, table: ir.Table, keys: list[str], value: str, *,
         head[mean] = [float(s) / n if n else np.nan
                       for s, n in zip(head.pop("_sum"), head[count], strict=True)]
     if not quantiles:
-        return head
+        return head.astype({k: "str" for k in keys})
     total = int(head[count].sum())
     if total < FETCH_VALUES_BELOW or data.engine.kind == "sqlite":
         values = fetch(data, t.select(*keys, _v=t[value]))
         values["_v"] = values["_v"].astype("float64")
         if keys:
+            head = head.astype({k: "str" for k in keys})
             values = values.astype({k: "str" for k in keys})
             by_key = values.groupby(keys, sort=False)["_v"]
             for name, q in quantiles.items():
@@ -358,14 +357,12 @@ def summarize(data: SalesData, table: ir.Table, keys: list[str], value: str, *,
         ibis.window(order_by=t[value])
     ranked = t.select(*keys, _v=t[value], _rank=ibis.row_number().over(order))
     picked = fetch(data, ranked.join(rank_table, [*keys, "_rank"]).select(*keys, "_rank", "_v"))
-    if keys:
-        picked = picked.astype({k: "str" for k in keys})
     found = {(*tuple(r[:-2]), int(r[-2])): float(r[-1])
              for r in picked[[*keys, "_rank", "_v"]].itertuples(index=False)}
     for name in quantiles:
         head[name] = [_lerp(found[(*kv, spots[name][0])], found[(*kv, spots[name][1])], spots[name][2])
                       for kv, spots in positions]
-    return head
+    return head.astype({k: "str" for k in keys})
 
 
 # --------------------------------------------------------------------------- numbers
