@@ -90,6 +90,10 @@ class SalesData:
         table ``rows_read``, ``rows_loaded``, ``set_aside`` (reason → count), ``repaired``
         (rule → count), ``unmapped_values``, the detected ``encoding``; and
         ``stage_order_source``. Empty when the loader reports nothing beyond the notes.
+    field_table : ibis Table or None
+        The field history (what ``amount``, ``expected_close_at``, ``owner``,
+        ``probability`` and ``forecast_category`` held from each ``changed_at`` on), or
+        None: then those fields are taken as constant.
     """
 
     engine: Engine
@@ -100,6 +104,9 @@ class SalesData:
     has_history: bool = False
     notes: tuple[str, ...] = field(default=())
     quality: Mapping[str, Any] = field(default_factory=dict)
+    #: The field history in the engine (``seq``, ``opp_key``, ``field``, ``changed_at``,
+    #: ``value_text``, ``value_number``, ``value_time``), or None when the data has none.
+    field_table: Any = None
     #: The most recently used snapshots, by ``as_of`` (at most :data:`SNAPSHOTS_KEPT`);
     #: never copied by ``dataclasses.replace``, so a subset starts with none.
     _snapshots: BoundedCache[int, Snapshot] = field(
@@ -111,7 +118,8 @@ class SalesData:
     @classmethod
     def from_raw(cls, engine: Engine, opportunities: V.RawTable, history: V.RawTable | None,
                  settings: FunnelSettings | None, *, source: str, notes: Sequence[str] = (),
-                 quality: Mapping[str, Any] | None = None) -> SalesData:
+                 quality: Mapping[str, Any] | None = None,
+                 field_history: V.RawTable | None = None) -> SalesData:
         """Coerce and validate tables already in ``engine`` and build a dataset.
 
         Parameters
@@ -129,6 +137,8 @@ class SalesData:
             Notes of the reader (rows set aside by a mapping...).
         quality : mapping, optional
             The reader's loading report (see :attr:`quality`).
+        field_history : RawTable, optional
+            The field history as read (see :attr:`field_table`).
 
         Returns
         -------
@@ -164,8 +174,14 @@ class SalesData:
                                    won=resolved.won, lost=resolved.lost)
         else:
             hist = _empty_history(engine)
+        fields = None
+        if field_history is not None:
+            fields = V.clean_field_history(engine, field_history, opps, tz=tz)
+        else:
+            all_notes.append("no field history: amounts, expected close dates and owners are taken "
+                             "as constant (as they are now)") if _has_replayable(opps) else None
         return cls(engine, opps, hist, resolved, source, staged is not None, tuple(all_notes),
-                   dict(quality or {}))
+                   dict(quality or {}), fields)
 
     @classmethod
     def from_frames(
@@ -181,6 +197,9 @@ class SalesData:
         notes: tuple[str, ...] = (),
         quality: Mapping[str, Any] | None = None,
         engine: Engine | None = None,
+        field_history: pd.DataFrame | None = None,
+        field_history_source: str | None = None,
+        field_history_rows: V.RowLabel = V.position_labels,
     ) -> SalesData:
         """Validate DataFrames in the canonical layout and build a dataset.
 
@@ -204,6 +223,12 @@ class SalesData:
             The loading report of a reader or mapping (see :attr:`quality`).
         engine : Engine, optional
             Where to compute (default: a new in-process DuckDB).
+        field_history : DataFrame, optional
+            The field history (``opportunity_id``, ``field``, ``value``, ``changed_at``).
+        field_history_source : str, optional
+            Its name in error messages.
+        field_history_rows : callable, optional
+            Its row labels.
 
         Returns
         -------
@@ -231,7 +256,13 @@ class SalesData:
             name = history_source or "stage_history"
             raw_h = V.RawTable(eng.table_from_arrow(frame_to_arrow(history, name), "stage_history_raw"),
                                name, history_rows)
-        return cls.from_raw(eng, raw_o, raw_h, resolved, source=source, notes=notes, quality=quality)
+        raw_f = None
+        if field_history is not None:
+            name = field_history_source or "field_history"
+            raw_f = V.RawTable(eng.table_from_arrow(frame_to_arrow(field_history, name), "field_history_raw"),
+                               name, field_history_rows)
+        return cls.from_raw(eng, raw_o, raw_h, resolved, source=source, notes=notes, quality=quality,
+                            field_history=raw_f)
 
     # ------------------------------------------------------------------ views
     def at(self, as_of: pd.Timestamp | str | dt.date) -> Snapshot:
@@ -483,6 +514,12 @@ class SalesData:
                 f"{s['owners']} owners, source={self.source!r})")
 
 
+def _has_replayable(opps: Any) -> bool:
+    """Whether the opportunities have a column a field history would replay beyond the
+    always-present ``amount`` and ``owner`` (an expected close date, a CRM probability...)."""
+    return any(c in opps.columns for c in ("expected_close_at", "probability", "forecast_category"))
+
+
 def require_rows(engine: Engine, raw: V.RawTable) -> None:
     """Raise when the opportunities table misses a required column or has no rows."""
     from salesnb.exceptions import DataSchemaError
@@ -538,10 +575,68 @@ class Snapshot:
         self.us = int(as_of.value) // 1000
         self._derived: BoundedCache[Any, Any] = BoundedCache(DERIVED_KEPT)
         self._visits: Any = None
+        self._replayed: Any = None
         self._pandas: dict[str, pd.DataFrame] = {}
 
     def __repr__(self) -> str:
         return f"Snapshot(as_of={self.as_of.isoformat()}, source={self.data.source!r})"
+
+    # ------------------------------------------------------------------ replayed fields
+    @property
+    def table(self) -> ir.Table:
+        """The opportunities with their fields as known at ``as_of``.
+
+        Without a field history this is ``data.opportunity_table``. With one, ``amount``,
+        ``expected_close_at``, ``owner``, ``probability`` and ``forecast_category`` hold
+        their value at ``as_of``: the latest change made by then (a change after
+        ``as_of`` has not happened); before a deal's first recorded change of a field,
+        that first change's value (the best known). Computed once per snapshot.
+        """
+        fields = self.data.field_table
+        if fields is None:
+            return self.data.opportunity_table
+        if self._replayed is None:
+            self._replayed = self.data.engine.materialize(self._replay(fields), "replayed")
+        return self._replayed
+
+    def field_values(self, name: str) -> ir.Table:
+        """Per opportunity with changes of field ``name``: ``opp_key`` and ``value`` at ``as_of``
+        (``value_text``, ``value_number`` or ``value_time`` by the field's kind)."""
+        import ibis
+
+        f = self.data.field_table
+        kind = V.REPLAYED_FIELDS[name]
+        column = {"text": "value_text", "number": "value_number", "time": "value_time"}[kind]
+        rows = f.filter(f.field == name)
+        known = rows.changed_at <= self.us
+        # Latest change by as_of; else (only later changes) the earliest one.
+        w = ibis.window(group_by=rows.opp_key,
+                        order_by=[ibis.desc(ibis.ifelse(known, 1, 0)),
+                                  ibis.desc(ibis.ifelse(known, rows.changed_at, -rows.changed_at)),
+                                  ibis.desc(ibis.ifelse(known, rows.seq, -rows.seq))])
+        ranked = rows.mutate(_rank=ibis.row_number().over(w))
+        return ranked.filter(ranked._rank == 0).select("opp_key", value=ranked[column])
+
+    def _replay(self, fields: ir.Table) -> ir.Table:
+        import ibis
+
+        o = self.data.opportunity_table
+        present = {r["field"] for r in self.data.engine.rows(fields.select("field").distinct())}
+        out = o
+        for name in V.REPLAYED_FIELDS:
+            if name not in present or name not in o.columns:
+                continue
+            values = self.field_values(name)
+            values = values.select(_fk=values.opp_key, _v=values.value)
+            out = out.left_join(values, out._row == values._fk)
+            # A recorded change wins (an empty value: the field was cleared), except for
+            # the owner, which a deal always has.
+            if name == "owner":
+                value = ibis.coalesce(out._v, out[name])
+            else:
+                value = ibis.ifelse(out._fk.notnull(), out._v, out[name])
+            out = out.mutate(**{name: value}).drop("_fk", "_v")
+        return out.select(*o.columns)
 
     # ------------------------------------------------------------------ predicates
     def exists(self, o: ir.Table) -> ir.BooleanValue:
@@ -705,7 +800,8 @@ class Snapshot:
 
     def release(self) -> None:
         """Drop what this snapshot holds in the engine (its visits table) and its memo."""
-        if self._visits is not None:
-            self.data.engine.drop(self._visits)
-            self._visits = None
+        for held in (self._visits, self._replayed):
+            if held is not None:
+                self.data.engine.drop(held)
+        self._visits = self._replayed = None
         self._pandas.clear()

@@ -1,7 +1,8 @@
 """Loading datasets from folders (CSV / Parquet), Excel workbooks and databases.
 
 A dataset folder holds ``opportunities.csv`` or ``opportunities.parquet``, optionally
-``stage_history.csv`` / ``.parquet`` and ``funnel.yml``; instead of the tables it may
+``stage_history.csv`` / ``.parquet``, ``field_history.csv`` / ``.parquet`` and
+``funnel.yml``; instead of the tables it may
 hold one Excel workbook (``*.xlsx``) with sheets ``opportunities`` and (optionally)
 ``stage_history``. A workbook path may also be given directly.
 """
@@ -132,7 +133,9 @@ def load(
     raw_o = _raw_table(eng, opp_file, encoding, "opportunities")
     require_rows(eng, raw_o)
     raw_h = None if hist_file is None else _raw_table(eng, hist_file, encoding, "stage_history")
-    data = SalesData.from_raw(eng, raw_o, raw_h, resolved, source=str(opp_file))
+    fields_file = find_table(path, "field_history")
+    raw_f = None if fields_file is None else _raw_table(eng, fields_file, encoding, "field_history")
+    data = SalesData.from_raw(eng, raw_o, raw_h, resolved, source=str(opp_file), field_history=raw_f)
     release_memory()  # the readers' scratch buffers
     return data
 

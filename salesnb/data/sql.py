@@ -203,10 +203,12 @@ def _load_inside(compute: Compute, shown: str, opportunities: str, history: str 
     raw_h = None
     if history is not None:
         raw_h = _raw_inside(compute, history, params, shown, url, required=history != "stage_history")
+    raw_f = _raw_inside(compute, "field_history", None, shown, url, required=False)
     stored = _stored_settings_inside(compute, shown)
     resolved = coerce_settings(settings) if settings is not None else stored
     resolved = resolved or FunnelSettings.from_mapping({}, source="defaults")
-    return SalesData.from_raw(compute, raw_o, raw_h, resolved, source=f"{shown} [{_label(opportunities)}]")
+    return SalesData.from_raw(compute, raw_o, raw_h, resolved, source=f"{shown} [{_label(opportunities)}]",
+                              field_history=raw_f)
 
 
 def _tables(compute: Compute, schema: str | None) -> list[str]:

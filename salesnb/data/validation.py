@@ -56,6 +56,7 @@ __all__ = [
     "STATUSES",
     "RawTable",
     "Rule",
+    "clean_field_history",
     "clean_history",
     "clean_opportunities",
     "clean_text",
@@ -71,6 +72,16 @@ REQUIRED_COLUMNS = ("opportunity_id", "owner", "created_at", "status")
 OPTIONAL_TEXT_COLUMNS = ("stage", "lost_reason", "team", "account", "product", "source", "currency")
 OPPORTUNITY_COLUMNS = (*REQUIRED_COLUMNS, "closed_at", "amount", *OPTIONAL_TEXT_COLUMNS)
 HISTORY_COLUMNS = ("opportunity_id", "stage", "entered_at")
+#: Optional columns with a type, coerced when the source has them (absent: not added):
+#: the CRM's expected close date of an open deal, its own win probability (a share 0-1;
+#: a column with values above 1 is read as percent), its forecast category, the pipeline.
+OPTIONAL_TIME_COLUMNS = ("expected_close_at",)
+OPTIONAL_NUMBER_COLUMNS = ("probability",)
+OPTIONAL_EXTRA_TEXT = ("pipeline", "forecast_category")
+FIELD_HISTORY_COLUMNS = ("opportunity_id", "field", "value", "changed_at")
+#: The fields a field history replays, and how their values are read.
+REPLAYED_FIELDS = {"amount": "number", "expected_close_at": "time", "owner": "text",
+                   "probability": "number", "forecast_category": "text"}
 #: Codes of the outcome rows in the history's ``position`` column (open stages: 0, 1, ...).
 WON_CODE, LOST_CODE = -1, -2
 
@@ -172,6 +183,25 @@ def _time_columns(t: ir.Table, column: str | None, prefix: str, engine: Engine) 
     return t.mutate(**{f"{prefix}_given": t[text].notnull()}).drop(text)
 
 
+def _number_columns(t: ir.Table, column: str, prefix: str) -> ir.Table:
+    """Add ``{prefix}_value``, ``{prefix}_given`` and ``{prefix}_ok`` for a number column of any type."""
+    value = t[column]
+    if value.type().is_numeric() and not value.type().is_boolean():
+        number = value.cast("float64")
+        return t.mutate(**{f"{prefix}_value": number, f"{prefix}_given": number.notnull(),
+                           f"{prefix}_ok": number.notnull()})
+    t = t.mutate(**{f"{prefix}_text": text_of(value)})
+    ok, number = P.parse_number(t[f"{prefix}_text"])
+    return t.mutate(**{f"{prefix}_value": number, f"{prefix}_given": t[f"{prefix}_text"].notnull(),
+                       f"{prefix}_ok": ok}).drop(f"{prefix}_text")
+
+
+def _probability_scale(engine: Engine, stage: ir.Table) -> float:
+    """100 when the probability column holds percents (a value above 1), else 1."""
+    top = engine.one(stage.aggregate(m=stage._p_value.max())).get("m")
+    return 100.0 if top is not None and top > 1 else 1.0
+
+
 def _utc(t: ir.Table, prefix: str, zone: str, span: tuple[int | None, int | None]) -> ir.Value:
     """UTC microseconds of a parsed timestamp (NULL when it cannot be read or is out of range)."""
     import ibis
@@ -249,6 +279,16 @@ OPPORTUNITY_RULES: tuple[Rule, ...] = (
     Rule("closed_order", "closed_at", "is before created_at",
          "correct the dates: a deal cannot close before it was created",
          lambda t: (t.closed_at < t.created_at).fill_null(False)),
+)
+
+#: Rules of the optional typed columns (checked when the source has the column).
+OPTIONAL_RULES: tuple[Rule, ...] = (
+    Rule("expected_unreadable", "expected_close_at",
+         f"has values that cannot be read as {_TIMESTAMP_KIND}", TIMESTAMP_FIX,
+         lambda t: t._bad_expected, show="_expected_close_at_raw"),
+    Rule("probability_unreadable", "probability", "has values that are not a probability (0-1, or 0-100 %)",
+         "write the CRM's win probability as a share (0.25) or a percent (25); leave it empty if unknown",
+         lambda t: t._bad_probability, show="_probability_raw"),
 )
 
 HISTORY_RULES: tuple[Rule, ...] = (
@@ -357,7 +397,8 @@ def clean_opportunities(engine: Engine, raw: RawTable, *, tz: str) -> ir.Table:
         raise DataSchemaError(problems=[missing_column(c, present, raw.source) for c in missing])
     t = raw.table
     has = set(present)
-    extras = [c for c in present if c not in OPPORTUNITY_COLUMNS]
+    typed = [c for c in (*OPTIONAL_TIME_COLUMNS, *OPTIONAL_NUMBER_COLUMNS, *OPTIONAL_EXTRA_TEXT) if c in has]
+    extras = [c for c in present if c not in OPPORTUNITY_COLUMNS and c not in typed]
     stage = t.select(
         "_row",
         opportunity_id=text_of(t.opportunity_id),
@@ -368,10 +409,16 @@ def clean_opportunities(engine: Engine, raw: RawTable, *, tz: str) -> ir.Table:
         _created_raw=t.created_at,
         _closed_raw=t.closed_at if "closed_at" in has else ibis.null("string"),
         _amount_raw=t.amount if "amount" in has else ibis.null("float64"),
+        **{c: text_of(t[c]) for c in OPTIONAL_EXTRA_TEXT if c in has},
+        **{f"_{c}_raw": t[c] for c in (*OPTIONAL_TIME_COLUMNS, *OPTIONAL_NUMBER_COLUMNS) if c in has},
         **{c: t[c] for c in extras},
     )
     stage = _time_columns(stage, "_created_raw", "_c", engine)
     stage = _time_columns(stage, "_closed_raw" if "closed_at" in has else None, "_k", engine)
+    if "expected_close_at" in has:
+        stage = _time_columns(stage, "_expected_close_at_raw", "_x", engine)
+    if "probability" in has:
+        stage = _number_columns(stage, "_probability_raw", "_p")
     amount = stage._amount_raw
     if amount.type().is_numeric() and not amount.type().is_boolean():
         value = amount.cast("float64")
@@ -386,13 +433,27 @@ def clean_opportunities(engine: Engine, raw: RawTable, *, tz: str) -> ir.Table:
     text_times = not (t.created_at.type().is_temporal()
                       and ("closed_at" not in has or t.closed_at.type().is_temporal()))
     stage = engine.checkpoint(stage, heavy=text_times)
-    span = _span(engine, stage, ["_c", "_k"])
+    span = _span(engine, stage, ["_c", "_k", *(["_x"] if "expected_close_at" in has else [])])
     created = _utc(stage, "_c", tz, span)
     closed = _utc(stage, "_k", tz, span)
+    optional: dict[str, Any] = {}
+    if "expected_close_at" in has:
+        expected = _utc(stage, "_x", tz, span)
+        optional["expected_close_at"] = expected
+        optional["_bad_expected"] = (stage._x_given & expected.isnull()).fill_null(False)
+    if "probability" in has:
+        scale = _probability_scale(engine, stage)
+        optional["probability"] = ibis.ifelse(stage._p_ok, stage._p_value / scale, ibis.null("float64"))
+        optional["_bad_probability"] = (stage._p_given & ~(stage._p_ok & stage._p_value.between(0, 100))
+                                        ).fill_null(False)
     columns = {
         "_row": stage._row, "opportunity_id": stage.opportunity_id, "owner": stage.owner,
         "created_at": created, "status": stage.status, "closed_at": closed, "amount": stage._amount,
-        **{c: stage[c] for c in (*OPTIONAL_TEXT_COLUMNS, *extras)},
+        **{c: stage[c] for c in OPTIONAL_TEXT_COLUMNS},
+        **{c: stage[c] for c in OPTIONAL_EXTRA_TEXT if c in has},
+        **{c: v for c, v in optional.items() if not c.startswith("_")},
+        **{c: stage[c] for c in extras},
+        **{c: v for c, v in optional.items() if c.startswith("_")},
         "_bad_created": (stage._c_given & created.isnull()).fill_null(False),
         "_bad_closed": (stage._k_given & closed.isnull()).fill_null(False),
         "_bad_amount": stage._bad_amount,
@@ -407,8 +468,11 @@ def clean_opportunities(engine: Engine, raw: RawTable, *, tz: str) -> ir.Table:
                          amount=stage._amount, _status_raw=stage._status_raw,
                          _created_raw=stage._created_raw.cast("string"),
                          _closed_raw=stage._closed_raw.cast("string"),
-                         _amount_raw=stage._amount_raw.cast("string"))
-    problems = _report(engine, checked, OPPORTUNITY_RULES, raw, shown=shown,
+                         _amount_raw=stage._amount_raw.cast("string"),
+                         **{f"_{c}_raw": stage[f"_{c}_raw"].cast("string")
+                            for c in (*OPTIONAL_TIME_COLUMNS, *OPTIONAL_NUMBER_COLUMNS) if c in has})
+    rules = [*OPPORTUNITY_RULES, *(r for r in OPTIONAL_RULES if r.column in has)]
+    problems = _report(engine, checked, rules, raw, shown=shown,
                        label_ids=lambda i, label: i if i is not None else label)
     if problems:
         engine.drop(table)
@@ -511,6 +575,95 @@ def clean_history(engine: Engine, raw: RawTable, staged: ir.Table, opportunities
                "entered_at": checked.entered_at, **{c: checked[c] for c in extras}}
     out = checked.select(*[value.name(name) for name, value in columns.items()])
     return engine.materialize(out, "stage_history")
+
+
+# --------------------------------------------------------------------------- field history
+FIELD_RULES: tuple[Rule, ...] = (
+    Rule("id_blank", "opportunity_id", "has blank values",
+         "fill in the opportunity each change belongs to", lambda t: t.opportunity_id.isnull()),
+    Rule("field_blank", "field", "has blank values", "fill in the field that changed",
+         lambda t: t.field.isnull()),
+    Rule("field_unknown", "field", "has fields salesnb does not replay ({fields})",
+         "keep only the rows of these fields (a column mapping can filter them)",
+         lambda t: t.field.notnull() & ~t.field.isin(list(REPLAYED_FIELDS)), show="field"),
+    Rule("changed_blank", "changed_at", "has blank values", "fill in when each change was made",
+         lambda t: t.changed_at.isnull() & ~t._bad_changed),
+    Rule("changed_unreadable", "changed_at", "has values that cannot be read as a timestamp",
+         TIMESTAMP_FIX, lambda t: t._bad_changed, show="_changed_raw"),
+    Rule("value_unreadable", "value", "has values that cannot be read for their field (a number for "
+         "amount and probability, a timestamp for expected_close_at)",
+         "write amounts and probabilities as plain numbers and dates in ISO 8601; leave a value "
+         "empty when the field was cleared", lambda t: t._bad_value, show="value"),
+    Rule("unknown_id", "opportunity_id",
+         "has rows for opportunities that are not in the opportunities table",
+         "remove these rows, or add the missing opportunities",
+         lambda t: t.opp_key.isnull() & t.opportunity_id.notnull()),
+    Rule("before_created", "changed_at", "has changes before the opportunity was created",
+         "correct changed_at or the opportunity's created_at",
+         lambda t: (t.changed_at < t._born).fill_null(False)),
+)
+
+
+def clean_field_history(engine: Engine, raw: RawTable, opportunities: ir.Table, *, tz: str) -> ir.Table:
+    """Coerce and validate a field history (``opportunity_id, field, value, changed_at``).
+
+    A row says what a field of a deal held from ``changed_at`` on; the fields replayed are
+    :data:`REPLAYED_FIELDS`. An empty value means the field was cleared.
+
+    Returns
+    -------
+    ibis Table
+        Materialised: ``seq`` (source position), ``opp_key``, ``field``, ``changed_at``
+        (UTC microseconds), ``value_text`` (owner, forecast category), ``value_number``
+        (amount, probability as a share), ``value_time`` (expected close, microseconds).
+
+    Raises
+    ------
+    DataSchemaError
+        Listing every problem.
+    """
+    import ibis
+
+    present = raw.columns
+    missing = [c for c in FIELD_HISTORY_COLUMNS if c not in present]
+    if missing:
+        raise DataSchemaError(problems=[missing_column(c, present, raw.source) for c in missing])
+    t = raw.table
+    staged = t.select("_row", opportunity_id=text_of(t.opportunity_id), field=text_of(t.field).lower(),
+                      value=text_of(t.value), _changed_raw=t.changed_at)
+    staged = _time_columns(staged, "_changed_raw", "_h", engine)
+    staged = staged.mutate(_v_text=staged.value)
+    staged = P.parse_iso_columns(staged, "_v_text", "_v", engine.checkpoint)
+    number_ok, number = P.parse_number(staged.value)
+    staged = engine.checkpoint(staged.mutate(_n_ok=number_ok, _n=number), heavy=True)
+    span = _span(engine, staged, ["_h", "_v"])
+    changed = _utc(staged, "_h", tz, span)
+    as_time = _utc(staged, "_v", tz, span)
+    kind = ibis.cases(*[(staged.field == f, k) for f, k in REPLAYED_FIELDS.items()], else_="text")
+    bad_value = staged.value.notnull() & ibis.cases(
+        (kind == "number", ~(staged._n_ok & staged._n.between(0, AMOUNT_CEILING))),
+        (kind == "time", as_time.isnull()), else_=False)
+    scale = ibis.ifelse((staged.field == "probability") & (staged._n > 1), 100.0, 1.0)
+    staged = staged.mutate(changed_at=changed, _bad_changed=(staged._h_given & changed.isnull()).fill_null(False),
+                           _bad_value=bad_value.fill_null(False),
+                           value_number=ibis.ifelse(kind == "number", staged._n / scale, ibis.null("float64")),
+                           value_time=ibis.ifelse(kind == "time", as_time, ibis.null("int64")),
+                           value_text=ibis.ifelse(kind == "text", staged.value, ibis.null("string")),
+                           _changed_raw_text=staged._changed_raw.cast("string"))
+    keys = opportunities.select(_key_id=opportunities.opportunity_id, opp_key=opportunities._row,
+                                _born=opportunities.created_at)
+    checked = staged.left_join(keys, staged.opportunity_id == keys._key_id)
+    shown = staged.select("_row", "field", "value", _id=staged.opportunity_id,
+                          _changed_raw=staged._changed_raw_text)
+    problems = _report(engine, checked, FIELD_RULES, raw, shown=shown,
+                       context={"fields": ", ".join(REPLAYED_FIELDS)},
+                       label_ids=lambda i, label: f"{i} ({label})" if i is not None else label)
+    if problems:
+        raise DataSchemaError.from_problems(problems)
+    out = checked.select(seq=checked._row, opp_key=checked.opp_key, field=checked.field,
+                         changed_at=checked.changed_at, value_text=checked.value_text,
+                         value_number=checked.value_number, value_time=checked.value_time)
+    return engine.materialize(out, "field_history")
 
 
 # --------------------------------------------------------------------------- stage order

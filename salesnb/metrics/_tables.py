@@ -71,7 +71,7 @@ def days(values: Any) -> np.ndarray:
 def closed_in_window(snap: Snapshot, window: Window) -> ir.Table:
     """The deals won or lost in the window, as known at ``as_of`` (an engine table with
     ``status_asof`` and ``closed_asof``)."""
-    o = snap.data.opportunity_table
+    o = snap.table
     t = o.filter(snap.closed_known(o) & o.status.isin(["won", "lost"]) & in_window(o.closed_at, window))
     return t.mutate(status_asof=t.status, closed_asof=t.closed_at)
 
@@ -79,7 +79,7 @@ def closed_in_window(snap: Snapshot, window: Window) -> ir.Table:
 def created_in_window(snap: Snapshot, window: Window) -> ir.Table:
     """The cohort created in the window, as known at ``as_of`` (with ``status_asof`` and
     ``closed_asof``)."""
-    o = snap.data.opportunity_table
+    o = snap.table
     t = o.filter(in_window(o.created_at, window) & snap.exists(o))
     return t.mutate(status_asof=snap.status(t), closed_asof=snap.closed(t))
 
@@ -178,7 +178,7 @@ def all_groups(snap: Snapshot, by: str | None) -> list[str]:
         return [TOTAL]
 
     def compute() -> list[str]:
-        o = snap.data.opportunity_table
+        o = snap.table
         known = o.filter(snap.exists(o))
         found = snap.data.engine.arrow(known.select(_g=group_value(known, by)).distinct())
         return sorted(str(v) for v in found.column("_g").to_pylist())

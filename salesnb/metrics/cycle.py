@@ -216,7 +216,7 @@ def _sales_cycle(snap: Snapshot, window: Window, *, period: str | None, by: str 
     elif business_days:
         dur = _durations(snap, window, start_event, end_event, True)
         excluded = dict(dur.attrs["excluded"])
-        o = data.opportunity_table
+        o = snap.table
         labels = fetch(data, o.select("opportunity_id", _g=group_value(o, by)))
         frame = pd.DataFrame({col: dur["opportunity_id"].map(
             dict(zip(labels["opportunity_id"], labels["_g"], strict=True))).astype("str"), "days": dur["days"]})
@@ -326,7 +326,7 @@ def _spells(snap: Snapshot, window: Window, start_event: str, end_event: str,
     """The opportunities whose start event falls in the window: ``days`` to the end event
     (``event``) or to ``as_of`` (censored: still open); lost before the end event: left out
     and counted. ``group``: the group label of ``by``."""
-    o = snap.data.opportunity_table
+    o = snap.table
     known = o.filter(snap.exists(o))
     t = known.mutate(status_asof=snap.status(known), closed_asof=snap.closed(known))
     t = _event(snap, t, start_event, role="start")
@@ -455,7 +455,7 @@ def _durations_table(snap: Snapshot, window: Window, start_event: str, end_event
                      ) -> tuple[ibis.Table, int, int]:
     """The deals whose end event falls in the window, with ``_start``, ``_end`` and ``_dur``
     (microseconds), and how many were left out: no start event, start after end."""
-    o = snap.data.opportunity_table
+    o = snap.table
     known = o.filter(snap.exists(o))
     t = known.mutate(status_asof=snap.status(known), closed_asof=snap.closed(known))
     t = _event(snap, t, end_event, role="end")

@@ -171,7 +171,7 @@ def time_in_stage(
         visits = visit_frame(snap, entered_in=window)
     keys = ["stage"]
     if by is not None:
-        o = data.opportunity_table
+        o = snap.table
         labels = fetch(data, o.select(_k=o._row, _g=o[by].cast("string")))
         lookup = pd.Series(labels["_g"].to_numpy(), index=labels["_k"].to_numpy())
         values = lookup.reindex(visits["opp_key"].to_numpy()).to_numpy()

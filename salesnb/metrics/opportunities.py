@@ -92,7 +92,7 @@ def _open_opportunities(snap: Snapshot, *, by: str | None, min_share: float = 0.
     data = snap.data
     at = snap.as_of
     col = group_column(by)
-    o = data.opportunity_table
+    o = snap.table
     known = o.filter(snap.exists(o))
     is_open = ~snap.closed_known(known)
     if active_days is None:
@@ -218,7 +218,7 @@ def new_opportunities(
 
 def _new_opportunities(data: SalesData, window: Window, *, period: str, by: str | None) -> pd.DataFrame:
     col = group_column(by)
-    o = data.opportunity_table
+    o = data.at(window.as_of).table
     created = o.filter(in_window(o.created_at, window))
     t, keys, table, _ = grouped(data, created, by, window, period, "created_at")
     counts = fetch(data, t.group_by(keys).aggregate(created=t.count()))
@@ -237,7 +237,7 @@ def _open_over_time(snap: Snapshot, window: Window, *, period: str, by: str | No
     moments = table["period_end"].where(table["period_end"] <= window.as_of, window.as_of)
     ends = ibis.memtable(pa.table({"period": pa.array([str(p) for p in table["period"]], pa.string()),
                                    "_at": pa.array([micros(t) for t in moments], pa.int64())}))
-    o = data.opportunity_table
+    o = snap.table
     known = o.filter(snap.exists(o))
     k = known.mutate(_g=group_value(known, by), _closed=snap.closed(known))
     # Open at T: created by T and not closed by T (T = the period's end, or as_of).

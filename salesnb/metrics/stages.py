@@ -54,7 +54,7 @@ def visit_frame(snap: Snapshot, *, cohort: ir.Table | None = None, ids: Any = No
     """
     data = snap.data
     v = snap.visits(cohort)
-    o = data.opportunity_table
+    o = snap.table
     if ids is not None:
         wanted = ibis.memtable({"_id": [str(i) for i in ids]})
         keys = o.filter(o.opportunity_id.isin(wanted._id)).select(opp_key=o._row)
@@ -164,7 +164,7 @@ def current_stage(snap: Snapshot, opps: pd.DataFrame) -> pd.DataFrame:
 
     def compute() -> pd.DataFrame:
         cur = snap.current()
-        o = data.opportunity_table
+        o = snap.table
         names = o.select(_k=o._row, opportunity_id=o.opportunity_id)
         j = cur.join(names, cur.opp_key == names._k)
         return fetch(data, j.select("opportunity_id", "position", "entered_at"))

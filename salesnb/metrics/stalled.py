@@ -40,7 +40,7 @@ def _stage_thresholds(snap: Snapshot, quantile: float, min_visits: int) -> pd.Da
 def _open_positions(snap: Snapshot) -> pd.DataFrame:
     data = snap.data
     as_of = snap.as_of
-    o = data.opportunity_table
+    o = snap.table
     open_ = o.filter(snap.is_open(o))
     cur = snap.current()
     cur = cur.select(_ck=cur.opp_key, _cpos=cur.position, _cat=cur.entered_at)

@@ -143,7 +143,7 @@ def kpi_summary(
 
 def _per_owner(snap: Snapshot, window: Window) -> tuple[dict[str, int], dict[str, int]]:
     """Deals open at ``as_of`` and created in the window, per owner (one engine query)."""
-    o = snap.data.opportunity_table
+    o = snap.table
     known = o.filter(snap.exists(o))
     counts = fetch(snap.data, known.group_by("owner").aggregate(
         open=count_true(~snap.closed_known(known)), created=count_true(in_window(known.created_at, window))))

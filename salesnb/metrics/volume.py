@@ -171,7 +171,7 @@ def deal_size_flags(
 def _deal_size_flags(snap: Snapshot, window: Window, *, band: float) -> pd.DataFrame:
     data = snap.data
     mean = reference_mean(snap, window)
-    o = data.opportunity_table
+    o = snap.table
     open_ = o.filter(snap.is_open(o))
     cur = snap.current()
     cur = cur.select(_ck=cur.opp_key, _cpos=cur.position)
@@ -291,7 +291,7 @@ def band_counts(snap: Snapshot, mean: float, band: float) -> dict[str, int]:
     """
     if math.isnan(mean):
         return {"above": 0, "below": 0}
-    o = snap.data.opportunity_table
+    o = snap.table
     open_ = o.filter(snap.is_open(o))
     high, low = mean * (1 + band), mean * (1 - band)
     row = snap.data.engine.one(open_.aggregate(above=count_true(open_.amount > high),
