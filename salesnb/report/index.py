@@ -14,7 +14,7 @@ from salesnb.exceptions import WindowError
 from salesnb.metrics.summary import kpi_summary
 from salesnb.metrics.window import Window
 from salesnb.presentation import i18n
-from salesnb.presentation.text import format_kpi, headline_kpis
+from salesnb.presentation.text import format_change, format_kpi, headline_kpis
 from salesnb.presentation.views import quality_notes
 
 __all__ = ["NotebookRun", "previous_summary", "render_index"]
@@ -58,15 +58,7 @@ def render_index(data: SalesData, window: Window, label: str, doc: dict[str, Any
     rows = []
     for key, value, kind in headline_kpis(doc):
         shown = format_kpi(value, kind, cur, unit)
-        before = prev.get(key)
-        if value is None or before is None:
-            change = "—"
-        elif kind == "rate":
-            change = f"{100 * (value - before):+.1f} pt"
-        elif kind == "amount":
-            change = f"{100 * (value - before) / before:+.0f}%" if before else "—"
-        else:
-            change = f"{value - before:+,.0f}" if kind == "count" else f"{value - before:+.1f} d"
+        change = format_change(value, prev.get(key), kind)
         rows.append(f"<tr><td>{html.escape(t(key))}</td><td class='num'>{digits(shown)}</td>"
                     f"<td class='num'>{digits(change)}</td></tr>")
     sections = []
