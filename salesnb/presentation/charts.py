@@ -23,6 +23,7 @@ numbers in it are written in the language's digits.
 from __future__ import annotations
 
 import html
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -133,7 +134,7 @@ def sparkline(values: Sequence[float | None], *, partial: Sequence[bool] | None 
     for i, v in enumerate(values):
         f = _finite([v])
         points.append((i, *xy(i, f[0])) if f else None)
-    for a, b in zip(points, points[1:], strict=False):
+    for a, b in itertools.pairwise(points):
         if a is None or b is None:
             continue
         dash = ' stroke-dasharray="3 2"' if flags[a[0]] or flags[b[0]] else ""
@@ -266,20 +267,20 @@ def won_lost_bars(periods: Sequence[str], won: Sequence[float], lost: Sequence[f
     for i in range(n):
         cx = left + step * (i + 0.5)
         for offset, vals, cls in ((-bar / 2, won, "won"), (bar / 2, lost, "lost")):
-            v = _finite([vals[i]])
-            h = plot_h * (v[0] / top) if v else 0.0
+            known = _finite([vals[i]])
+            h = plot_h * (known[0] / top) if known else 0.0
             x = cx + offset - bar / 2
             y = upper + plot_h - h
-            label = f"{periods[i]}: {t(cls)} {v[0] if v else 0:,.0f}"
+            label = f"{periods[i]}: {t(cls)} {known[0] if known else 0:,.0f}"
             extra = " partial" if flags[i] else ""
             out.append(f'<rect class="bar {cls}{extra}" x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{h:.1f}" '
                        f'fill="{COLORS[cls]}"><title>{_esc(_digits(label, language))}</title></rect>')
             if flags[i] and h > 0:
                 out.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{h:.1f}" '
                            f'fill="url(#salesnb-hatch)"/>')
-            if v and n <= 16:
+            if known and n <= 16:
                 out.append(f'<text x="{cx + offset:.1f}" y="{y - 2:.1f}" text-anchor="middle" font-size="9" '
-                           f'fill="{COLORS["text"]}">{_esc(_digits(f"{v[0]:,.0f}", language))}</text>')
+                           f'fill="{COLORS["text"]}">{_esc(_digits(f"{known[0]:,.0f}", language))}</text>')
         if i % every == 0:
             text = periods[i] + ("*" if flags[i] else "")
             out.append(f'<text x="{cx:.1f}" y="{height - bottom + 14}" text-anchor="middle" font-size="10" '
@@ -470,7 +471,7 @@ table.salesnb-table td.wrap { white-space: normal; min-width: 14em; max-width: 3
 .salesnb-legend { display: flex; gap: 1em; font-size: .82em; color: #374151; }
 .salesnb-legend i { display: inline-block; width: .9em; height: .9em; margin-inline-end: .3em;
   vertical-align: -.1em; border-radius: 2px; }
-.salesnb-funnel-row, .salesnb-progress-row { display: grid; grid-template-columns: 9em 1fr 4.5em 9em 9em;
+.salesnb-funnel-row, .salesnb-progress-row { display: grid; grid-template-columns: minmax(5em, 8em) minmax(4em, 1fr) 3.5em minmax(0, 10em) minmax(0, 8em);
   gap: .5em; align-items: center; font-size: .9em; margin: .15em 0; }
 .salesnb-progress-row { grid-template-columns: 9em 1fr 10em; }
 .salesnb-funnel-row .track, .salesnb-progress-row .track { position: relative; background: #eef2f7;

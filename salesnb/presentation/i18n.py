@@ -386,7 +386,6 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "no_previous": ("no previous period", "بدون دوره قبل"),
     "vs_prev_short": ("vs previous", "نسبت به دوره قبل"),
     "open_report": ("Detailed sections", "بخش‌های تفصیلی"),
-    "source": ("Source", "منبع"),
     "high": ("High", "زیاد"),
     "medium": ("Medium", "متوسط"),
     "low": ("Low", "کم"),

@@ -64,12 +64,14 @@ __all__ = [
     "TOP_ROWS",
     "VIEWS",
     "Section",
+    "change_text",
     "cycle_view",
     "funnel_view",
-    "headline_view",
-    "opportunities_view",
     "headline_tiles",
+    "headline_view",
+    "kpi_text",
     "mark_partial",
+    "opportunities_view",
     "partial_periods",
     "present",
     "quality_notes",
@@ -182,7 +184,7 @@ def _figure_tag(fig: Figure, dpi: int = 100) -> str:
     """The figure as an ``<img>`` whose size is in the page (no jump while it decodes)."""
     import base64
 
-    width, height = (int(round(v * dpi)) for v in fig.get_size_inches())
+    width, height = (round(v * dpi) for v in fig.get_size_inches())
     data = base64.b64encode(figure_png(fig, dpi)).decode("ascii")
     return (f'<img src="data:image/png;base64,{data}" width="{width}" height="{height}" '
             f'style="max-width:100%;height:auto;aspect-ratio:{width}/{height}" alt="">')
@@ -474,7 +476,7 @@ def _previous_doc(ctx: NotebookContext) -> dict[str, Any] | None:
         return None
 
 
-def _series(ctx: NotebookContext, memo: dict[str, Any]) -> dict[str, pd.DataFrame]:
+def _series(ctx: NotebookContext, memo: dict[Any, Any]) -> dict[str, pd.DataFrame]:
     """The per-period tables behind the sparklines and the trend (shared through ``memo``)."""
     key = ("series", ctx.period)
     if key not in memo:
@@ -496,45 +498,63 @@ _SERIES_COLUMN = {"open_now": ("open_now", "open_count"), "created": ("created",
                   "win_rate": ("win_rate", "win_rate"), "cycle_median": ("cycle_median", "median_days")}
 
 
-def headline_tiles(ctx: NotebookContext, memo: dict[str, Any] | None = None) -> str:
+def kpi_text(value: float | None, kind: str, language: str, currency: str | None, unit: str) -> str:
+    """A headline KPI for people in ``language`` (units translated, digits not yet converted)."""
+    shown = format_kpi(value, kind, currency, unit)
+    if shown == "—":
+        return shown
+    if kind == "amount" and language == "fa":
+        number, _, label = shown.partition(" ")
+        return f"{number} {i18n.unit_label(label, language)}"
+    if kind == "days":
+        return i18n.translate("change_days", language, value=shown.split(" ")[0])
+    return shown
+
+
+def change_text(value: float | None, before: float | None, kind: str, language: str) -> str:
+    """The change of a headline KPI against the previous window, units in ``language``."""
+    change = format_change(value, before, kind)
+    number, _, suffix = change.partition(" ")
+    if suffix == "pt":
+        return i18n.translate("change_pt", language, value=number)
+    if suffix == "d":
+        return i18n.translate("change_days", language, value=number)
+    return change
+
+
+def headline_tiles(ctx: NotebookContext, memo: dict[Any, Any] | None = None, *,
+                   series: NotebookContext | None = None) -> str:
     """The headline KPIs as tiles: value, change against the previous window, sparkline per period.
 
-    The sparklines have one point per ``ctx.period`` (partial periods hollow); the change
-    is against the window of the same length just before (:func:`salesnb.periods.previous_window`).
+    The sparklines have one point per ``ctx.period`` (partial periods hollow) over the
+    window of ``series`` (default: ``ctx``'s own window); the change is against the
+    window of the same length just before (:func:`salesnb.periods.previous_window`).
     """
     memo = {} if memo is None else memo
+    series_memo: dict[Any, Any] = memo if series is None else {}
+    series_ctx = ctx if series is None else series
     lang = ctx.language
     doc = memo.get("doc") or kpi_summary(ctx.data, **ctx.kpi_args())
     memo["doc"] = doc
     prev_doc = _previous_doc(ctx)
     prev = {k: v for k, v, _ in headline_kpis(prev_doc)} if prev_doc else {}
-    series = _series(ctx, memo)
+    tables = _series(series_ctx, series_memo)
     cur, unit = ctx.data.settings.currency, ctx.data.settings.amount_unit
     digits = i18n.persian_digits if lang == "fa" else str
     tiles = []
     for key, value, kind in headline_kpis(doc):
-        shown = format_kpi(value, kind, cur, unit)
-        if kind == "amount" and lang == "fa" and shown != "—":
-            number, _, label = shown.partition(" ")
-            shown = f"{number} {i18n.unit_label(label, lang)}"
-        elif kind == "days" and shown != "—":
-            shown = i18n.translate("change_days", lang, value=shown.split(" ")[0])
-        change = format_change(value, prev.get(key), kind)
+        shown = kpi_text(value, kind, lang, cur, unit)
+        change = change_text(value, prev.get(key), kind, lang)
         if change != "—":
-            number, _, suffix = change.partition(" ")
-            if suffix == "pt":
-                change = i18n.translate("change_pt", lang, value=number)
-            elif suffix == "d":
-                change = i18n.translate("change_days", lang, value=number)
             change = f"{change} {i18n.translate('vs_prev_short', lang)}"
         before = prev.get(key)
         good = None
         if value is not None and before is not None and value != before and GOOD_WHEN_UP.get(key) is not None:
             good = (value > before) == GOOD_WHEN_UP[key]
         name, column = _SERIES_COLUMN[key]
-        table = series[name]
+        table = tables[name]
         values = table[column].tolist() if column in table.columns else []
-        spark = charts.sparkline(values, partial=partial_periods(table, ctx.window),
+        spark = charts.sparkline(values, partial=partial_periods(table, series_ctx.window),
                                  label=i18n.translate(key, lang))
         tiles.append(charts.Tile(key, i18n.translate(key, lang), digits(shown), digits(change), good, spark))
     return charts.kpi_tiles(tiles, language=lang)
