@@ -220,6 +220,7 @@ def app_notebook(data_path: str, *, mapping: str = "", language: str = "en",
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(code)]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["salesnb"] = {"language": language}  # the page's lang and dir (Voilà template)
     return nb
 
 
