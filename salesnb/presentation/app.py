@@ -269,12 +269,25 @@ def serve(data_path: str, *, mapping: str = "", port: int = 8866, ip: str = "127
     source = str(Path(data_path).resolve()) if Path(data_path).exists() else str(data_path)
     nbformat.write(app_notebook(source, mapping=mapping, language=language, parameters=parameters), notebook)
     print(f"salesnb app: serving {source} on http://{ip}:{port}/ (Ctrl-C to stop)", flush=True)
+    import shutil
+    import signal
+
+    child = subprocess.Popen([*voila_command(notebook, port=port, ip=ip), *extra_args], env=voila_env())
+
+    def stop(signum: int, _frame: Any) -> None:  # stopping salesnb stops Voilà (no orphan server)
+        child.terminate()
+
+    previous = signal.signal(signal.SIGTERM, stop)
     try:
-        return subprocess.call([*voila_command(notebook, port=port, ip=ip), *extra_args], env=voila_env())
+        return child.wait()
     except KeyboardInterrupt:
+        child.terminate()
+        child.wait()
         return 0
     finally:
-        import shutil
-
+        signal.signal(signal.SIGTERM, previous)
+        if child.poll() is None:
+            child.kill()
+            child.wait()
         shutil.rmtree(folder, ignore_errors=True)
 
