@@ -40,7 +40,7 @@ from salesnb.presentation import charts, i18n, views
 from salesnb.presentation.notebook import NotebookContext, prepare
 from salesnb.presentation.widgets import FilterBar
 
-__all__ = ["APP_SECTIONS", "Dashboard", "app_notebook", "movement_function", "serve", "voila_command"]
+__all__ = ["APP_SECTIONS", "Dashboard", "app_notebook", "movement_function", "public", "serve", "voila_command"]
 
 #: The app's sections and the filters each reads.
 APP_SECTIONS: dict[str, frozenset[str]] = {
@@ -60,9 +60,15 @@ TEMPLATE_ROOT = Path(__file__).resolve().parent / "voila"
 
 def movement_function() -> Any:
     """Return ``salesnb.pipeline_movement`` when the installed salesnb has it, else None."""
-    import salesnb
+    return public("pipeline_movement")
 
-    return getattr(salesnb, "pipeline_movement", None)
+
+def public(name: str) -> Any:
+    """Return a public name of ``salesnb`` if it exists (looked up at run time: the package's
+    ``__init__`` is above every layer, so it is not imported as a module dependency)."""
+    import importlib
+
+    return getattr(importlib.import_module("salesnb"), name, None)
 
 
 def _head(title: str, caption: str, language: str) -> str:

@@ -57,10 +57,9 @@ def _summary_context(data: SalesData, window: Window, language: str) -> tuple[An
 
 def _summary_sections(data: SalesData, window: Window, language: str) -> list[tuple[str, str]]:
     """The one-page summary: (title, HTML) of the tiles, won/lost trend, funnel, movement, attainment."""
-    import salesnb
     from salesnb.metrics.flow import funnel
     from salesnb.presentation import charts, views
-    from salesnb.presentation.app import movement_chart
+    from salesnb.presentation.app import movement_chart, public
 
     t = lambda key: i18n.translate(key, language)  # noqa: E731
     ctx, trend = _summary_context(data, window, language)
@@ -76,11 +75,11 @@ def _summary_sections(data: SalesData, window: Window, language: str) -> list[tu
         [i18n.translate_value(s, language) for s in fun["stage"]], fun["reached"].tolist(),
         fun["lost_here"].tolist(), fun["conversion_to_next"].tolist(), won=fun.attrs.get("won"),
         language=language)))
-    movement = getattr(salesnb, "pipeline_movement", None)
+    movement = public("pipeline_movement")
     if movement is not None:
         table = movement(data, start=window.start, end=window.end, by=None, calendar=window.calendar)
         out.append((t("movement_title"), movement_chart(table, language)))
-    attainment = getattr(salesnb, "attainment", None)
+    attainment = public("attainment")
     targets = getattr(data, "targets", None)
     if attainment is not None and targets is not None:
         table = attainment(data, targets, period=(window.start, window.end), as_of=window.as_of, by="owner")
