@@ -235,7 +235,7 @@ def won_lost_bars(periods: Sequence[str], won: Sequence[float], lost: Sequence[f
     --------
     >>> svg = won_lost_bars(["1404-01", "1404-02"], [3, 4], [5, 1], partial=[False, True])
     >>> svg.count('class="bar won"'), svg.count('class="bar lost partial"')
-    (2, 1)
+    (1, 1)
     """
     n = len(periods)
     flags = list(partial) if partial is not None else [False] * n
