@@ -4,7 +4,8 @@ Subcommands: ``sample`` (write a synthetic dataset), ``validate DATA`` (check a
 dataset and summarise it), ``kpi DATA`` (the five metrics and the funnel for a
 window, as text or JSON), ``backtest DATA`` (score the open-deal win probabilities
 against what happened), ``report`` (run the notebooks into an HTML report),
-``notebooks DEST`` (copy the notebooks to open in JupyterLab).
+``notebooks DEST`` (copy the notebooks to open in JupyterLab), ``app DATA`` (serve the
+overview as a web app with Voilà).
 Exit codes: 0 success, 1 invalid data or failed run, 2 usage error.
 
 The library's errors name its parameters in backticks (`as_of`); the command line
@@ -162,6 +163,23 @@ def build_parser() -> argparse.ArgumentParser:
                    help="column mapping or preset for CRM exports (e.g. maven)")
     p.set_defaults(func=_cmd_report, flags={**_flags(p), "data_source": "DATA"})
 
+    p = sub.add_parser("app", help="serve the overview as a web app (Voilà) on 127.0.0.1")
+    p.add_argument("data", metavar="DATA", nargs="?", default=None,
+                   help="dataset folder, .xlsx workbook or database URL (default: the bundled sample)")
+    p.add_argument("--mapping", default="", metavar="NAME_OR_FILE",
+                   help="column mapping or preset for CRM exports (e.g. maven)")
+    p.add_argument("--port", type=int, default=8866, help="port to listen on (default 8866)")
+    p.add_argument("--ip", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this machine only; see the README "
+                        "for a team server)")
+    p.add_argument("--language", type=_choice("language", LANGUAGES), default="en", metavar="{en,fa}",
+                   help="language of the page (fa: Persian, right to left)")
+    p.add_argument("--start", metavar="DATE", help="first window start (default: 12 months before --end)")
+    p.add_argument("--end", metavar="DATE", help="first window end (default: start of the last month)")
+    p.add_argument("--calendar", type=_choice("calendar", CALENDARS), metavar="{gregorian,jalali}",
+                   help="first calendar (default: the dataset's)")
+    p.set_defaults(func=_cmd_app, flags={**_flags(p), "data_path": "DATA"})
+
     p = sub.add_parser("notebooks", help="copy the report notebooks into a folder, to open in JupyterLab")
     p.add_argument("dest", metavar="DEST", help="folder to copy them into (created if needed)")
     p.add_argument("--force", action="store_true", help="overwrite notebooks of the same name in DEST")
@@ -302,6 +320,17 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
         for row in rec["calibration"]:
             print(f"    {row['bin']:>2}  {row['mean_predicted']:.3f} -> {row['observed']:.3f}  ({row['n']})")
     return 0
+
+
+def _cmd_app(args: argparse.Namespace) -> int:
+    from salesnb.data.bundled import sample_path
+    from salesnb.presentation.app import serve
+
+    if not 0 < args.port < 65536:
+        raise WindowError(f"--port {args.port} is not a port number", fix="give --port 1024–65535")
+    parameters = {k: v for k, v in (("start", args.start), ("end", args.end), ("calendar", args.calendar)) if v}
+    return serve(args.data or str(sample_path()), mapping=args.mapping, port=args.port, ip=args.ip,
+                 language=args.language, parameters=parameters)
 
 
 def _cmd_notebooks(args: argparse.Namespace) -> int:

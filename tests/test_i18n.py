@@ -86,7 +86,9 @@ def test_persian_texts_are_persian():
 def test_translate_value_translates_package_labels_only():
     assert i18n.translate_value("(unspecified)", "fa") == "(نامشخص)"
     assert i18n.translate_value("above", "en") == "Above band"
-    assert i18n.translate_value("competitor", "fa") == "competitor"
+    assert i18n.translate_value("competitor", "fa") == "رقیب"  # the sample's own vocabulary
+    assert i18n.translate_value("competitor", "en") == "competitor"
+    assert i18n.translate_value("Acme deal desk", "fa") == "Acme deal desk"  # data: as stored
     assert i18n.translate_value(None, "en") == ""
 
 

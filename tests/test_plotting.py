@@ -367,7 +367,7 @@ def test_lost_reasons_sorted_with_shares():
     widths = [b.get_width() for b in sorted(bars, key=lambda b: -b.get_y())]
     assert widths == [5, 3, 2]  # top to bottom
     labels = [t.get_text() for t in ax.get_yticklabels()]
-    assert labels[0] == "price" and labels[1] == i18n.shape("(نامشخص)", "fa")
+    assert labels[0] == i18n.shape("قیمت", "fa") and labels[1] == i18n.shape("(نامشخص)", "fa")  # the sample's own words in Persian
     assert "۵ (۵۰٫۰٪)" in [t.get_text() for t in ax.texts]
 
 

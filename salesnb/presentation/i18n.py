@@ -50,6 +50,7 @@ __all__ = [
     "font_families",
     "has_arabic_script",
     "label",
+    "latin_digits",
     "number",
     "persian_digits",
     "plot_text",
@@ -324,6 +325,87 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "sections": ("Sections", "بخش\u200cها"),
     "data_quality": ("Data quality", "کیفیت داده\u200cها"),
     "generated": ("generated", "تهیه\u200cشده در"),
+    # --- filter bar (notebooks and the app)
+    "filters": ("Filters", "فیلترها"),
+    "salesperson": ("Salesperson", "کارشناس فروش"),
+    "search_people": ("Search salespeople", "جستجوی کارشناس"),
+    "everybody": ("Everybody", "همه کارشناسان"),
+    "all_teams": ("All teams", "همه تیم‌ها"),
+    "all_pipelines": ("All pipelines", "همه پایپ‌لاین‌ها"),
+    "pipeline": ("Pipeline", "پایپ‌لاین"),
+    "calendar": ("Calendar", "تقویم"),
+    "gregorian": ("Gregorian", "میلادی"),
+    "jalali": ("Solar Hijri", "شمسی"),
+    "week": ("Week", "هفته"),
+    "month": ("Month", "ماه"),
+    "quarter": ("Quarter", "فصل"),
+    "year": ("Year", "سال"),
+    "from": ("From", "از"),
+    "to": ("To (exclusive)", "تا (بدون این روز)"),
+    "empty_means_all": ("No selection: everybody", "بدون انتخاب: همه"),
+    "selected_n": ("{n} selected", "{n} انتخاب‌شده"),
+    "updated": ("Updated", "به‌روز شد"),
+    "stale": ("Fix the filter to update the page", "برای به‌روزرسانی صفحه، فیلتر را اصلاح کنید"),
+    "bad_date": ("{field}: “{value}” is not a date in the {calendar} calendar; write it as YYYY-MM-DD",
+                 "{field}: «{value}» تاریخی در تقویم {calendar} نیست؛ آن را به شکل سال-ماه-روز بنویسید"),
+    "bad_window": ("“{field_to}” must be after “{field_from}”", "«{field_to}» باید بعد از «{field_from}» باشد"),
+    "filter_error": ("This filter cannot be applied: {detail}", "این فیلتر اعمال نشد: {detail}"),
+    "applies_to": ("Showing", "نمایش برای"),
+    "everybody_short": ("everybody", "همه"),
+    # --- honest periods
+    "partial_period_legend": ("Partial period (*)", "دوره ناقص (*)"),
+    "note_partial": ("* Partial period: the window covers only part of {periods}; "
+                     "compare it with full periods with care",
+                     "* دوره ناقص: بازه فقط بخشی از {periods} را در بر می‌گیرد؛ "
+                     "مقایسه آن با دوره‌های کامل باید با احتیاط باشد"),
+    # --- the dashboard app and the report index
+    "dashboard_title": ("Sales team dashboard", "داشبورد تیم فروش"),
+    "trend_title": ("Won and lost per period", "موفق و ناموفق در هر دوره"),
+    "funnel_title": ("Funnel of the opportunities created in the window", "قیف فرصت‌های ایجادشده در بازه"),
+    "open_start": ("Open at start", "باز در شروع"),
+    "open_end": ("Open at end", "باز در پایان"),
+    "reassigned": ("Reassigned (net)", "واگذارشده (خالص)"),
+    "movement_title": ("Pipeline movement", "جابه‌جایی پایپ‌لاین"),
+    "attainment_title": ("Attainment of targets", "تحقق اهداف"),
+    "risk_list_title": ("Open deals that need action", "معاملات بازی که اقدام لازم دارند"),
+    "risk_rule": ("The {shown} of {total} open deals with the highest expected value at risk "
+                  "(amount × chance of not winning), high and medium risk first",
+                  "{shown} معامله از {total} معامله باز با بیشترین ارزش در معرض ریسک "
+                  "(مبلغ × احتمال موفق‌نشدن)، اول ریسک زیاد و متوسط"),
+    "stuck_rule": ("The {shown} most overdue of {total} stuck deals", "{shown} معامله با بیشترین تأخیر از {total} معامله متوقف"),
+    "full_list_csv": ("Full list ({n} rows, CSV)", "فهرست کامل ({n} ردیف، CSV)"),
+    "value_at_risk": ("Value at risk", "ارزش در معرض ریسک"),
+    "risk_level": ("Risk", "ریسک"),
+    "reasons": ("Reasons", "دلایل"),
+    "p_win_horizon": ("Win chance in 90 days", "احتمال موفقیت تا ۹۰ روز"),
+    "p_win_eventually": ("Win chance eventually", "احتمال موفقیت نهایی"),
+    "expected_close_low": ("Expected close from", "زمان بسته‌شدن از"),
+    "expected_close_high": ("Expected close to", "زمان بسته‌شدن تا"),
+    "change_pt": ("{value} pt", "{value} واحد درصد"),
+    "change_days": ("{value} d", "{value} روز"),
+    "no_previous": ("no previous period", "بدون دوره قبل"),
+    "vs_prev_short": ("vs previous", "نسبت به دوره قبل"),
+    "open_report": ("Detailed sections", "بخش‌های تفصیلی"),
+    "high": ("High", "زیاد"),
+    "medium": ("Medium", "متوسط"),
+    "low": ("Low", "کم"),
+    "reason_above": ("amount far above the mean won amount", "مبلغ بسیار بالاتر از میانگین معاملات موفق"),
+    "reason_below": ("amount far below the mean won amount", "مبلغ بسیار پایین‌تر از میانگین معاملات موفق"),
+    "reason_older": ("older than {pct} of won deals", "قدیمی‌تر از {pct} معاملات موفق"),
+    "reason_stuck": ("stuck in {stage} for {days} d", "{days} روز متوقف در مرحله {stage}"),
+    "reason_thin": ("its owner holds too few open deals", "فرصت‌های باز فروشنده کمتر از حد است"),
+    "reason_low_chance": ("win chance {p} in 90 days", "احتمال موفقیت {p} تا ۹۰ روز"),
+}
+
+#: Persian display names of the values the package's own sample data writes (stage names,
+#: outcomes, lost reasons, risk levels) and of the common English CRM stage words. Other
+#: data values are shown as stored, in both languages.
+_DATA_WORDS_FA: dict[str, str] = {
+    "lead": "سرنخ", "qualified": "واجد شرایط", "proposal": "پیشنهاد", "negotiation": "مذاکره",
+    "discovery": "نیازسنجی", "demo": "نمایش محصول", "won": "موفق", "lost": "ناموفق",
+    "price": "قیمت", "competitor": "رقیب", "no budget": "نبود بودجه", "no decision": "بی‌تصمیمی",
+    "timing": "زمان‌بندی", "lost contact": "قطع ارتباط", "high": "زیاد", "medium": "متوسط",
+    "low": "کم", "open": "باز", "p90": "صدک ۹۰", "p75": "صدک ۷۵",
 }
 
 #: Words of :func:`salesnb.presentation.text.amount_scale` unit labels.
@@ -387,24 +469,48 @@ def translate(key: str, language: str = "en", **values: object) -> str:
 def translate_value(value: object, language: str = "en") -> str:
     """Translate a value the package itself writes (``(unspecified)``, ``above``...).
 
-    Data values (owner names, reasons, stages) are returned unchanged as text.
+    In Persian, the words the package's sample data writes (its stage names, the
+    won/lost outcomes, its lost reasons, risk levels) get their Persian names too; any
+    other data value (owner names, a business's own stages and reasons) is returned
+    unchanged as text.
 
     Examples
     --------
     >>> translate_value("(unspecified)", "fa")
     '(نامشخص)'
     >>> translate_value("competitor", "fa")
-    'competitor'
+    'رقیب'
+    >>> translate_value("competitor", "en"), translate_value("Acme deal desk", "fa")
+    ('competitor', 'Acme deal desk')
     """
     text = "" if value is None or (isinstance(value, float) and value != value) else str(value)
     if text in _VALUE_KEYS:
         return translate(text, language)
+    if check_language(language) == "fa":
+        return _DATA_WORDS_FA.get(text, text)
     return text
 
 
 _VALUE_KEYS = frozenset({"(all)", "(none)", "(unspecified)", "(unknown)", "(no amount)", "above",
                          "below", "within", "no amount", "no reference", "forward", "skip",
                          "regression", "repeat", "current", "previous", "year_ago"})
+
+
+def latin_digits(text: object) -> str:
+    """Write Persian and Arabic-Indic digits (and their separators) as Latin ones.
+
+    What a Persian reader types into a date box is read like what an English one types.
+
+    Examples
+    --------
+    >>> latin_digits("۱۴۰۴-۰۸-۰۱")
+    '1404-08-01'
+    """
+    s = "" if text is None else str(text)
+    return s.translate(_LATIN_DIGITS).replace("٬", ",").replace("٫", ".")
+
+
+_LATIN_DIGITS = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
 
 
 def label(key: str, language: str = "en", **values: object) -> str:

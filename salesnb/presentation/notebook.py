@@ -9,6 +9,7 @@ is what the section views (:mod:`salesnb.presentation.views`) and widgets take.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -23,7 +24,7 @@ from salesnb.data.loading import load
 from salesnb.exceptions import WindowError
 from salesnb.metrics.window import Window, resolve_window
 
-__all__ = ["LANGUAGES", "PARAMETERS", "NotebookContext", "default_window", "prepare"]
+__all__ = ["LANGUAGES", "PARAMETERS", "NotebookContext", "default_window", "prepare", "restrict"]
 
 #: The parameters every notebook declares, with their defaults (the contract between
 #: notebooks, `salesnb report` and papermill). Empty text means "the default".
@@ -67,6 +68,54 @@ class NotebookContext:
     owners: tuple[str, ...] = ()
     teams: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    pipelines: tuple[str, ...] = ()
+
+    @property
+    def csv_links(self) -> bool:
+        """Whether sections attach their full lists as CSV (static runs: the report writes them)."""
+        return not self.interactive
+
+    @functools.cached_property
+    def team_data(self) -> SalesData:
+        """The dataset restricted to the teams and pipelines only (everybody in them).
+
+        Comparisons with a team (the too-few flag's team median) are made on it, so
+        that selecting one salesperson does not make them their own team.
+        """
+        return restrict(self.full, teams=self.teams, pipelines=self.pipelines)
+
+    def describe_filters(self, uses: Any = ("people", "dates", "period")) -> str:
+        """The active filters a section reads, in words, in the context's language.
+
+        ``uses`` names what the section reads: ``people`` (salespeople, teams,
+        pipelines), ``dates`` (the window), ``as_of`` (the moment only), ``period``.
+
+        Examples
+        --------
+        >>> ctx = prepare(start="1404-01-01", end="1404-04-01", teams=["Tehran"], interactive=False)
+        >>> ctx.describe_filters({"people", "dates"})
+        'Salesperson: everybody · Team: Tehran · 1404-01-01 – 1404-04-01'
+        """
+        from salesnb.presentation import i18n
+
+        lang = self.language
+        t = lambda key: i18n.translate(key, lang)  # noqa: E731
+        everybody = t("everybody_short")
+        parts = []
+        if "people" in uses:
+            parts.append(f"{t('salesperson')}: {', '.join(self.owners) or everybody}")
+            parts.append(f"{t('team')}: {', '.join(self.teams) or everybody}")
+            if self.pipelines:
+                parts.append(f"{t('pipeline')}: {', '.join(self.pipelines)}")
+        w, fmt = self.window, periods.format_date
+        if "dates" in uses:
+            parts.append(f"{fmt(w.start, calendar=w.calendar)} – {fmt(w.end, calendar=w.calendar)}")
+        if "as_of" in uses or ("dates" in uses and w.as_of != w.end):
+            parts.append(f"{t('as_of')} {fmt(w.as_of, calendar=w.calendar)}")
+        if "period" in uses:
+            parts.append(f"{t('period')}: {t(self.period)}")
+        text = " · ".join(parts)
+        return i18n.persian_digits(text) if lang == "fa" else text
 
     @property
     def calendar(self) -> str:
@@ -78,36 +127,80 @@ class NotebookContext:
         w = self.window
         return {"start": w.start, "end": w.end, "as_of": w.as_of, "calendar": w.calendar}
 
-    @property
+    @functools.cached_property
     def is_empty(self) -> bool:
         """True when nothing happened in the window: no deal created, closed, or open at ``as_of``."""
-        opps = self.data.at(self.window.as_of).opportunities
-        w = self.window
-        created = ((opps["created_at"] >= w.start) & (opps["created_at"] < w.end)).any()
-        closed = ((opps["closed_asof"] >= w.start) & (opps["closed_asof"] < w.end)).any()
-        still_open = (opps["status_asof"] == "open").any()
+        from salesnb.metrics.opportunities import new_opportunities, open_opportunities
+        from salesnb.metrics.outcomes import won_lost
+
+        a = self.kpi_args()
+        created = int(new_opportunities(self.data, **a, period="year", by=None)["created"].sum())
+        closed = int(won_lost(self.data, **a, period=None, by=None)["closed"].sum())
+        still_open = int(open_opportunities(self.data, as_of=self.window.as_of, by=None)["open_count"].sum())
         return not (created or closed or still_open)
 
     def describe_window(self) -> str:
         """The window in words, in its calendar (e.g. ``1404-07-01 – 1404-08-01 (jalali)``)."""
-        w = self.window
+        from salesnb.presentation import i18n
+
+        w, lang = self.window, self.language
+        t = lambda key: i18n.translate(key, lang)  # noqa: E731
         fmt = periods.format_date
-        text = f"{fmt(w.start, calendar=w.calendar)} – {fmt(w.end, calendar=w.calendar)} ({w.calendar}, end exclusive)"
+        text = (f"{fmt(w.start, calendar=w.calendar)} – {fmt(w.end, calendar=w.calendar)} "
+                f"({t(w.calendar) if lang == 'fa' else w.calendar}, {t('end_exclusive')})")
         if w.as_of != w.end:
-            text += f", as of {periods.format_datetime(w.as_of, calendar=w.calendar)}"
-        return text
+            text += f", {t('as_of')} {periods.format_datetime(w.as_of, calendar=w.calendar)}"
+        return i18n.persian_digits(text) if lang == "fa" else text
 
     def with_changes(self, **changes: Any) -> NotebookContext:
         """Return a new context with some parameters changed (used by the widgets)."""
         owners = tuple(changes.pop("owners", self.owners))
         teams = tuple(changes.pop("teams", self.teams))
+        pipelines = tuple(changes.pop("pipelines", self.pipelines))
         calendar = changes.pop("calendar", self.window.calendar)
         start = changes.pop("start", self.window.start)
         end = changes.pop("end", self.window.end)
         as_of = changes.pop("as_of", None)
         window = resolve_window(self.full, start, end, as_of, calendar)
-        data = self.full.subset(owners=list(owners), teams=list(teams))
-        return replace(self, data=data, window=window, owners=owners, teams=teams, **changes)
+        same_people = (owners, teams, pipelines) == (self.owners, self.teams, self.pipelines)
+        data = self.data if same_people else restrict(self.full, owners=owners, teams=teams,
+                                                      pipelines=pipelines)
+        return replace(self, data=data, window=window, owners=owners, teams=teams,
+                       pipelines=pipelines, **changes)
+
+
+@functools.lru_cache(maxsize=32)
+def _pipeline_subset(data: SalesData, pipelines: tuple[str, ...]) -> SalesData:
+    """The dataset restricted to some pipelines (kept: choosing a pipeline again is free)."""
+    import inspect
+
+    if "pipelines" in inspect.signature(data.subset).parameters:
+        return data.subset(pipelines=list(pipelines))  # type: ignore[call-arg]
+    # SalesData.subset knows owners and teams only: rebuild the dataset from its own
+    # tables (public attributes), validated again like any frames.
+    opps = data.opportunities
+    keep = opps["pipeline"].isin(list(pipelines))
+    ids = set(opps.loc[keep, "opportunity_id"])
+    hist = data.stage_history
+    hist = hist.loc[hist["opportunity_id"].isin(ids), ["opportunity_id", "stage", "entered_at"]]
+    return SalesData.from_frames(opps[keep].reset_index(drop=True), hist.reset_index(drop=True)
+                                 if data.has_history else None, data.settings, source=data.source,
+                                 notes=data.notes)
+
+
+def restrict(data: SalesData, *, owners: Sequence[str] = (), teams: Sequence[str] = (),
+             pipelines: Sequence[str] = ()) -> SalesData:
+    """Return the dataset restricted to some salespeople, teams and pipelines (empty: all).
+
+    Examples
+    --------
+    >>> from salesnb.data.loading import load
+    >>> restrict(load(sample_path()), teams=["Isfahan"]).values("team")
+    ['Isfahan']
+    """
+    if pipelines:
+        data = _pipeline_subset(data, tuple(pipelines))
+    return data.subset(owners=list(owners), teams=list(teams))
 
 
 def default_window(data: SalesData, calendar: str) -> tuple[pd.Timestamp, pd.Timestamp]:

@@ -14,8 +14,8 @@ from typing import Any
 
 from salesnb.periods import format_date
 
-__all__ = ["HEADLINE_KPIS", "amount_scale", "format_amount", "format_days", "format_kpi",
-           "format_rate", "format_summary", "headline_kpis"]
+__all__ = ["GOOD_WHEN_UP", "HEADLINE_KPIS", "amount_scale", "format_amount", "format_change",
+           "format_days", "format_kpi", "format_rate", "format_summary", "headline_kpis"]
 
 #: The headline KPIs, in display order: catalogue key, where in the ``kpi_summary``
 #: document, and the kind of number (how it is formatted and compared).
@@ -28,6 +28,37 @@ HEADLINE_KPIS: tuple[tuple[str, tuple[str, str], str], ...] = (
     ("win_rate", ("win_rate", "closed"), "rate"),
     ("cycle_median", ("sales_cycle", "median_days"), "days"),
 )
+
+
+#: Whether a rise of each headline KPI is good news (colours the change; None: neither).
+GOOD_WHEN_UP: dict[str, bool | None] = {
+    "open_now": True, "created": True, "won": True, "lost": False, "mean_won_amount": True,
+    "win_rate": True, "cycle_median": False,
+}
+
+
+def format_change(value: float | None, before: float | None, kind: str) -> str:
+    """Format the change of a headline KPI against the previous window (``—`` when unknown).
+
+    Counts change by their difference, rates in percentage points (``pt``), amounts in
+    percent, days by their difference (``d``).
+
+    Examples
+    --------
+    >>> format_change(30, 28, "count"), format_change(0.31, 0.29, "rate")
+    ('+2', '+2.0 pt')
+    >>> format_change(120.0, 100.0, "amount"), format_change(40.0, 42.5, "days"), format_change(3, None, "count")
+    ('+20%', '-2.5 d', '—')
+    """
+    if value is None or before is None:
+        return "—"
+    if kind == "rate":
+        return f"{100 * (value - before):+.1f} pt"
+    if kind == "amount":
+        return f"{100 * (value - before) / before:+.0f}%" if before else "—"
+    if kind == "count":
+        return f"{value - before:+,.0f}"
+    return f"{value - before:+.1f} d"
 
 
 def amount_scale(values_max: float, currency: str | None, unit: str = "auto") -> tuple[float, str]:

@@ -7,6 +7,21 @@ functions (:mod:`salesnb.presentation.plotting`); they compute nothing themselve
 widgets (:mod:`salesnb.presentation.widgets`) re-run a view when a control changes.
 :func:`quality_notes` writes the data-quality notes of a window, in either language,
 for the notebooks and the report's index page alike.
+
+A section is shown as **one** HTML block (:func:`section_html`): title, the filters it
+reads, notes, figures (PNG with their size written in the page, so the space is kept
+before the image is decoded) and tables (right to left in Persian). One block means one
+screen update when the widgets redraw it, and nothing below it moves while it loads.
+
+Rules of presentation written once here (and in ``docs/metrics.md``):
+
+* **Partial periods** (:func:`partial_periods`): a period the window covers only in part
+  (its start before the window's start or its end after the window's end) is marked
+  ``*`` in every per-period table and chart, with a note.
+* **Long lists** (:func:`top_rows`): the open-deal risk list shows the
+  :data:`TOP_ROWS` deals with the highest expected value at risk (amount × chance of not
+  winning), high and medium risk first; the stuck list its :data:`TOP_ROWS` most
+  overdue deals. In a report the full list is written beside the page as CSV.
 """
 
 from __future__ import annotations
@@ -33,37 +48,70 @@ from salesnb.metrics.summary import kpi_summary
 from salesnb.metrics.volume import deal_size_bands, deal_size_flags, sales_volume
 from salesnb.metrics.window import Window
 from salesnb.metrics.winrate import win_rate
-from salesnb.presentation import i18n, plotting
+from salesnb.presentation import charts, i18n, plotting
 from salesnb.presentation.notebook import NotebookContext
-from salesnb.presentation.text import format_amount, format_kpi, format_rate, headline_kpis
+from salesnb.presentation.text import (
+    GOOD_WHEN_UP,
+    format_amount,
+    format_change,
+    format_kpi,
+    format_rate,
+    headline_kpis,
+)
 
 __all__ = [
+    "CSV_LINK",
+    "TOP_ROWS",
     "VIEWS",
     "Section",
+    "change_text",
     "cycle_view",
     "funnel_view",
+    "headline_tiles",
     "headline_view",
+    "kpi_text",
+    "mark_partial",
     "opportunities_view",
+    "partial_periods",
     "present",
     "quality_notes",
     "risk_view",
+    "section_html",
     "section_objects",
     "show",
+    "top_rows",
     "volume_view",
     "win_rate_view",
     "won_lost_view",
 ]
 
 
+#: Rows shown of the long lists (risk, stuck deals); the full lists go to CSV in reports.
+TOP_ROWS = 50
+#: Placeholder of the link to a section's full list; the report export writes the CSV
+#: beside the page and puts its file name here.
+CSV_LINK = "salesnb-csv:"
+
+
 @dataclass
 class Section:
-    """The output of a view: a title, notes, tables and figures, in display order."""
+    """The output of a view: a title, notes, tables and figures, in display order.
+
+    ``language`` and ``caption`` (the filters the section reads, in words) are used by
+    :func:`section_html`; ``wrap`` names the table columns that wrap inside the page
+    width; ``downloads`` holds full lists (name -> table) that a report writes as CSV
+    beside the page.
+    """
 
     title: str
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     figures: list[Figure] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     html: str | None = None
+    language: str = "en"
+    caption: str = ""
+    wrap: tuple[str, ...] = ()
+    downloads: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 View = Callable[[NotebookContext], Section]
@@ -101,13 +149,15 @@ def _cell_formatter(name: str, values: pd.Series, ctx: NotebookContext) -> Calla
 
     if name in _DATE_COLUMNS:
         return lambda v: digits(format_date(v, calendar=ctx.calendar)) if pd.notna(v) else "—"
+    if name == "period":
+        return lambda v: digits(v)
     if pd.api.types.is_bool_dtype(values):
         return lambda v: "✔" if v else ""
     if not pd.api.types.is_numeric_dtype(values):
         return lambda v: i18n.translate_value(v, lang) if isinstance(v, str) else v
     if pd.api.types.is_integer_dtype(values):  # counts (won_with_amount is a count, not an amount)
         return lambda v: digits(f"{int(v):,}") if pd.notna(v) else "—"
-    if name.endswith(_RATE_SUFFIXES):
+    if name.endswith(_RATE_SUFFIXES) or name.startswith("p_win"):
         return lambda v: digits(format_rate(v))
     if "days" in name:
         day = i18n.translate("days_unit", lang) if "days_unit" in i18n._CATALOGUE else "d"
@@ -130,27 +180,93 @@ def present(table: pd.DataFrame, ctx: NotebookContext) -> pd.DataFrame:
     return i18n.table_headers(out, ctx.language)
 
 
-def section_objects(section: Section) -> list[Any]:
-    """The IPython display objects of a section, in order (title, notes, HTML, figures, tables)."""
-    from IPython.display import HTML, Image, Markdown
+def _figure_tag(fig: Figure, dpi: int = 100) -> str:
+    """The figure as an ``<img>`` whose size is in the page (no jump while it decodes)."""
+    import base64
 
-    objects: list[Any] = [Markdown(f"### {section.title}")]
-    objects.extend(Markdown(f"> {note}") for note in section.notes)
+    width, height = (round(v * dpi) for v in fig.get_size_inches())
+    data = base64.b64encode(figure_png(fig, dpi)).decode("ascii")
+    return (f'<img src="data:image/png;base64,{data}" width="{width}" height="{height}" '
+            f'style="max-width:100%;height:auto;aspect-ratio:{width}/{height}" alt="">')
+
+
+def section_html(section: Section, *, version: int | None = None) -> str:
+    """Render a section as one HTML block: title, filters, notes, HTML, figures and tables.
+
+    In Persian the block is ``dir="rtl" lang="fa"`` (tables read right to left, headings
+    keep their numbering in place). The figures are closed once rendered.
+
+    Parameters
+    ----------
+    section : Section
+    version : int, optional
+        Written as ``data-version`` (the widgets count their redraws; browser tests wait
+        for it).
+
+    Returns
+    -------
+    str
+    """
+    import html as _html
+
+    lang = section.language
+    esc = _html.escape
+    parts = [f"<h3>{esc(section.title)}</h3>"]
+    if section.caption:
+        parts.append(f'<p class="salesnb-caption">{esc(section.caption)}</p>')
+    parts.extend(f'<p class="salesnb-note">{esc(note)}</p>' for note in section.notes)
     if section.html:
-        objects.append(HTML(section.html))
+        parts.append(section.html)
     for fig in section.figures:
-        objects.append(Image(data=figure_png(fig)))
+        parts.append(f'<div class="salesnb-plot">{_figure_tag(fig)}</div>')
         plt.close(fig)
     for name, table in section.tables.items():
         if name.startswith("_"):
             continue
-        objects.append(Markdown(f"**{name}**"))
-        objects.append(HTML(table.to_html(index=False, border=0, classes="salesnb-table", na_rep="—")))
+        parts.append(f"<h4>{esc(name)}</h4>")
+        parts.append(f'<div class="salesnb-scroll">{charts.html_table(table, language=lang, wrap=section.wrap)}</div>')
+        csv = table.attrs.get("csv")
+        if csv:
+            parts.append(f'<p class="salesnb-note">{esc(table.attrs.get("rule", ""))} '
+                         f'<a href="{CSV_LINK}{esc(csv)}">'
+                         f'{esc(i18n.translate("full_list_csv", lang, n=_count(table.attrs.get("total", 0), lang)))}'
+                         "</a></p>")
+    ver = "" if version is None else f' data-version="{version}"'
+    return (f'<div class="salesnb-section" dir="{charts.direction(lang)}" lang="{lang}"{ver}>'
+            f"<style>{charts.CSS}</style>{''.join(parts)}</div>")
+
+
+def _count(n: Any, language: str) -> str:
+    text = f"{int(n):,}"
+    return i18n.persian_digits(text) if language == "fa" else text
+
+
+def section_objects(section: Section) -> list[Any]:
+    """The IPython display objects of a section: its HTML block, then its full lists.
+
+    A full list (``section.downloads``) is a ``text/csv`` output that the report export
+    writes beside the page (and leaves out of the page).
+    """
+    from IPython.display import HTML
+
+    objects: list[Any] = [HTML(section_html(section))]
+    for name, table in section.downloads.items():
+        objects.append(_CsvOutput(name, table.to_csv(index=False)))
     return objects
 
 
+class _CsvOutput:
+    """A full list as a ``text/csv`` display output, named for the report export."""
+
+    def __init__(self, name: str, text: str):
+        self.name, self.text = name, text
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> tuple[dict, dict]:
+        return {"text/csv": self.text}, {"salesnb": {"csv": self.name}}
+
+
 def show(section: Section) -> Section:
-    """Display a section in the notebook (title, notes, figures, tables)."""
+    """Display a section in the notebook (one HTML block, and its full lists for reports)."""
     from IPython.display import display
 
     for obj in section_objects(section):
@@ -163,6 +279,97 @@ def figure_png(fig: Figure, dpi: int = 100) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()
+
+
+# --------------------------------------------------------------------------- rules
+def partial_periods(table: pd.DataFrame, window: Window) -> list[bool]:
+    """Return, per row of a per-period table, whether the window covers its period only in part.
+
+    A period is partial when it starts before the window's start or ends after the
+    window's end (``docs/metrics.md``).
+
+    Examples
+    --------
+    >>> import salesnb as sn
+    >>> from salesnb.metrics.window import resolve_window
+    >>> data = sn.load(sn.sample_path())
+    >>> w = resolve_window(data, "2024-10-22", "2025-01-01", calendar="gregorian")
+    >>> partial_periods(sn.won_lost(data, start=w.start, end=w.end, calendar="gregorian", by=None), w)
+    [True, False, False]
+    """
+    if "period_start" not in table.columns or not len(table):
+        return [False] * len(table)
+    starts, ends = table["period_start"], table["period_end"]
+    return [bool(a < window.start or b > window.end) for a, b in zip(starts, ends, strict=True)]
+
+
+def mark_partial(table: pd.DataFrame, window: Window, language: str) -> tuple[pd.DataFrame, list[str]]:
+    """Mark the partial periods of a per-period table: ``*`` after their label, and a note.
+
+    Returns the relabelled copy (for tables and plots alike) and the note (none when
+    every period is whole).
+    """
+    flags = partial_periods(table, window)
+    if not any(flags):
+        return table, []
+    out = table.copy()
+    out["period"] = [f"{p}*" if f else p for p, f in zip(out["period"].astype(str), flags, strict=True)]
+    names = sorted({p for p, f in zip(table["period"].astype(str), flags, strict=True) if f})
+    listed = ", ".join(names)
+    if language == "fa":
+        listed = i18n.persian_digits(listed)
+    return out, [i18n.translate("note_partial", language, periods=listed)]
+
+
+def top_rows(table: pd.DataFrame, kind: str, n: int = TOP_ROWS) -> pd.DataFrame:
+    """Return the rows of a long list that need action first, with the rule in ``attrs``.
+
+    ``kind="risk"`` (a :func:`~salesnb.risk` table): high and medium risk before low, then
+    the highest expected value at risk (``amount × (1 − p_win_eventually)``; deals without
+    an amount last). ``kind="stuck"`` (a :func:`~salesnb.stuck_opportunities` table): as
+    sorted, most overdue first. ``attrs["total"]`` is the length of the full list.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"risk_level": ["low", "high", "high"], "amount": [9.0, 1.0, 4.0],
+    ...                   "p_win_eventually": [0.1, 0.5, 0.5]})
+    >>> top_rows(t, "risk", 2)["amount"].tolist()
+    [4.0, 1.0]
+    """
+    if kind == "risk" and len(table):
+        rank = table["risk_level"].astype(str).map({"high": 0, "medium": 0, "low": 1}).fillna(1)
+        at_risk = table["amount"] * (1 - table["p_win_eventually"])
+        table = table.assign(value_at_risk=at_risk, _rank=rank).sort_values(
+            ["_rank", "value_at_risk"], ascending=[True, False], na_position="last", kind="stable"
+        ).drop(columns="_rank")
+    out = table.head(n).copy()
+    out.attrs["total"] = len(table)
+    return out
+
+
+def _risk_reasons(table: pd.DataFrame, language: str) -> list[str]:
+    """The reasons column in ``language``: English as the risk model writes it, else rebuilt
+    from the structured flags."""
+    if language == "en" or not len(table):
+        return table["reasons"].astype(str).tolist() if "reasons" in table.columns else []
+    out = []
+    for row in table.itertuples(index=False):
+        parts = []
+        flag = getattr(row, "size_flag", "")
+        if flag in ("above", "below"):
+            parts.append(i18n.translate(f"reason_{flag}", language))
+        older = str(getattr(row, "older_than", "") or "")
+        if older.startswith("p"):
+            parts.append(i18n.translate("reason_older", language, pct=i18n.persian_digits(older[1:] + "%")))
+        if bool(getattr(row, "stuck", False)):
+            days = i18n.persian_digits(f"{float(getattr(row, 'days_in_stage', 0)):,.0f}")
+            parts.append(i18n.translate("reason_stuck", language, days=days,
+                                        stage=i18n.translate_value(getattr(row, "stage", ""), language)))
+        if bool(getattr(row, "thin_pipeline", False)):
+            parts.append(i18n.translate("reason_thin", language))
+        out.append("؛ ".join(parts))
+    return out
 
 
 def _empty_note(ctx: NotebookContext) -> list[str]:
@@ -237,38 +444,158 @@ def quality_notes(data: SalesData, window: Window, doc: dict[str, Any], *, langu
 
 
 # --------------------------------------------------------------------------- sections
-def headline_view(ctx: NotebookContext) -> Section:
-    """Overview: the five numbers of the window (``kpi_summary``) as headline cards."""
-    doc = kpi_summary(ctx.data, **ctx.kpi_args())
+#: The filters each section reads (the widgets show only these, and the caption names them).
+USES: dict[str, frozenset[str]] = {
+    "headline": frozenset({"people", "dates", "period"}),
+    "opportunities": frozenset({"people", "dates", "period"}),
+    "won_lost": frozenset({"people", "dates", "period"}),
+    "volume": frozenset({"people", "dates"}),
+    "win_rate": frozenset({"people", "dates"}),
+    "funnel": frozenset({"people", "dates"}),
+    "cycle": frozenset({"people", "dates"}),
+    "risk": frozenset({"people", "as_of"}),
+}
+
+
+def _section(ctx: NotebookContext, key: str, title: str, tables: dict[str, pd.DataFrame],
+             figures: list[Figure], notes: list[str], **extra: Any) -> Section:
+    return Section(title, tables, figures, notes, language=ctx.language,
+                   caption=ctx.describe_filters(USES[key]), **extra)
+
+
+def _previous_doc(ctx: NotebookContext) -> dict[str, Any] | None:
+    """The ``kpi_summary`` of the window before (None when it cannot be resolved)."""
+    from salesnb.exceptions import SalesnbError
+    from salesnb.periods import previous_window
+
+    w = ctx.window
+    try:
+        lo, hi = previous_window(w.start, w.end, calendar=w.calendar)
+        return kpi_summary(ctx.data, start=lo, end=hi, calendar=w.calendar)
+    except SalesnbError:
+        return None
+
+
+def _series(ctx: NotebookContext, memo: dict[Any, Any]) -> dict[str, pd.DataFrame]:
+    """The per-period tables behind the sparklines and the trend (shared through ``memo``)."""
+    key = ("series", ctx.period)
+    if key not in memo:
+        a = {**ctx.kpi_args(), "period": ctx.period}
+        memo[key] = {
+            "open_now": open_over_time(ctx.data, **a),
+            "created": new_opportunities(ctx.data, **a, by=None),
+            "won_lost": won_lost(ctx.data, **a, by=None),
+            "mean_won_amount": sales_volume(ctx.data, **a, by=None),
+            "win_rate": win_rate(ctx.data, **a, by=None),
+            "cycle_median": sales_cycle(ctx.data, **a, by=None),
+        }
+    return memo[key]
+
+
+_SERIES_COLUMN = {"open_now": ("open_now", "open_count"), "created": ("created", "created"),
+                  "won": ("won_lost", "won"), "lost": ("won_lost", "lost"),
+                  "mean_won_amount": ("mean_won_amount", "mean_amount"),
+                  "win_rate": ("win_rate", "win_rate"), "cycle_median": ("cycle_median", "median_days")}
+
+
+def kpi_text(value: float | None, kind: str, language: str, currency: str | None, unit: str) -> str:
+    """A headline KPI for people in ``language`` (units translated, digits not yet converted)."""
+    shown = format_kpi(value, kind, currency, unit)
+    if shown == "—":
+        return shown
+    if kind == "amount" and language == "fa":
+        number, _, label = shown.partition(" ")
+        return f"{number} {i18n.unit_label(label, language)}"
+    if kind == "days":
+        return i18n.translate("change_days", language, value=shown.split(" ")[0])
+    return shown
+
+
+def change_text(value: float | None, before: float | None, kind: str, language: str) -> str:
+    """The change of a headline KPI against the previous window, units in ``language``."""
+    change = format_change(value, before, kind)
+    number, _, suffix = change.partition(" ")
+    if suffix == "pt":
+        return i18n.translate("change_pt", language, value=number)
+    if suffix == "d":
+        return i18n.translate("change_days", language, value=number)
+    return change
+
+
+def headline_tiles(ctx: NotebookContext, memo: dict[Any, Any] | None = None, *,
+                   series: NotebookContext | None = None) -> str:
+    """The headline KPIs as tiles: value, change against the previous window, sparkline per period.
+
+    The sparklines have one point per ``ctx.period`` (partial periods hollow) over the
+    window of ``series`` (default: ``ctx``'s own window); the change is against the
+    window of the same length just before (:func:`salesnb.periods.previous_window`).
+    """
+    memo = {} if memo is None else memo
+    series_memo: dict[Any, Any] = memo if series is None else {}
+    series_ctx = ctx if series is None else series
+    lang = ctx.language
+    doc = memo.get("doc") or kpi_summary(ctx.data, **ctx.kpi_args())
+    memo["doc"] = doc
+    prev_doc = _previous_doc(ctx)
+    prev = {k: v for k, v, _ in headline_kpis(prev_doc)} if prev_doc else {}
+    tables = _series(series_ctx, series_memo)
     cur, unit = ctx.data.settings.currency, ctx.data.settings.amount_unit
-    cards = [(_t(ctx, key), format_kpi(value, kind, cur, unit)) for key, value, kind in headline_kpis(doc)]
-    if ctx.language == "fa":
-        cards = [(k, i18n.persian_digits(v)) for k, v in cards]
-    direction = "rtl" if ctx.language == "fa" else "ltr"
-    cells = "".join(
-        f'<div style="display:inline-block;min-width:9em;margin:.3em;padding:.6em 1em;border:1px solid #ccd;'
-        f'border-radius:6px;background:#f7f8fb"><div style="font-size:.85em;color:#556">{k}</div>'
-        f'<div style="font-size:1.5em;font-weight:600">{v}</div></div>' for k, v in cards)
-    html = f'<div dir="{direction}">{cells}</div>'
+    digits = i18n.persian_digits if lang == "fa" else str
+    tiles = []
+    for key, value, kind in headline_kpis(doc):
+        shown = kpi_text(value, kind, lang, cur, unit)
+        change = change_text(value, prev.get(key), kind, lang)
+        if change != "—":
+            change = f"{change} {i18n.translate('vs_prev_short', lang)}"
+        before = prev.get(key)
+        good = None
+        if value is not None and before is not None and value != before and GOOD_WHEN_UP.get(key) is not None:
+            good = (value > before) == GOOD_WHEN_UP[key]
+        name, column = _SERIES_COLUMN[key]
+        table = tables[name]
+        values = table[column].tolist() if column in table.columns else []
+        spark = charts.sparkline(values, partial=partial_periods(table, series_ctx.window),
+                                 label=i18n.translate(key, lang))
+        tiles.append(charts.Tile(key, i18n.translate(key, lang), digits(shown), digits(change), good, spark))
+    return charts.kpi_tiles(tiles, language=lang)
+
+
+def headline_view(ctx: NotebookContext) -> Section:
+    """Overview: the five numbers of the window as tiles, with their change and a sparkline."""
+    memo: dict[str, Any] = {}
+    html = headline_tiles(ctx, memo)
+    cur, unit = ctx.data.settings.currency, ctx.data.settings.amount_unit
+    cards = [(_t(ctx, key), format_kpi(value, kind, cur, unit)) for key, value, kind in headline_kpis(memo["doc"])]
     table = pd.DataFrame(cards, columns=["kpi", "value"])
-    return Section(f"{_t(ctx, 'headline')} — {ctx.describe_window()}", {"_headline": table},
-                   notes=_empty_note(ctx), html=html)
+    notes = _empty_note(ctx)
+    notes.extend(mark_partial(_series(ctx, memo)["won_lost"], ctx.window, ctx.language)[1])
+    return _section(ctx, "headline", f"{_t(ctx, 'headline')} — {ctx.describe_window()}", {"_headline": table},
+                    [], notes, html=html)
 
 
 def opportunities_view(ctx: NotebookContext) -> Section:
-    """Question 1: open opportunities per salesperson, over time, and new ones per period."""
+    """Question 1: open opportunities per salesperson, over time, and new ones per period.
+
+    The too-few flag compares each salesperson with their team, so it is computed on the
+    whole teams shown (not only on the selected salespeople) and then restricted to them.
+    """
     a = ctx.kpi_args()
-    pipe = open_opportunities(ctx.data, as_of=ctx.window.as_of, calendar=ctx.calendar)
+    pipe = open_opportunities(ctx.team_data, as_of=ctx.window.as_of, calendar=ctx.calendar)
+    if ctx.owners:
+        pipe = pipe[pipe["owner"].isin(ctx.owners)].reset_index(drop=True)
     over = open_over_time(ctx.data, **a, period=ctx.period)
     new = new_opportunities(ctx.data, **a, period=ctx.period, by=None)
+    over, notes_over = mark_partial(over, ctx.window, ctx.language)
+    new, _ = mark_partial(new, ctx.window, ctx.language)
     fig, axes = _fig(2, 12, 4.6)
     plotting.plot_open_pipeline(pipe, ax=axes[0], language=ctx.language)
     plotting.plot_open_over_time(over, ax=axes[1], language=ctx.language)
-    notes = _empty_note(ctx)
+    notes = _empty_note(ctx) + notes_over
     flagged = pipe.loc[pipe["too_few"], "owner"].tolist()
     if flagged:
-        notes.append(f"{_t(ctx, 'too_few_note')}: {', '.join(flagged)}")
-    return Section(_t(ctx, "q1_title"), {
+        names = ", ".join(i18n.translate_value(n, ctx.language) for n in flagged)
+        notes.append(f"{_t(ctx, 'too_few_note')}: {names}")
+    return _section(ctx, "opportunities", _t(ctx, "q1_title"), {
         _t(ctx, "open_by_owner"): present(pipe, ctx),
         _t(ctx, "new_per_period"): present(new[["period", "created", "created_value"]], ctx),
     }, [fig], notes)
@@ -278,6 +605,7 @@ def won_lost_view(ctx: NotebookContext) -> Section:
     """Question 2: won and lost per period, lost reasons, reason × stage where lost."""
     a = ctx.kpi_args()
     per_period = won_lost(ctx.data, **a, period=ctx.period, by=None)
+    per_period, notes_partial = mark_partial(per_period, ctx.window, ctx.language)
     per_owner = won_lost(ctx.data, **a, period=None, by="owner")
     reasons = lost_reasons(ctx.data, **a)
     by_stage = lost_reasons(ctx.data, **a, by="stage")
@@ -287,10 +615,10 @@ def won_lost_view(ctx: NotebookContext) -> Section:
     fig2, ax2 = _fig(1, 9, 4.2)
     plotting.plot_lost_reason_stage(by_stage, ax=ax2, language=ctx.language,
                                     stages=list(ctx.data.settings.stages))
-    return Section(_t(ctx, "q2_title"), {
+    return _section(ctx, "won_lost", _t(ctx, "q2_title"), {
         _t(ctx, "won_lost_by_owner"): present(per_owner, ctx),
         _t(ctx, "lost_reasons"): present(reasons, ctx),
-    }, [fig, fig2], _empty_note(ctx))
+    }, [fig, fig2], _empty_note(ctx) + notes_partial)
 
 
 def volume_view(ctx: NotebookContext, band: float = 0.5) -> Section:
@@ -311,7 +639,7 @@ def volume_view(ctx: NotebookContext, band: float = 0.5) -> Section:
     without = int(total["won_without_amount"].iloc[0])
     if without:
         notes.append(_note("note_won_without_amount", ctx.language, n=without))
-    return Section(_t(ctx, "q3_title"), {
+    return _section(ctx, "volume", _t(ctx, "q3_title"), {
         _t(ctx, "volume_by_owner"): present(volume, ctx),
         _t(ctx, "risky_open_deals"): present(risky, ctx),
         _t(ctx, "size_bands"): present(bands, ctx),
@@ -327,7 +655,7 @@ def win_rate_view(ctx: NotebookContext) -> Section:
     plotting.plot_win_rate(closed, ax=axes[0], language=ctx.language)
     plotting.plot_win_rate(cohort, ax=axes[1], language=ctx.language)
     axes[1].set_title(i18n.shape(_t(ctx, "win_rate_cohort"), ctx.language))
-    return Section(_t(ctx, "q4a_title"), {
+    return _section(ctx, "win_rate", _t(ctx, "q4a_title"), {
         _t(ctx, "win_rate_closed"): present(closed.drop(columns=["open", "open_share"]), ctx),
         _t(ctx, "win_rate_cohort"): present(cohort, ctx),
     }, [fig], _empty_note(ctx))
@@ -352,13 +680,20 @@ def funnel_view(ctx: NotebookContext) -> Section:
     if ctx.data.settings.stages_inferred:
         notes.append(_t(ctx, "stages_inferred"))
     notes.extend(_stuck_note(stuck, ctx.language))
-    return Section(_t(ctx, "q4b_title"), {
+    shown = present(top_rows(stuck, "stuck"), ctx)
+    rule = ""
+    if len(stuck) > TOP_ROWS:
+        rule = i18n.translate("stuck_rule", ctx.language, shown=_count(TOP_ROWS, ctx.language),
+                              total=_count(len(stuck), ctx.language))
+    shown.attrs.update({"csv": "stuck", "rule": rule, "total": len(stuck)} if ctx.csv_links else {})
+    downloads = {"stuck": present(stuck, ctx)} if ctx.csv_links else {}
+    return _section(ctx, "funnel", _t(ctx, "q4b_title"), {
         _t(ctx, "funnel"): present(fun, ctx),
         _t(ctx, "transitions"): present(moves, ctx),
         _t(ctx, "time_in_stage"): present(stay, ctx),
-        _t(ctx, "stuck"): present(stuck.head(20), ctx),
+        _t(ctx, "stuck"): shown,
         _t(ctx, "slowest"): present(slow, ctx),
-    }, [fig], notes)
+    }, [fig], notes, downloads=downloads)
 
 
 def cycle_view(ctx: NotebookContext) -> Section:
@@ -380,26 +715,53 @@ def cycle_view(ctx: NotebookContext) -> Section:
     }
     if medians is not None and len(medians):
         tables[_t(ctx, "km_median")] = present(medians, ctx)
-    return Section(_t(ctx, "q5_title"), tables, [fig], notes)
+    return _section(ctx, "cycle", _t(ctx, "q5_title"), tables, [fig], notes)
 
 
-def risk_view(ctx: NotebookContext, horizon_days: int = 90, top: int = 15) -> Section:
-    """Open-deal risk: the deals open at ``as_of`` ranked by risk, with reasons and win chances."""
+RISK_COLUMNS = ("opportunity_id", "owner", "stage", "amount", "value_at_risk", "age_days", "p_win_horizon",
+                "p_win_eventually", "expected_close_low", "expected_close_high", "risk_level", "reasons")
+
+
+#: The columns of the app's shorter list.
+APP_RISK_COLUMNS = ("opportunity_id", "owner", "stage", "amount", "value_at_risk", "p_win_horizon",
+                    "risk_level", "reasons")
+
+
+def risk_table(ranked: pd.DataFrame, ctx: NotebookContext, n: int = TOP_ROWS,
+               columns: tuple[str, ...] = RISK_COLUMNS) -> pd.DataFrame:
+    """The top rows of a risk table for people: the rule in ``attrs``, reasons in ``ctx.language``."""
+    top = top_rows(ranked, "risk", n)
+    top = top.assign(reasons=_risk_reasons(top, ctx.language)) if len(top) else top
+    shown = present(top[[c for c in columns if c in top.columns]], ctx)
+    shown.attrs.update({"total": len(ranked), "rule": i18n.translate(
+        "risk_rule", ctx.language, shown=_count(min(n, len(ranked)), ctx.language),
+        total=_count(len(ranked), ctx.language))})
+    return shown
+
+
+def risk_view(ctx: NotebookContext, horizon_days: int = 90, top: int = TOP_ROWS) -> Section:
+    """Open-deal risk: the deals open at ``as_of`` that need action first, with reasons and win chances.
+
+    The list shows the ``top`` deals by the rule of :func:`top_rows`; in a report the
+    whole list is written beside the page as CSV.
+    """
     ranked = risk(ctx.data, as_of=ctx.window.as_of, horizon_days=horizon_days)
     velocity = sales_velocity(ctx.data, **ctx.kpi_args(), by="owner")
-    cols = ["opportunity_id", "owner", "stage", "amount", "age_days", "p_win_horizon", "p_win_eventually",
-            "expected_close_low", "expected_close_high", "risk_level", "reasons"]
-    shown = ranked[[c for c in cols if c in ranked.columns]].head(top)
+    shown = risk_table(ranked, ctx, top)
+    if ctx.csv_links:
+        shown.attrs["csv"] = "risk"
     notes = _empty_note(ctx)
-    notes.extend(str(n) for n in ranked.attrs.get("notes", []))
+    if ctx.language == "en":
+        notes.extend(str(n) for n in ranked.attrs.get("notes", []))
     levels = ranked["risk_level"].value_counts() if len(ranked) else pd.Series(dtype="int64")
     if len(ranked):
-        notes.append(", ".join(f"{i18n.translate_value(str(k), ctx.language)}: {int(v)}"
+        notes.append(", ".join(f"{i18n.translate_value(str(k), ctx.language)}: {_count(v, ctx.language)}"
                                for k, v in levels.items()))
-    return Section(_t(ctx, "risk_title"), {
-        _t(ctx, "at_risk_table"): present(shown, ctx),
+    downloads = {"risk": present(top_rows(ranked, "risk", len(ranked)), ctx)} if ctx.csv_links else {}
+    return _section(ctx, "risk", _t(ctx, "risk_title"), {
+        _t(ctx, "at_risk_table"): shown,
         _t(ctx, "velocity"): present(velocity, ctx),
-    }, [], notes)
+    }, [], notes, wrap=(i18n.translate("reasons", ctx.language),), downloads=downloads)
 
 
 VIEWS: dict[str, View] = {

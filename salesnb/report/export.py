@@ -11,16 +11,51 @@ from pathlib import Path
 import nbformat
 
 from salesnb.exceptions import ReportError
+from salesnb.presentation.views import CSV_LINK
 
-__all__ = ["export_html", "print_pdf"]
+__all__ = ["export_html", "print_pdf", "write_full_lists"]
 
 
 _NETWORK = re.compile(r"""<(script|link)\b[^>]*(src|href)\s*=\s*["']https?://[^"']*["'][^>]*>(\s*</script>)?""",
                       re.IGNORECASE)
 
 
+def write_full_lists(nb: nbformat.NotebookNode, target: Path) -> dict[str, Path]:
+    """Write the full lists a notebook attached (``text/csv`` outputs) beside its page.
+
+    A section that shows only the top rows of a long list (the open-deal risk list, the
+    stuck deals) attaches the whole list as a ``text/csv`` output named in its metadata
+    (``{"salesnb": {"csv": name}}``). Each is written as ``<page>-<name>.csv`` beside
+    ``target`` (UTF-8 with a byte-order mark, so spreadsheet programs read Persian
+    names) and removed from the notebook, which keeps the page small.
+
+    Returns
+    -------
+    dict
+        name -> the CSV file written.
+    """
+    written: dict[str, Path] = {}
+    for cell in nb.cells:
+        kept = []
+        for out in cell.get("outputs", []):
+            name = out.get("metadata", {}).get("salesnb", {}).get("csv") if out.get("output_type") == "display_data" else None
+            if name and "text/csv" in out.get("data", {}):
+                path = target.with_name(f"{target.stem}-{name}.csv")
+                path.write_text(out["data"]["text/csv"], encoding="utf-8-sig")
+                written[name] = path
+            else:
+                kept.append(out)
+        if "outputs" in cell:
+            cell["outputs"] = kept
+    return written
+
+
 def export_html(notebook: Path, target: Path, *, title: str, language: str) -> None:
-    """Export an executed notebook to self-contained HTML without code cells."""
+    """Export an executed notebook to self-contained HTML without code cells.
+
+    Full lists attached by the sections are written beside the page as CSV
+    (:func:`write_full_lists`) and the page links to them.
+    """
     from nbconvert import HTMLExporter
 
     exporter = HTMLExporter(template_name="lab")
@@ -29,8 +64,15 @@ def export_html(notebook: Path, target: Path, *, title: str, language: str) -> N
     exporter.exclude_output_prompt = True
     nb = nbformat.read(str(notebook), as_version=4)
     nb.metadata["title"] = title
+    lists = write_full_lists(nb, target)
     body, _ = exporter.from_notebook_node(nb)
     body = _NETWORK.sub("", body)
+    for name, path in lists.items():
+        body = body.replace(f'href="{CSV_LINK}{name}"', f'href="{path.name}"')
+    body = re.sub(r'<a href="salesnb-csv:[^"]*">[^<]*</a>', "", body)  # a list that was not attached
+    # Wide tables scroll inside the page; a reasons column wraps (views.section_html).
+    body = body.replace("</head>", "<style>.jp-RenderedHTMLCommon table.salesnb-table td.wrap "
+                                   "{ white-space: normal; }</style></head>", 1)
     if language == "fa":
         # Right-to-left pages; each paragraph still takes the direction of its own text,
         # so the English explanations keep their punctuation in place.
