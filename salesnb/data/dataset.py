@@ -422,8 +422,9 @@ class SalesData:
             self._memo[key] = cached
         return list(cached)
 
-    def subset(self, *, owners: Sequence[str] | None = None, teams: Sequence[str] | None = None) -> SalesData:
-        """Return the dataset restricted to some salespeople and/or teams.
+    def subset(self, *, owners: Sequence[str] | None = None, teams: Sequence[str] | None = None,
+               pipelines: Sequence[str] | None = None) -> SalesData:
+        """Return the dataset restricted to some salespeople, teams and/or pipelines.
 
         Empty or None selections keep everybody. The stage history follows its
         opportunities; the settings are unchanged. Unknown names are an error (a typo
@@ -439,9 +440,12 @@ class SalesData:
         """
         o = self.opportunity_table
         keep = None
-        for column, wanted in (("owner", owners), ("team", teams)):
+        for column, wanted in (("owner", owners), ("team", teams), ("pipeline", pipelines)):
             if not wanted:
                 continue
+            if column not in o.columns:
+                raise WindowError(f"the data has no {column} column, so `{column}s` cannot be chosen",
+                                  fix=f"leave `{column}s` empty")
             known = set(self.values(column))
             unknown = [w for w in wanted if w not in known]
             if unknown:
