@@ -267,7 +267,7 @@ def _cmd_kpi(args: argparse.Namespace) -> int:
     doc = kpi_summary(data, start=args.start, end=args.end, as_of=args.as_of, band=args.band,
                       calendar=args.calendar)
     if args.json:
-        print(json.dumps(doc, ensure_ascii=False, indent=2))
+        print(json.dumps(doc, ensure_ascii=False, indent=2, allow_nan=False))
     else:
         from salesnb.presentation.text import format_summary
 
@@ -303,7 +303,7 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     table = backtest(data, as_of=args.as_of, horizon_days=args.horizon_days, calendar=args.calendar)
     records = backtest_records(table)
     if args.json:
-        print(json.dumps(records, ensure_ascii=False, indent=2))
+        print(json.dumps(records, ensure_ascii=False, indent=2, allow_nan=False))
         return 0
     for rec in records:
         def num(key: str, rec: dict = rec) -> str:

@@ -85,10 +85,11 @@ REPLAYED_FIELDS = {"amount": "number", "expected_close_at": "time", "owner": "te
 #: Codes of the outcome rows in the history's ``position`` column (open stages: 0, 1, ...).
 WON_CODE, LOST_CODE = -1, -2
 
-#: The wall-clock range a pandas result can hold (nanoseconds): 1677-09-22 .. 2262-04-11,
-#: in microseconds since the epoch.
-LOWEST_LOCAL = -9_223_286_400_000_000
-HIGHEST_LOCAL = 9_223_286_400_000_000
+#: The wall-clock range of timestamps, in microseconds since the epoch: whole years
+#: 1678-2260, inside what a pandas result can hold (1677-09-22 .. 2262-04-11) with room for
+#: the periods, windows and time zones computed around them.
+LOWEST_LOCAL = -9_214_560_000_000_000   # 1678-01-01T00:00
+HIGHEST_LOCAL = 9_183_110_399_999_999   # 2260-12-31T23:59:59.999999
 #: Amounts are at most this in absolute value, in the data's currency: every integer up
 #: to it is exact in a float64, so sums in integer minor units never drift.
 AMOUNT_CEILING = 10**15
@@ -97,7 +98,7 @@ TIMESTAMP_FIX = ("write timestamps in ISO 8601, e.g. 2025-03-04 or 2025-03-04T10
                  "(Gregorian dates; an offset such as +03:30 is optional)")
 AMOUNT_FIX = ("write amounts as plain numbers (e.g. 1250000.5), without thousands separators or "
               "currency signs, at most 10^15; leave unknown amounts empty")
-_TIMESTAMP_KIND = "a timestamp (ISO 8601, between 1677 and 2262)"
+_TIMESTAMP_KIND = "a timestamp (ISO 8601, years 1678 to 2260)"
 _JALALI_LIKE = re.compile(r"^\s*1[34]\d\d[-/]")
 
 #: Row labeller: turns positional row numbers into what the user sees (CSV line numbers...).
@@ -253,6 +254,10 @@ OPPORTUNITY_RULES: tuple[Rule, ...] = (
          lambda t: t._bad_amount, show="_amount_raw"),
     Rule("id_missing", "opportunity_id", "has blank ids", "give every opportunity a unique, non-blank id",
          lambda t: t.opportunity_id.isnull()),
+    Rule("id_line_break", "opportunity_id", "has ids with a line break (two lines of the file read as one?)",
+         "give every opportunity a one-line id; in a CSV file, look for a quote opened and not closed "
+         "on the line before", lambda t: t.opportunity_id.re_search("[\r\n]").fill_null(False),
+         show="opportunity_id"),
     Rule("id_unique", "opportunity_id", "has duplicate ids",
          "keep one row per opportunity (remove or merge the duplicates)",
          lambda t: t._duplicate, show="opportunity_id"),

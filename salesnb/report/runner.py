@@ -224,7 +224,7 @@ def run_report(
     progress(f"report {label}: {len(sources)} notebooks, window {window.start.isoformat()} – "
              f"{window.end.isoformat()}, {jobs} at a time")
     doc = kpi_summary(scoped, start=window.start, end=window.end, as_of=window.as_of)
-    (staging / "kpis.json").write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    (staging / "kpis.json").write_text(json.dumps(doc, ensure_ascii=False, indent=2, allow_nan=False) + "\n", encoding="utf-8")
 
     kernel_dir = _kernel_dir()
     runs: list[NotebookRun] = []
