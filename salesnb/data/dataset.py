@@ -341,7 +341,7 @@ class SalesData:
                             else_=ibis.null("string")) if len(h.columns) else None
         keys = o.select(_k=o._row, opportunity_id=o.opportunity_id)
         j = h.join(keys, h.opp_key == keys._k)
-        extras = [c for c in h.columns if c not in ("seq", "opp_key", "position", "entered_at")]
+        extras = [c for c in h.columns if not c.startswith("_") and c not in ("seq", "opp_key", "position", "entered_at")]
         q = j.select("opportunity_id", stage=labels, entered_at=j.entered_at, seq=j.seq,
                      _k=j.opp_key, position=j.position, **{c: j[c] for c in extras})
         frame = to_frame(self.engine.arrow(q.order_by(["_k", "entered_at", "seq"])), s.timezone)

@@ -296,11 +296,13 @@ OPTIONAL_RULES: tuple[Rule, ...] = (
          lambda t: t._bad_probability, show="_probability_raw"),
 )
 
+#: The history's rules, on the flags :func:`clean_history` materialises with the table (one
+#: pass over the history: coerced, joined to its opportunities, checked).
 HISTORY_RULES: tuple[Rule, ...] = (
     Rule("id_blank", "opportunity_id", "has blank values",
-         "fill in the opportunity each stage entry belongs to", lambda t: t.opportunity_id.isnull()),
+         "fill in the opportunity each stage entry belongs to", lambda t: t._id_blank),
     Rule("stage_blank", "stage", "has blank values", "fill in the stage that was entered",
-         lambda t: t.stage.isnull()),
+         lambda t: t._stage_blank),
     Rule("entered_blank", "entered_at", "has blank values", "fill in when each stage was entered",
          lambda t: t.entered_at.isnull() & ~t._bad_entered),
     Rule("entered_unreadable", "entered_at", "has values that cannot be read as a timestamp",
@@ -308,17 +310,17 @@ HISTORY_RULES: tuple[Rule, ...] = (
     Rule("unknown_id", "opportunity_id",
          "has rows for opportunities that are not in the opportunities table",
          "remove these history rows, or add the missing opportunities",
-         lambda t: t.opp_key.isnull() & t.opportunity_id.notnull()),
+         lambda t: t.opp_key.isnull() & ~t._id_blank),
     Rule("unknown_stage", "stage", "has stages that are not in the funnel ({stages}; outcomes {won}/{lost})",
          "add the stage to 'stages' in funnel.yml in its funnel position, or correct the value "
          "(map CRM stage names with a column mapping)",
-         lambda t: t.position.isnull() & t.stage.notnull(), show="stage"),
+         lambda t: t.position.isnull() & ~t._stage_blank, show="stage"),
     Rule("before_created", "entered_at", "has entries before the opportunity was created",
          "correct entered_at or the opportunity's created_at (a stage cannot be entered before "
-         "the deal exists)", lambda t: (t.entered_at < t._born).fill_null(False)),
+         "the deal exists)", lambda t: t._before),
     Rule("after_closed", "entered_at", "has entries after the opportunity was closed",
          "correct entered_at or the opportunity's closed_at (a closed deal enters no stage)",
-         lambda t: (t.entered_at > t._ended).fill_null(False)),
+         lambda t: t._after),
 )
 
 
@@ -569,17 +571,26 @@ def clean_history(engine: Engine, raw: RawTable, staged: ir.Table, opportunities
     joined = staged.left_join(keys, staged.opportunity_id == keys._key_id)
     extras = [c for c in staged.columns if not c.startswith("_")
               and c not in ("opportunity_id", "stage", "entered_at")]
-    checked = joined.mutate(position=position_of(joined.stage, stages, won, lost))
+    # One pass: coerced, joined and flagged, kept as the table (the flags are a few bytes a
+    # row; the text of ids and stages is not kept: the key and the position replace them).
+    columns = {
+        "seq": joined._row, "opp_key": joined.opp_key,
+        "position": position_of(joined.stage, stages, won, lost), "entered_at": joined.entered_at,
+        **{c: joined[c] for c in extras},
+        "_row": joined._row, "_id_blank": joined.opportunity_id.isnull(),
+        "_stage_blank": joined.stage.isnull(), "_bad_entered": joined._bad_entered,
+        "_before": (joined.entered_at < joined._born).fill_null(False),
+        "_after": (joined.entered_at > joined._ended).fill_null(False),
+    }
+    table = engine.materialize(joined.select(*[v.name(n) for n, v in columns.items()]), "stage_history")
     shown = staged.select("_row", "stage", "_entered_raw", _id=staged.opportunity_id)
     context = {"stages": ", ".join(stages), "won": won, "lost": lost}
-    problems = _report(engine, checked, HISTORY_RULES, raw, shown=shown, context=context,
+    problems = _report(engine, table, HISTORY_RULES, raw, shown=shown, context=context,
                        label_ids=lambda i, label: f"{i} ({label})" if i is not None else label)
     if problems:
+        engine.drop(table)
         raise DataSchemaError.from_problems(problems)
-    columns = {"seq": checked._row, "opp_key": checked.opp_key, "position": checked.position,
-               "entered_at": checked.entered_at, **{c: checked[c] for c in extras}}
-    out = checked.select(*[value.name(name) for name, value in columns.items()])
-    return engine.materialize(out, "stage_history")
+    return table
 
 
 # --------------------------------------------------------------------------- field history
