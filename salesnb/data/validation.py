@@ -337,20 +337,21 @@ def missing_column(column: str, present: Sequence[str], source: str) -> Problem:
 
 def _report(engine: Engine, checked: ir.Table, rules: Sequence[Rule], raw: RawTable, *,
             shown: ir.Table, label_ids: Callable[[str | None, str], str],
-            context: dict[str, str] | None = None) -> list[Problem]:
+            context: dict[str, str] | None = None, row: str = "_row") -> list[Problem]:
     """Count every rule's offending rows in one query; describe the rules that are broken.
 
     ``checked`` has the rule columns and ``_row``; ``shown`` has ``_row``, ``_id`` and the
     columns rules quote (as written in the source).
     """
     counts = {r.key: count_true(r.bad(checked)) for r in rules}
-    row = engine.one(checked.aggregate(**counts))
+    found = engine.one(checked.aggregate(**counts))
     problems = []
     for r in rules:
-        n = int(row.get(r.key) or 0)
+        n = int(found.get(r.key) or 0)
         if not n:
             continue
-        bad = checked.filter(r.bad(checked)).select(_bad_row=checked._row)
+        offending = checked.filter(r.bad(checked))
+        bad = offending.select(_bad_row=offending[row])
         picked = bad.join(shown, bad._bad_row == shown._row)
         first = engine.rows(picked.select("_row", "_id").order_by("_row").limit(MAX_IDS_KEPT))
         labels = raw.row_label(np.array([f["_row"] for f in first], dtype="int64")) if first else []
@@ -573,11 +574,14 @@ def clean_history(engine: Engine, raw: RawTable, staged: ir.Table, opportunities
               and c not in ("opportunity_id", "stage", "entered_at")]
     # One pass: coerced, joined and flagged, kept as the table (the flags are a few bytes a
     # row; the text of ids and stages is not kept: the key and the position replace them).
+    # Row keys in 32 bits where a table is held by one machine (DuckDB, a database server);
+    # a cluster's tables (Spark, warehouses) may pass two billion rows.
+    small = "int32" if engine.kind in ("duckdb", "sqlite", "postgres") else "int64"
     columns = {
-        "seq": joined._row, "opp_key": joined.opp_key,
+        "seq": joined._row.cast(small), "opp_key": joined.opp_key.cast(small),
         "position": position_of(joined.stage, stages, won, lost), "entered_at": joined.entered_at,
         **{c: joined[c] for c in extras},
-        "_row": joined._row, "_id_blank": joined.opportunity_id.isnull(),
+        "_id_blank": joined.opportunity_id.isnull(),
         "_stage_blank": joined.stage.isnull(), "_bad_entered": joined._bad_entered,
         "_before": (joined.entered_at < joined._born).fill_null(False),
         "_after": (joined.entered_at > joined._ended).fill_null(False),
@@ -585,7 +589,7 @@ def clean_history(engine: Engine, raw: RawTable, staged: ir.Table, opportunities
     table = engine.materialize(joined.select(*[v.name(n) for n, v in columns.items()]), "stage_history")
     shown = staged.select("_row", "stage", "_entered_raw", _id=staged.opportunity_id)
     context = {"stages": ", ".join(stages), "won": won, "lost": lost}
-    problems = _report(engine, table, HISTORY_RULES, raw, shown=shown, context=context,
+    problems = _report(engine, table, HISTORY_RULES, raw, shown=shown, context=context, row="seq",
                        label_ids=lambda i, label: f"{i} ({label})" if i is not None else label)
     if problems:
         engine.drop(table)
