@@ -90,9 +90,10 @@ def test_unmapped_values_are_kept_and_then_validated(tmp_path: Path) -> None:
     spec = mapping(values={"status": {"Gewonnen": "won", "Verloren": "lost"}})
     with pytest.raises(DataSchemaError) as info:
         apply_mapping(folder, spec)
-    assert info.value.column == "status"
-    assert "Offen" in str(info.value)
-    assert "column mapping" in str(info.value)  # the fix points to the mapping
+    # The error names the export column, the values (with their count) and the fix in the mapping.
+    assert info.value.column == "Result"
+    assert "'Offen (1)'" in str(info.value)
+    assert "values.status" in str(info.value)
 
 
 def test_yaml_keeps_yes_no_on_off_as_text(tmp_path: Path) -> None:
@@ -384,7 +385,8 @@ def test_history_of_a_set_aside_opportunity_is_set_aside_too(tmp_path: Path) -> 
     ("file: deals.csv\ncolums: {owner: Rep}\n", "unknown key(s) 'colums' (did you mean 'columns'?)",
      "use only: description, file, columns"),
     ("columns: {owner: Rep}\n", "'mapping' is missing 'file'", "add file"),
-    ("file: d.csv\ncolumns: {owner: [Rep, {x: 1}]}\n", "'columns.owner' must be a non-empty text", "Export column"),
+    ("file: d.csv\ncolumns: {owner: [Rep, {x: 1}]}\n", "'columns.owner' has unknown key(s) 'x'", "join"),
+    ("file: d.csv\ncolumns: {owner: [Rep, 2.5, '']}\n", "'columns.owner' must be a non-empty text", "Export column"),
     ("file: d.csv\ncolumns: {owner: Rep}\nset_aside: {when: {status: x}}\n", "'set_aside' must be a list", "'- '"),
     ("file: d.csv\ncolumns: {owner: Rep}\nclear: [{column: amount, when: {status: lost}}]\n",
      "'clear[0]' is missing 'reason'", "add reason"),
