@@ -199,8 +199,12 @@ def _choose_variant(base: ColumnMapping, path: Path, folder: Path, encoding: str
         return variants[0], main
     reasons = []
     for variant in variants:
-        main = path if path.is_file() else find_file(folder, variant.file, required=False, what="main file")
         label = variant.variant or variant.name
+        try:
+            main = path if path.is_file() else find_file(folder, variant.file, required=False, what="main file")
+        except DataFileError as err:  # several files match: not this variant's folder
+            reasons.append(f"{label}: {str(err).splitlines()[0]}")
+            continue
         if main is None:
             reasons.append(f"{label}: no file {' or '.join(map(repr, variant.file))}")
             continue
@@ -294,7 +298,7 @@ class _Run:
         if extras:
             ledger.steps.append(f"extra columns kept as they are: {', '.join(map(str, extras))}")
         for target, _ in spec.columns:
-            if target in out.columns:
+            if target in out.columns and not (target == "stage" and spec.stage_outcomes):
                 rows_mask = term_rows if target == "status" else None
                 self._map_values(out, target, main, rows_mask)
         if "opportunity_id" in out.columns:
@@ -306,13 +310,21 @@ class _Run:
         out[_HIDDEN] = main.positions
         out = self._set_aside(out, main)
         self._check_status(out, main)
-        self._learn_outcomes(out)
+        if spec.stage_outcomes and "stage" in out.columns:
+            self._learn_outcomes(out)
+            learned = clean_text(out["stage"]).isin(list(self.learned)).to_numpy(dtype=bool)
+            self._map_values(out, "stage", main, ~learned)
+            if learned.any():
+                out.loc[learned, "stage"] = clean_text(out["stage"])[learned].map(self.learned)
         self._clear(out)
         self._timestamps(out, main)
         self._amounts(out, main)
         if ledger.problems:
             raise DataSchemaError.from_problems(ledger.problems)
         out = self._quirks(out, main)
+        self._check_closed(out, main)
+        if ledger.problems:
+            raise DataSchemaError.from_problems(ledger.problems)
         return out.reset_index(drop=True)
 
     def _column(self, table: Table, target: str, col: ColumnSpec, problems: list[Problem]) -> pd.Series | None:
@@ -331,6 +343,12 @@ class _Run:
                                                         "(or add a candidate name), or mark it "
                                                         "{from: ..., optional: true}"))
             return None
+        fixed = [t for t in col.terms if t.line or t.value is not None]
+        for term in fixed:
+            n = ev.provenance.get(term.label, 0)
+            if n:
+                self.ledger.notes.append(f"mapping: {target} of {rows(n)} of {table.name} is the "
+                                         f"{term.label} (no column gave a value)")
         if len(col.terms) > 1:
             self.ledger.provenance[target] = {k: v for k, v in ev.provenance.items() if v}
             self.ledger.steps.append(f"{target}: the first non-empty of {', '.join(map(repr, ev.used))}"
@@ -529,8 +547,6 @@ class _Run:
                 self.learned[str(value)] = self.settings.lost
         if not self.learned:
             return
-        hit = stage.isin(list(self.learned)).to_numpy(dtype=bool)
-        out.loc[hit, "stage"] = stage[hit].map(self.learned)
         for value, outcome in self.learned.items():
             n = int((stage == value).sum())
             self.ledger.mapped.append(("stage", value, outcome, n))
@@ -538,24 +554,30 @@ class _Run:
             f"{v!r} → {o}" for v, o in self.learned.items()) + " (each held only by deals of that outcome)")
 
     def translate_stage(self, series: pd.Series, table_name: str, table: Table, frame: pd.DataFrame) -> pd.Series:
-        """Translate history stage values: the stage map and patterns, then the learned outcomes."""
-        frame = frame.assign(stage=series)
-        self._map_values(frame, "stage", table, table_name=table_name)
+        """Translate history stage values: the learned outcomes first, then the stage map and patterns."""
+        text = clean_text(series)
+        learned = text.isin(list(self.learned)).to_numpy(dtype=bool)
+        frame = frame.assign(stage=text)
+        self._map_values(frame, "stage", table, ~learned if learned.any() else None, table_name=table_name)
         out = clean_text(frame["stage"])
-        if self.learned:
-            hit = out.isin(list(self.learned)).to_numpy(dtype=bool)
-            out = out.where(~hit, out.map(self.learned))
+        if learned.any():
+            out = out.where(~learned, text.map(self.learned))
         return out
 
     def stage_names(self, values: list[str]) -> list[str | None]:
         """Translate stage names (of date columns) as stage values are, without counting them."""
         out, _, _ = self.stage_translator(pd.Series(values, dtype=object))
-        return [self.learned.get(v, v) if isinstance(v, str) else None for v in out]
+        return [self.learned.get(raw, new) if isinstance(new, str) else None
+                for raw, new in zip(values, out, strict=True)]
 
     def _join(self, out: pd.DataFrame, lookup: Lookup) -> None:
         path = find_file(self.folder, (lookup.file,), required=not lookup.optional, what="lookup file")
         names = ", ".join(k for k, _ in lookup.columns)
         ledger = self.ledger
+        if lookup.left not in out.columns and lookup.optional:
+            ledger.steps.append(f"lookup {lookup.file}: skipped, the export has no {lookup.left!r} column "
+                                f"(optional): {names} not added")
+            return
         if lookup.left not in out.columns:
             raise SettingsError(
                 f"lookup {lookup.file} joins on {lookup.left!r}, which the mapped table does not have "
@@ -564,7 +586,9 @@ class _Run:
         left = clean_text(out[lookup.left])
         fallback = dict(lookup.fallback)
         if path is None:
-            ledger.steps.append(f"lookup {lookup.file}: file not present (optional): {names} not added")
+            ledger.steps.append(f"lookup {lookup.file}: file not present (optional): "
+                                + (", ".join(f"{new} is the {col}" for new, col in fallback.items()) if fallback
+                                   else f"{names} not added"))
             if fallback:
                 for new, col in fallback.items():
                     out[new] = clean_text(out[col])
@@ -730,7 +754,10 @@ class _Run:
             if used:
                 self.ledger.steps.append(f"{col}: timestamps read as {' / '.join(map(repr, used))}")
             value = parsed.values[col]
-            frame[col] = value.dt.normalize() if self.spec.date_only else value
+            if self.spec.date_only:
+                frame[f"_exact_{col}"] = value  # the full time still orders entries of one day
+                value = value.dt.normalize()
+            frame[col] = value
         if self.spec.date_only:
             line = f"date_only: every timestamp reduced to its date (in {self.tz})"
             if line not in self.ledger.steps:
@@ -738,6 +765,23 @@ class _Run:
 
     def _timestamps(self, out: pd.DataFrame, main: Table) -> None:
         self.parse_times(out, main, ("created_at", "closed_at", "expected_close_at"), "opportunities")
+
+    def _check_closed(self, out: pd.DataFrame, main: Table) -> None:
+        """Won and lost deals need their close time: say which columns were looked in."""
+        if "status" not in out.columns or "closed_at" not in out.columns or out["closed_at"].dtype == object:
+            return
+        closed = clean_text(out["status"]).str.casefold().isin(["won", "lost"]).to_numpy(dtype=bool)
+        missing = closed & out["closed_at"].isna().to_numpy(dtype=bool)
+        if not missing.any():
+            return
+        spec = dict(self.spec.columns).get("closed_at")
+        looked = ", ".join(map(repr, spec.sources)) if spec is not None else "closed_at"
+        found = self._source_name("closed_at")
+        self.ledger.problems.append(Problem(
+            f"gives won or lost deals no close time (closed_at from {found}; the mapping looks in {looked})",
+            str(main.path), "export the column holding when each deal was won or lost, and add its name to "
+            "columns.closed_at in a copy of the mapping if it is not listed", found,
+            tuple(self._row_labels(out, main, missing))))
 
     def _amounts(self, out: pd.DataFrame, main: Table) -> None:
         if "amount" not in out.columns or out["amount"].dtype.kind == "f":

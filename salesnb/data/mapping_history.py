@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from salesnb._arrays import utc_nanos
 from salesnb.data.mapping_spec import HistorySource
 from salesnb.data.mapping_tables import Table, evaluate, find_file, fold, rows
 from salesnb.data.stage_order import OrderEvidence
@@ -357,6 +358,11 @@ def _finish(run: _Run, hist: pd.DataFrame, table: Table, opps: pd.DataFrame, wha
 def _merge_repeats(run: _Run, hist: pd.DataFrame, table: Table) -> pd.DataFrame:
     if hist.empty:
         return hist
+    if "_exact_entered_at" in hist.columns:
+        # Entries reduced to their date keep the order of their full times (files are not in time order).
+        order = np.lexsort((np.arange(len(hist)), utc_nanos(hist["_exact_entered_at"]),
+                            hist["opportunity_id"].fillna("").to_numpy(dtype=str)))
+        hist = hist.iloc[order].reset_index(drop=True)
     key = hist.assign(_seq=np.arange(len(hist)), _id=hist["opportunity_id"], _stage=clean_text(hist["stage"]))
     ordered = key.sort_values(["_id", "entered_at", "_seq"], kind="mergesort")
     same = (ordered["_id"] == ordered["_id"].shift()) & (ordered["_stage"] == ordered["_stage"].shift())

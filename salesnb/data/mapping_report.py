@@ -17,7 +17,7 @@ import pandas as pd
 from salesnb.data.dataset import SalesData
 from salesnb.data.mapping_tables import rows
 
-__all__ = ["MappedDataset", "MappingReport", "quality_document"]
+__all__ = ["MappedDataset", "MappingReport", "dataset_quality", "quality_document"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -154,3 +154,46 @@ def quality_document(*, source: str, mapping: str | None, variant: str | None, s
         "notes": list(notes),
         "warnings": list(warnings),
     }
+
+
+def dataset_quality(data: SalesData, *, encoding: str = "utf-8") -> dict[str, Any]:
+    """The quality document of a dataset: its own (a mapping's) or one made for a canonical dataset.
+
+    A canonical dataset is held to the strict contract: every row read is loaded or the
+    load fails, so nothing is set aside or repaired.
+
+    Examples
+    --------
+    >>> import salesnb as sn
+    >>> doc = dataset_quality(sn.load(sn.sample_path()))
+    >>> doc["tables"]["opportunities"]["rows_read"] == doc["tables"]["opportunities"]["rows_loaded"]
+    True
+    """
+    if data.quality:
+        return dict(data.quality)
+    settings = data.settings
+    if settings.stages_source:
+        source = settings.stages_source
+    elif settings.stages_inferred:
+        source = "inferred from the stage history"
+    else:
+        source = f"configured ({settings.source})"
+
+    def table(n: int, file: str) -> dict[str, Any]:
+        return {"file": file, "encoding": encoding, "rows_read": n, "rows_loaded": n, "set_aside": {},
+                "repaired": {}, "unmapped_values": {}, "footer_lines": 0, "blank_lines": 0, "accounted_for": True}
+
+    tables = {"opportunities": table(len(data.opportunities), data.source)}
+    if data.has_history:
+        tables["stage_history"] = table(len(data.stage_history), "stage_history")
+    currencies = {}
+    if "currency" in data.opportunities.columns:
+        counts = data.opportunities["currency"].dropna().astype(str).str.upper().value_counts().sort_index()
+        currencies = {"currencies": {str(k): int(v) for k, v in counts.items()},
+                      "reporting_currency": settings.currency, "rates_file": None}
+    return quality_document(
+        source=data.source, mapping=None, variant=None, strict=True, tables=tables, files={},
+        stage_order={"source": source, "stages": list(settings.stages),
+                     "pipelines": {k: list(v) for k, v in settings.pipelines.items()},
+                     "inferred": list(settings.stages) if settings.stages_inferred else []},
+        columns={}, currencies=currencies, notes=list(data.notes), warnings=[])

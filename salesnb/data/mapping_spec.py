@@ -105,17 +105,21 @@ EPOCH_MS = "epoch_ms"
 # --------------------------------------------------------------------------- the schema
 @dataclass(frozen=True)
 class Term:
-    """One way to get a value: a column, several columns joined, or the row's file line."""
+    """One way to get a value: a column, several columns joined, the row's file line, or a
+    fixed ``value`` (a last resort such as ``(no owner)``)."""
 
     columns: tuple[str, ...] = ()
     sep: str = " "
     line: bool = False
+    value: str | None = None
 
     @property
     def label(self) -> str:
         """The term in words (``FirstName + LastName``)."""
         if self.line:
             return "line number in the file"
+        if self.value is not None:
+            return f"the value {self.value!r}"
         return " + ".join(self.columns)
 
 
@@ -666,6 +670,8 @@ def _term(c: _Checker, value: Any, where: str, fix: str) -> Term:
     if isinstance(value, dict):
         if value == {"line": True}:
             return Term(line=True)
+        if set(value) == {"value"}:
+            return Term(value=c.text(value["value"], f"{where}.value", "write e.g. {value: (no owner)}"))
         c.keys(value, where, ("join", "sep"), required=("join",))
         cols = c.texts(value["join"], f"{where}.join", "write join: [FirstName, LastName]")
         sep = value.get("sep", " ")
@@ -695,7 +701,7 @@ def _column_spec(c: _Checker, target: Any, value: Any, where: str) -> ColumnSpec
                 raise c.fail(where, "uses closed/won flags, which only make a status", "use flags under columns.status")
             return ColumnSpec(flags=(c.texts(value["closed"], f"{where}.closed", fix),
                                      c.texts(value["won"], f"{where}.won", fix)))
-        if "join" in value or value == {"line": True}:
+        if "join" in value or value == {"line": True} or set(value) == {"value"}:
             return ColumnSpec((_term(c, value, where, fix),))
         allowed = ["from", "optional", "scale"]
         if target == "status":

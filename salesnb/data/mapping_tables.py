@@ -185,6 +185,8 @@ def evaluate(table: Table, spec: ColumnSpec, consumed: set[str] | None = None) -
 def _term_values(table: Table, term: Term, consumed: set[str] | None) -> pd.Series | None:
     if term.line:
         return pd.Series(table.label(table.positions), index=table.frame.index, dtype="str")
+    if term.value is not None:
+        return pd.Series(term.value, index=table.frame.index, dtype="str")
     present = [real for name in term.columns if (real := table.resolve(name)) is not None]
     if not present:
         return None

@@ -42,7 +42,7 @@ from salesnb.data.validation import RowLabel, position_labels
 from salesnb.exceptions import DataFileError
 
 __all__ = ["SETTINGS_FILE", "WORKBOOK_SUFFIXES", "ExportFile", "detect_encoding", "find_table",
-           "folder_settings", "read_export", "read_table", "read_workbook"]
+           "folder_settings", "read_export", "read_header", "read_table", "read_workbook"]
 
 SETTINGS_FILE = "funnel.yml"
 #: File suffixes read as Excel workbooks.
@@ -448,3 +448,24 @@ def _finish(path: Path, frame: pd.DataFrame, record_lines: Callable[[], list[int
                 else f"row {int(p)}" for p in rows]
 
     return ExportFile(path, out, label, codec, note, tuple(dropped), blank, renamed, delimiter)
+
+
+def read_header(path: Path) -> list[str]:
+    """Return the header names of a CSV (its first record, read from the first 64 KiB) or workbook.
+
+    Used to recognise an export without reading it whole; returns ``[]`` when the file
+    cannot be read as a table.
+    """
+    try:
+        if path.suffix.lower() in WORKBOOK_SUFFIXES:
+            return [str(c).strip() for c in pd.read_excel(path, nrows=0).columns]
+        if path.suffix.lower() == ".parquet":
+            return [str(c) for c in pd.read_parquet(path).columns]
+        with path.open("rb") as handle:
+            raw = handle.read(1 << 16)
+        codec, _ = detect_encoding(raw)
+        text = raw.decode(codec, errors="replace").lstrip("\ufeff")
+        first = next(csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text)), [])
+        return [cell.strip() for cell in first]
+    except Exception:  # any unreadable file is simply not recognised
+        return []

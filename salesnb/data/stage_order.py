@@ -9,8 +9,9 @@ order of trust:
    stage — a rank column such as Salesforce's ``StageSortOrder`` (the stage's position in
    the picklist), stage probabilities (HubSpot's ``Deal probability``), or the order of
    the history's date columns (when it is not simply alphabetical, as HubSpot's
-   all-properties exports are). A stage's rank is the most common value among the deals
-   currently at it; a later source breaks the ties of an earlier one.
+   all-properties exports are). A stage's rank is the most common value among the open
+   deals currently at it (a CRM may set a closed deal's probability to 100 or 0); a later
+   source breaks the ties of an earlier one.
 3. **Inferred from the data**, with a :class:`~salesnb.exceptions.SalesnbWarning`: a stage
    comes before another when most deals that entered both entered it first (a Copeland
    ranking of the stage history); ties, and stages never seen together, by the median
@@ -153,6 +154,9 @@ def _ranks(group: pd.DataFrame, stages: list[str], key: str | None, ev: OrderEvi
     if ev.per_deal is None or "stage" not in group.columns:
         return {}
     values = pd.DataFrame({"stage": group["stage"].to_numpy(), "rank": ev.per_deal[group.index].to_numpy()})
+    if "status" in group.columns:
+        # Only open deals: a CRM may set a closed deal's probability to 100 or 0 (Pipedrive does).
+        values = values[(group["status"].astype(str).str.casefold() == "open").to_numpy()]
     values = values.dropna()
     for name, ranks in values.groupby("stage", sort=False)["rank"]:
         if str(name) in stages:
