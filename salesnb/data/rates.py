@@ -120,8 +120,10 @@ def clean_rates(frame: pd.DataFrame, *, source: str, tz: str, reporting: str | N
                                 "reporting currency", "rate", rows_of(bad_rate), tuple(raw_rate.to_numpy()[bad_rate])))
     if invert:
         rate = 1.0 / rate
-    key = pd.DataFrame({"c": currency, "f": valid_from})
-    twice = key.duplicated(keep=False).to_numpy() & ~blank
+    readable = ~blank & ~bad_from
+    key = pd.DataFrame({"c": currency, "f": valid_from})[readable]
+    twice = np.zeros(len(frame), dtype=bool)
+    twice[np.flatnonzero(readable)[key.duplicated(keep=False).to_numpy()]] = True
     if twice.any():
         problems.append(Problem("lists a currency twice from the same moment", source,
                                 "keep one rate per currency and valid_from", "valid_from", rows_of(twice),
