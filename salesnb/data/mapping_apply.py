@@ -165,6 +165,7 @@ def apply_mapping(
         history_rows=hist_labels, notes=report.notes, quality=quality,
     )
     report = replace(report, opportunities=len(data.opportunities), history_rows=len(data.stage_history))
+    run.ledger.emit()
     return MappedDataset(data, report)
 
 
@@ -768,19 +769,25 @@ class _Run:
 
     def _check_closed(self, out: pd.DataFrame, main: Table) -> None:
         """Won and lost deals need their close time: say which columns were looked in."""
-        if "status" not in out.columns or "closed_at" not in out.columns or out["closed_at"].dtype == object:
+        if "status" not in out.columns:
             return
         closed = clean_text(out["status"]).str.casefold().isin(["won", "lost"]).to_numpy(dtype=bool)
-        missing = closed & out["closed_at"].isna().to_numpy(dtype=bool)
+        if "closed_at" in out.columns:
+            if out["closed_at"].dtype == object:
+                return
+            missing = closed & out["closed_at"].isna().to_numpy(dtype=bool)
+        else:
+            missing = closed
         if not missing.any():
             return
         spec = dict(self.spec.columns).get("closed_at")
         looked = ", ".join(map(repr, spec.sources)) if spec is not None else "closed_at"
-        found = self._source_name("closed_at")
+        found = self._source_name("closed_at") if "closed_at" in out.columns else "(no such column)"
         self.ledger.problems.append(Problem(
             f"gives won or lost deals no close time (closed_at from {found}; the mapping looks in {looked})",
             str(main.path), "export the column holding when each deal was won or lost, and add its name to "
-            "columns.closed_at in a copy of the mapping if it is not listed", found,
+            "columns.closed_at in a copy of the mapping if it is not listed",
+            found if "closed_at" in out.columns else "closed_at",
             tuple(self._row_labels(out, main, missing))))
 
     def _amounts(self, out: pd.DataFrame, main: Table) -> None:

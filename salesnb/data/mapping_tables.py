@@ -456,10 +456,15 @@ class Ledger:
             self.steps.append(f"{table.name}: read as {ex.encoding_note}")
 
     def warn(self, message: str) -> None:
-        """A warning of the run: shown by ``validate``, kept in the notes, raised as a SalesnbWarning."""
+        """A warning of the run: shown by ``validate``, kept in the notes, raised (by :meth:`emit`) as a
+        :class:`SalesnbWarning` when the run ends."""
         self.warnings.append(message)
         self.notes.append(message)
-        warnings.warn(message, SalesnbWarning, stacklevel=4)
+
+    def emit(self, stacklevel: int = 3) -> None:
+        """Raise the run's warnings, pointing at the code that called the mapping."""
+        for message in self.warnings:
+            warnings.warn(message, SalesnbWarning, stacklevel=stacklevel)
 
     def aside(self, table_name: str, source: Table, frame: pd.DataFrame, mask: np.ndarray,
               reasons: str | np.ndarray, *, lines: np.ndarray, extra: pd.DataFrame | None = None) -> None:
