@@ -276,8 +276,9 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         off = [name for name, t in doc["tables"].items() if not t.get("accounted_for", True)]
         print(f"\nNOT OK: rows of {', '.join(off)} are not all accounted for (rows read != loaded + set aside)")
         return 1
-    print("\nOK: no problems found" + ("" if report is None else "; every row read is loaded or set aside "
-                                                                  "with its reason"))
+    if report is not None:
+        print("\nevery row read is loaded or set aside with its reason (per table: rows read = loaded + set aside)")
+    print("\nOK: no problems found")
     return 0
 
 

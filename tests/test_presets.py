@@ -69,7 +69,8 @@ def test_cli_validate_prints_what_each_preset_did(variant: str, capsys: pytest.C
     for part in ("\nrows read: ", "\nencoding: ", "\nloaded: ", "\nset aside: ", "\nrepaired: ",
                  "\nvalues mapped:", "\nstage order: ", "\nsteps:"):
         assert part in out, part
-    assert out.rstrip().endswith("OK: no problems found; every row read is loaded or set aside with its reason")
+    assert out.rstrip().endswith("every row read is loaded or set aside with its reason (per table: rows read = "
+                                 "loaded + set aside)\n\nOK: no problems found")
 
 
 @pytest.mark.parametrize("variant", VARIANTS)

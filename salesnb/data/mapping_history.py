@@ -27,25 +27,49 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
 from salesnb._arrays import utc_nanos
-from salesnb.data.mapping_spec import HistorySource
-from salesnb.data.mapping_tables import Table, evaluate, find_file, fold, rows
+from salesnb.data.mapping_spec import ColumnMapping, HistorySource
+from salesnb.data.mapping_tables import Ledger, Table, evaluate, find_file, fold, rows
 from salesnb.data.stage_order import OrderEvidence
 from salesnb.data.validation import clean_text
 from salesnb.exceptions import DataSchemaError, Problem
-
-if TYPE_CHECKING:
-    from salesnb.data.mapping_apply import _Run
 
 __all__ = ["BuiltHistory", "HistoryPlan", "build_history", "plan_history"]
 
 _HIDDEN = "_line"
 TABLE = "stage_history"
+
+
+class _Run(Protocol):
+    """What building the history needs from a mapping run (:class:`salesnb.data.mapping_apply._Run`)."""
+
+    spec: ColumnMapping
+    folder: Path
+    ledger: Ledger
+    main: Table | None
+    main_ids: pd.Series | None
+    main_pipelines: pd.Series | None
+    consumed: set[str]
+    aside_reason: dict[str, str]
+
+    def read(self, path: Path, role: str) -> Table: ...
+
+    def translate_stage(self, series: pd.Series, table_name: str, table: Table,
+                        frame: pd.DataFrame) -> pd.Series: ...
+
+    def stage_names(self, values: list[str]) -> list[str | None]: ...
+
+    def parse_times(self, frame: pd.DataFrame, table: Table, columns: tuple[str, ...],
+                    table_name: str) -> None: ...
+
+    def quirk(self, rule: str, table_name: str, source: Table, frame: pd.DataFrame, mask: np.ndarray, *,
+              what: str, column: str, fix: str, repair: tuple[str, pd.Series] | None = None,
+              extra: pd.DataFrame | None = None, repair_words: str = "") -> np.ndarray: ...
 
 
 @dataclass
