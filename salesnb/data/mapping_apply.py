@@ -348,8 +348,8 @@ class _Run:
         for term in fixed:
             n = ev.provenance.get(term.label, 0)
             if n:
-                self.ledger.notes.append(f"mapping: {target} of {rows(n)} of {table.name} is the "
-                                         f"{term.label} (no column gave a value)")
+                self.ledger.notes.append(f"mapping: {target} of {rows(n)} of {table.name} is {term.label} "
+                                         "(no column gave a value)")
         if len(col.terms) > 1:
             self.ledger.provenance[target] = {k: v for k, v in ev.provenance.items() if v}
             self.ledger.steps.append(f"{target}: the first non-empty of {', '.join(map(repr, ev.used))}"
@@ -915,10 +915,12 @@ class _Run:
                         for a, s, u in zip(allowed, stage, unknown, strict=True)], dtype=bool)
         if off.any():
             pairs = pd.Series([f"{s} (pipeline {p})" for s, p in zip(stage[off], pipeline[off], strict=True)])
+            counts = pairs.value_counts(sort=False)
             self.ledger.problems.append(Problem(
                 "has stages that are not stages of the deal's pipeline", str(main.path),
                 "add the stage to its pipeline under 'pipelines' in funnel.yml, or correct the data",
-                self._source_name("stage"), tuple(self._row_labels(opps, main, off)), tuple(pairs)))
+                self._source_name("stage"), tuple(self._row_labels(opps, main, off)),
+                tuple(f"{v} ({n:,})" for v, n in counts.items())))
 
     def rates(self, opps: pd.DataFrame, settings: FunnelSettings) -> tuple[pd.DataFrame | None, dict[str, Any]]:
         """Read the exchange rates (the folder's rates.csv, else the mapping's sources) and check coverage."""

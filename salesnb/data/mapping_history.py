@@ -371,10 +371,12 @@ def _finish(run: _Run, hist: pd.DataFrame, table: Table, opps: pd.DataFrame, wha
                      extra=hist[["stage", "entered_at"]].astype(object))
     hist = hist.loc[keep].reset_index(drop=True)
     run.parse_times(hist, table, ("entered_at",), TABLE)
-    if ledger.problems:
+    if hist["entered_at"].dtype == object:  # unreadable times: nothing more can be checked
         raise DataSchemaError.from_problems(ledger.problems)
     hist = _merge_repeats(run, hist, table)
     hist = _outside_life(run, hist, opps, table)
+    if ledger.problems:
+        raise DataSchemaError.from_problems(ledger.problems)
     ledger.steps.append(f"history: {made:,} entries from {what}; {len(hist):,} kept")
     return hist
 

@@ -117,7 +117,7 @@ class Term:
     def label(self) -> str:
         """The term in words (``FirstName + LastName``)."""
         if self.line:
-            return "line number in the file"
+            return "the line number in the file"
         if self.value is not None:
             return f"the value {self.value!r}"
         return " + ".join(self.columns)
