@@ -323,7 +323,8 @@ class _Run:
         if ledger.problems:
             raise DataSchemaError.from_problems(ledger.problems)
         out = self._quirks(out, main)
-        self._check_closed(out, main)
+        if not ledger.problems:  # rows a strict rule refused would only repeat here
+            self._check_closed(out, main)
         if ledger.problems:
             raise DataSchemaError.from_problems(ledger.problems)
         return out.reset_index(drop=True)
@@ -513,7 +514,7 @@ class _Run:
             return target
         main = self.main
         found = [r for name in spec.sources if main is not None and (r := main.resolve(name))]
-        return ", ".join(found or spec.sources) or target
+        return ", ".join(dict.fromkeys(found or spec.sources)) or target
 
     def _check_status(self, out: pd.DataFrame, main: Table) -> None:
         if "status" not in out.columns:
