@@ -44,6 +44,7 @@ from salesnb.data.mapping_tables import (
     Translator,
     evaluate,
     find_file,
+    member,
     parse_numbers,
     parse_timestamp_columns,
     rows,
@@ -479,7 +480,7 @@ class _Run:
             if self.ledger.strict:
                 mask = np.zeros(len(frame), dtype=bool)
                 caught_values = {f for f, _, _ in caught}
-                mask[np.flatnonzero(text.isin(list(caught_values)).to_numpy(dtype=bool))] = True
+                mask[np.flatnonzero(member(text, caught_values))] = True
                 self.ledger.problems.append(Problem(
                     f"has values the mapping does not name (a catch-all rule reads them as {targets})",
                     str(table.path), f"name each value under values.{column} in a copy of the mapping, or run "
@@ -639,7 +640,7 @@ class _Run:
                 ledger.provenance[new] = {str(k): int(v) for k, v in counts.items()}
             self._map_values(out, new, self.main or table)
         blank = int(left.isna().sum())
-        unmatched = (left.notna() & ~left.isin(index)).to_numpy(dtype=bool)
+        unmatched = left.notna().to_numpy(dtype=bool) & ~member(left, index)
         n_unmatched = int(unmatched.sum())
         ledger.steps.append(f"lookup {table.name} on {lookup.left} = {lookup.right}: "
                             f"{rows(len(left) - blank - n_unmatched)} matched, {n_unmatched:,} unmatched, "
@@ -911,9 +912,9 @@ class _Run:
             return
         outcomes = {settings.won, settings.lost}
         stage = clean_text(opps["stage"])
-        allowed = pipeline.map(lambda p: set(settings.pipelines.get(p, ())) | outcomes, na_action="ignore")
-        off = np.array([isinstance(a, set) and isinstance(s, str) and s not in a and not u
-                        for a, s, u in zip(allowed, stage, unknown, strict=True)], dtype=bool)
+        allowed = {f"{p}\x1f{st}" for p, order in settings.pipelines.items() for st in (*order, *outcomes)}
+        pair = pipeline.fillna("") + "\x1f" + stage.fillna("")
+        off = (pipeline.notna() & stage.notna()).to_numpy(dtype=bool) & ~unknown & ~member(pair, allowed)
         if off.any():
             pairs = pd.Series([f"{s} (pipeline {p})" for s, p in zip(stage[off], pipeline[off], strict=True)])
             counts = pairs.value_counts(sort=False)

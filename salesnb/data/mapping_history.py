@@ -34,7 +34,7 @@ import pandas as pd
 
 from salesnb._arrays import utc_nanos
 from salesnb.data.mapping_spec import ColumnMapping, HistorySource
-from salesnb.data.mapping_tables import Ledger, Table, evaluate, find_file, fold, rows
+from salesnb.data.mapping_tables import Ledger, Table, evaluate, find_file, fold, member, rows
 from salesnb.data.stage_order import OrderEvidence
 from salesnb.data.validation import clean_text
 from salesnb.exceptions import DataSchemaError, Problem
@@ -232,7 +232,7 @@ def _field_history(run: _Run, source: HistorySource, table: Table, hist: pd.Data
             current = current[~current.index.duplicated()]
         ids = hist.loc[created, "opportunity_id"]
         stage = ids.map(first_before) if len(first_before) else pd.Series(np.nan, index=ids.index, dtype=object)
-        from_current = stage.isna() & ids.isin(current.index)
+        from_current = stage.isna() & pd.Series(member(ids, current.index), index=ids.index)
         stage = stage.where(~from_current, ids.map(current))
         hist.loc[created, "stage"] = stage.to_numpy(dtype=object)
         n_old = int((~from_current & stage.notna()).sum())
@@ -346,29 +346,29 @@ def _finish(run: _Run, hist: pd.DataFrame, table: Table, opps: pd.DataFrame, wha
     hist = hist.drop(columns=[c for c in ("_first_stage",) if c in hist.columns])
     hist["stage"] = run.translate_stage(clean_text(hist["stage"]), TABLE, table, hist)
     # Entries of deals set aside.
-    aside = hist["opportunity_id"].isin(list(run.aside_reason)).to_numpy(dtype=bool)
+    aside = member(hist["opportunity_id"], run.aside_reason)
     if aside.any():
         reasons = ("its opportunity was set aside (" + hist["opportunity_id"].map(run.aside_reason).fillna("")
                    + ")").to_numpy(dtype=object)
         ledger.aside(TABLE, table, hist, aside, reasons, lines=hist[_HIDDEN].to_numpy(),
-                     extra=hist[["stage", "entered_at"]].astype(object))
+                     extra=hist[["stage", "entered_at"]])
         ledger.notes.append(f"mapping set aside {rows(int(aside.sum()), 'stage-history entry')} of {table.name}: "
                             "their opportunity was set aside")
         hist = hist.loc[~aside].reset_index(drop=True)
     # Entries of deals that are not in the opportunities.
     known_ids = set(clean_text(opps["opportunity_id"]).dropna())
-    unknown = (hist["opportunity_id"].notna() & ~hist["opportunity_id"].isin(known_ids)).to_numpy(dtype=bool)
+    unknown = hist["opportunity_id"].notna().to_numpy(dtype=bool) & ~member(hist["opportunity_id"], known_ids)
     keep = run.quirk("history_unknown_opportunity", TABLE, table, hist, unknown,
                      what="entry of an opportunity that is not in the export's opportunities (deleted, or "
                           "outside the export's filter)", column="opportunity_id",
                      fix="export the history with the same filter as the opportunities",
-                     extra=hist[["stage", "entered_at"]].astype(object))
+                     extra=hist[["stage", "entered_at"]])
     hist = hist.loc[keep].reset_index(drop=True)
     # Blank stages in the history.
     blank = hist["stage"].isna().to_numpy(dtype=bool)
     keep = run.quirk("blank_stage", TABLE, table, hist, blank, what="history entry without a stage",
                      column="stage", fix="give these entries their stage in the CRM",
-                     extra=hist[["stage", "entered_at"]].astype(object))
+                     extra=hist[["stage", "entered_at"]])
     hist = hist.loc[keep].reset_index(drop=True)
     run.parse_times(hist, table, ("entered_at",), TABLE)
     if hist["entered_at"].dtype == object:  # unreadable times: nothing more can be checked
@@ -396,7 +396,7 @@ def _merge_repeats(run: _Run, hist: pd.DataFrame, table: Table) -> pd.DataFrame:
     if repeat.any():
         run.ledger.aside(TABLE, table, hist, repeat, "repeats the stage of the entry before it (same "
                          "opportunity): merged into that first entry", lines=hist[_HIDDEN].to_numpy(),
-                         extra=hist[["stage", "entered_at"]].astype(str))
+                         extra=hist[["stage", "entered_at"]])
         run.ledger.notes.append(f"mapping merged {rows(int(repeat.sum()), 'stage-history entry')} of {table.name} "
                                 "into the entry before them (same stage, same opportunity)")
     return hist.loc[~repeat].reset_index(drop=True)
@@ -411,7 +411,7 @@ def _outside_life(run: _Run, hist: pd.DataFrame, opps: pd.DataFrame, table: Tabl
     before = (entered < ids.map(life["created_at"])).fillna(False).to_numpy(dtype=bool)
     after = (entered > ids.map(life["closed_at"])).fillna(False).to_numpy(dtype=bool) \
         if "closed_at" in life.columns else np.zeros(len(hist), dtype=bool)
-    extra = hist[["stage", "entered_at"]].astype(str)
+    extra = hist[["stage", "entered_at"]]
     keep = run.quirk("history_outside_life", TABLE, table, hist, before,
                      what="entered before the opportunity was created (its created_at)", column="entered_at",
                      fix="correct the entry's time or the opportunity's created_at", extra=extra)

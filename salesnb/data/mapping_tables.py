@@ -27,7 +27,7 @@ from salesnb.data.readers import ExportFile, read_export
 from salesnb.data.validation import clean_text, parse_timestamps
 from salesnb.exceptions import DataFileError, Problem, SalesnbWarning
 
-__all__ = ["Ledger", "Table", "TableCounts", "Translator", "evaluate", "find_file", "fold",
+__all__ = ["Ledger", "Table", "TableCounts", "Translator", "evaluate", "find_file", "fold", "member",
            "parse_timestamp_columns", "rows"]
 
 _META = ("table", "file", "line", "opportunity_id", "reason")
@@ -203,6 +203,15 @@ def _term_values(table: Table, term: Term, consumed: set[str] | None) -> pd.Seri
     return clean_text(joined)
 
 
+def member(series: pd.Series, values: Any) -> np.ndarray:
+    """Whether each value of ``series`` is one of ``values`` (hashed once; fast for large sets)."""
+    index = pd.Index(pd.unique(pd.Series(list(values), dtype=object)), dtype=object)
+    if not len(index):
+        return np.zeros(len(series), dtype=bool)
+    found: np.ndarray = index.get_indexer(pd.Index(series.astype(object))) >= 0
+    return found & series.notna().to_numpy(dtype=bool)
+
+
 def parse_numbers(text: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """Parse numbers written plainly (``1250.5``, ``-3``, ``12%``); returns values and bad rows."""
     stripped = text.str.replace(r"\s*%$", "", regex=True)
@@ -239,54 +248,49 @@ class Translator:
     def empty(self) -> bool:
         return not (self.exact or self.patterns or self.other[0])
 
+    def translate(self, value: str) -> tuple[bool, str | None, bool, str | None]:
+        """Translate one value: (translated?, new value, caught by a catch-all?, error message)."""
+        if value in self.exact:
+            return True, self.exact[value], False, None
+        folded = fold(value)
+        if folded in self.folded:
+            return True, self.folded[folded], False, None
+        for rule in self.patterns:
+            if rule.match.search(value) is None:
+                continue
+            if rule.error is not None:
+                return False, value, False, rule.error
+            new = rule.value
+            if new is not None and "\\" in new:
+                new = rule.match.sub(new, value)
+            return True, new, rule.unmapped, None
+        if self.other[0]:
+            return True, self.other[1], True, None
+        return False, value, False, None
+
     def __call__(self, series: pd.Series) -> tuple[pd.Series, list[tuple[Any, Any, int, bool]], pd.Series]:
         """Return the translated values, the translations made (from, to, rows, unmapped)
         and a boolean Series of rows whose value matched an error pattern (with its message
-        in ``errors.attrs['messages']``)."""
-        out = series.copy()
-        done = series.isna().to_numpy(dtype=bool).copy()
+        in ``errors.attrs['messages']``). Each distinct value is translated once."""
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+        counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
+        new_values = np.empty(len(uniques), dtype=object)
+        is_error = np.zeros(len(uniques), dtype=bool)
         made: list[tuple[Any, Any, int, bool]] = []
-        errors = pd.Series(False, index=series.index)
         messages: dict[str, str] = {}
-        values = series.to_numpy(dtype=object)
-
-        def take(mask: np.ndarray, to: Callable[[pd.Series], pd.Series] | str | None, unmapped: bool) -> None:
-            nonlocal done
-            mask = mask & ~done
-            if not mask.any():
-                return
-            hit = series[mask]
-            new = to(hit) if callable(to) else pd.Series(to, index=hit.index, dtype=object)
-            out[mask] = new.to_numpy(dtype=object)
-            pairs = pd.DataFrame({"f": hit.to_numpy(dtype=object), "t": new.to_numpy(dtype=object)})
-            counted = pairs.groupby(["f", "t"], dropna=False, sort=False).size().reset_index(name="n")
-            for f, t, n in counted.itertuples(index=False):
-                made.append((f, None if pd.isna(t) else t, int(n), unmapped))
-            done = done | mask
-
-        if self.exact:
-            take(series.isin(list(self.exact)).to_numpy(dtype=bool), lambda s: s.map(self.exact), False)
-        if self.folded:
-            keys = series.map(fold, na_action="ignore")
-            take(keys.isin(list(self.folded)).fillna(False).to_numpy(dtype=bool),
-                 lambda s: keys[s.index].map(self.folded), False)
-        for rule in self.patterns:
-            hit = np.array([isinstance(v, str) and rule.match.search(v) is not None for v in values], dtype=bool)
-            if rule.error is not None:
-                mask = hit & ~done
-                if mask.any():
-                    errors |= pd.Series(mask, index=series.index)
-                    for v in set(values[mask]):
-                        messages[str(v)] = rule.error
-                    done = done | mask
-                continue
-            replacement = rule.value
-            if replacement is not None and "\\" in replacement:
-                take(hit, _substitute(rule, replacement), rule.unmapped)
-            else:
-                take(hit, replacement, rule.unmapped)
-        if self.other[0]:
-            take(series.notna().to_numpy(dtype=bool), self.other[1], True)
+        for i, value in enumerate(uniques):
+            done, new, unmapped, error = self.translate(str(value))
+            new_values[i] = new if done else value
+            if error is not None:
+                is_error[i] = True
+                messages[str(value)] = error
+            elif done:
+                made.append((value, new, int(counts[i]), unmapped))
+        out_values = np.where(codes >= 0, new_values[np.maximum(codes, 0)] if len(uniques) else None, None)
+        out = pd.Series(out_values, index=series.index, dtype=object)
+        out = out.where(out.notna(), np.nan)
+        errors = pd.Series(codes >= 0, index=series.index) & pd.Series(
+            is_error[np.maximum(codes, 0)] if len(uniques) else np.zeros(len(series), dtype=bool), index=series.index)
         errors.attrs["messages"] = messages
         return out, made, errors
 
@@ -477,7 +481,11 @@ class Ledger:
         meta = pd.DataFrame({"table": table_name, "file": source.name, "line": source.label(lines[mask]),
                              "opportunity_id": ids, "reason": why})
         if extra is not None:
-            meta = pd.concat([meta, extra.loc[mask].reset_index(drop=True)], axis=1)
+            chosen = extra.loc[mask].reset_index(drop=True)
+            for col in chosen.columns:
+                if pd.api.types.is_datetime64_any_dtype(chosen[col].dtype):
+                    chosen[col] = chosen[col].astype(str).where(chosen[col].notna(), None)
+            meta = pd.concat([meta, chosen], axis=1)
         self.set_aside.append(meta)
         counts = self.table(table_name).set_aside
         for reason, n in pd.Series(why).value_counts(sort=False).items():

@@ -29,6 +29,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -313,29 +314,44 @@ def read_export(path: Path, encoding: str | None = None, *, footer: bool = False
     if text.startswith("\ufeff"):
         text = text[1:]
     delimiter = _delimiter(text)
-    records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    records = list(itertools.islice(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), 1))
     if not records or not any(cell.strip() for cell in records[0]):
         raise DataFileError("has no header line (the first line is blank)", path=str(path),
                             fix="export the table again with its header line")
     header = [cell.strip() for cell in records[0]]
     names, renamed = _unique_names(header)
     width = len(names)
-    rows = records[1:]
-    too_long = [i for i, row in enumerate(rows) if len(row) > width and any(c.strip() for c in row[width:])]
-    if too_long:
-        starts = _record_lines(text, delimiter)
-        shown = ", ".join(f"line {starts[i + 1]}" for i in too_long[:5])
-        raise DataFileError(
-            f"is not a well-formed CSV: {len(too_long)} row(s) have more fields than the header "
-            f"({width}): {shown}", path=str(path),
-            fix="check the quoting (a value holding the delimiter must be in double quotes) and that "
-                "every line has the same number of fields")
-    nulls = {v.strip() for v in null_values}
-    data = [[_cell(row[j], nulls) if j < len(row) else None for j in range(width)] for row in rows]
-    frame = pd.DataFrame(data, columns=pd.Index(names, dtype=object), dtype="str")
-    del records, rows, data
+    frame = _fast_table(text, delimiter, names, null_values)
+    if frame is None:  # rows pandas will not read (a row with more fields): read them one by one
+        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))[1:]
+        too_long = [i for i, row in enumerate(rows) if len(row) > width and any(c.strip() for c in row[width:])]
+        if too_long:
+            starts = _record_lines(text, delimiter)
+            shown = ", ".join(f"line {starts[i + 1]}" for i in too_long[:5])
+            raise DataFileError(
+                f"is not a well-formed CSV: {len(too_long)} row(s) have more fields than the header "
+                f"({width}): {shown}", path=str(path),
+                fix="check the quoting (a value holding the delimiter must be in double quotes) and that "
+                    "every line has the same number of fields")
+        nulls = {v.strip() for v in null_values}
+        data = [[_cell(row[j], nulls) if j < len(row) else None for j in range(width)] for row in rows]
+        frame = pd.DataFrame(data, columns=pd.Index(names, dtype=object), dtype="str")
+        del rows, data
+    del records
     return _finish(path, frame, lambda: _record_lines(text, delimiter), codec, note, footer,
                    renamed=tuple(renamed), delimiter=delimiter)
+
+
+def _fast_table(text: str, delimiter: str, names: list[str], null_values: Sequence[str]) -> pd.DataFrame | None:
+    """Read the data rows with pandas' C parser; None when it refuses a row (more fields than the header)."""
+    try:
+        frame = pd.read_csv(io.StringIO(text), sep=delimiter, header=0, names=names, dtype="str",
+                            keep_default_na=False, na_values=["", *null_values], skip_blank_lines=False,
+                            index_col=False, quotechar='"', doublequote=True, engine="c")
+    except (pd.errors.ParserError, ValueError):
+        return None
+    # Cells holding only spaces are empty too.
+    return frame.apply(lambda col: col.mask(col.str.strip() == "") if col.notna().any() else col)
 
 
 def _cell(value: str, nulls: set[str]) -> str | None:

@@ -104,8 +104,11 @@ def resolve_stage_order(opps: pd.DataFrame, hist: pd.DataFrame | None, settings:
     warns: list[str] = []
     for key, mask in groups.items():
         group = opps[mask]
-        ids = set(group["opportunity_id"].dropna())
-        ghist = hist[hist["opportunity_id"].isin(ids)] if len(hist) else hist
+        if len(groups) == 1:
+            ghist = hist
+        else:
+            index = pd.Index(group["opportunity_id"].dropna().astype(object).unique())
+            ghist = hist[index.get_indexer(pd.Index(hist["opportunity_id"].astype(object))) >= 0] if len(hist) else hist
         stages = _open_stages(group, ghist, outcomes)
         if not stages:
             continue
