@@ -15,7 +15,7 @@ from salesnb.exceptions import DataFileError
 # --------------------------------------------------------------------------- encodings
 @pytest.mark.parametrize(("data", "codec"), [
     ("Presentación Propuesta,Gestión directa\n".encode(), "utf-8"),
-    (codecs.BOM_UTF8 + "Record ID,Deal Name\n".encode(), "utf-8-sig"),
+    (codecs.BOM_UTF8 + b"Record ID,Deal Name\n", "utf-8-sig"),
     ("Record ID,Deal\n".encode("utf-16"), "utf-16"),
     ("Presentación Propuesta,Gestión directa,Negociación\n".encode("cp1252"), "cp1252"),
     ("Ärger,Größe,Müller GmbH\n".encode("cp1252"), "cp1252"),
@@ -53,7 +53,7 @@ def test_read_export_detects_and_reports_the_encoding(tmp_path: Path) -> None:
 
 
 def test_read_export_bom_and_explicit_wrong_codec(tmp_path: Path) -> None:
-    path = write(tmp_path, "deals.csv", codecs.BOM_UTF8 + "Record ID,Deal Stage\n7,Closed: won\n".encode())
+    path = write(tmp_path, "deals.csv", codecs.BOM_UTF8 + b"Record ID,Deal Stage\n7,Closed: won\n")
     export = read_export(path, None)
     assert list(export.frame.columns) == ["Record ID", "Deal Stage"]  # no "\ufeffRecord ID"
     assert export.encoding == "utf-8-sig"

@@ -700,7 +700,7 @@ def test_history_quirks_unknown_deals_and_entries_outside_a_deals_life(tmp_path:
     assert {p.rule.split(" (")[-1] for p in info.value.problems} == {"history_unknown_opportunity)",
                                                                      "history_outside_life)"}
     spec["rules"] = {"history_unknown_opportunity": "set_aside", "history_outside_life": "set_aside"}
-    data, report = apply_mapping(folder, spec)
+    data, _report = apply_mapping(folder, spec)
     counts = data.quality["tables"]["stage_history"]
     assert (counts["rows_read"], counts["rows_loaded"]) == (4, 2)
     assert sum(counts["set_aside"].values()) == 2 and counts["accounted_for"]
@@ -716,7 +716,7 @@ def test_history_from_main_file_columns_and_the_first_source_present(tmp_path: P
             "history": [{"file": "history.csv", "columns": {"opportunity_id": "x", "stage": "y", "entered_at": "z"}},
                         {"columns": {"stage": "Stage", "entered_at": ["Last move", "Moved"]}, "optional": True}]}
     with pytest.warns(sn.SalesnbWarning, match="inferred"):
-        data, report = apply_mapping(folder, spec)
+        data, _report = apply_mapping(folder, spec)
     assert data.stage_history[["opportunity_id", "stage"]].values.tolist() == [["a", "Offer"]]
     assert data.quality["tables"]["stage_history"]["rows_read"] == 1   # b has no time of its stage change
 

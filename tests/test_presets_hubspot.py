@@ -32,7 +32,7 @@ def test_view_export_without_flags_reads_outcomes_from_the_stage_labels() -> Non
     folder = HS / "view_export"
     raw = raw_csv(next(folder.glob("hubspot-crm-exports-*.csv")))
     with pytest.warns(SalesnbWarning, match="catch-all rule: 'Closed: abandoned' \\(2\\)"):
-        data, report = apply_mapping(folder, "hubspot")
+        data, _report = apply_mapping(folder, "hubspot")
     opps = data.opportunities.set_index("opportunity_id")
     r = raw.set_index("Record ID")
     status = label_status(r["Deal Stage"])
@@ -79,7 +79,7 @@ def all_props() -> tuple:
 
 
 def test_all_properties_export_status_from_flag_and_probability(all_props: tuple) -> None:
-    data, report, raw = all_props
+    data, _report, raw = all_props
     r = raw.set_index("Record ID")
     # The imported deal without a stage (and without a pipeline) is set aside, counted.
     blank = r["Deal Stage"] == ""
@@ -114,7 +114,7 @@ def test_all_properties_export_stage_order_from_probabilities_not_the_alphabetic
 
 
 def test_all_properties_export_history_from_the_date_entered_columns(all_props: tuple) -> None:
-    data, report, raw = all_props
+    data, _report, raw = all_props
     opps = data.opportunities.set_index("opportunity_id")
     columns = [c for c in raw.columns if c.startswith('Date entered "')]
     entries = []
@@ -168,7 +168,7 @@ def test_single_quoted_date_entered_columns_and_two_pipelines() -> None:
 def test_internal_names_relabelled_stage_ids_and_both_date_entered_forms() -> None:
     folder = HS / "internal_names"
     raw = raw_csv(folder / "deals.csv")
-    data, report = apply_mapping(folder / "deals.csv", "hubspot")
+    data, _report = apply_mapping(folder / "deals.csv", "hubspot")
     opps = data.opportunities.set_index("opportunity_id")
     r = raw.set_index("hs_object_id")
     flags = np.where(r["hs_is_closed"] == "false", "open", np.where(r["hs_is_closed_won"] == "true", "won", "lost"))

@@ -40,7 +40,7 @@ def english() -> tuple:
 
 
 def test_english_list_view_statuses_dates_and_set_asides(english: tuple) -> None:
-    data, report, raw = english
+    data, _report, raw = english
     status = raw["Status"].map(STATUS)
     kept = raw[status != "deleted"].set_index("ID")
     opps = data.opportunities.set_index("opportunity_id")
@@ -70,7 +70,7 @@ def test_english_list_view_statuses_dates_and_set_asides(english: tuple) -> None
 
 
 def test_english_list_view_pipelines_history_and_currencies(english: tuple) -> None:
-    data, report, raw = english
+    data, _report, raw = english
     kept = raw[raw["Status"].map(STATUS) != "deleted"]
     # One history entry per deal: its Stage at Last stage change.
     assert history_of(data) == by_deal(kept["ID"], kept["Stage"], kept["Last stage change"].map(when))
@@ -91,7 +91,7 @@ def test_account_export_folder_is_globbed_to_its_deals_file() -> None:
     folder = PD / "account_export_pt"
     assert len(list(folder.glob("*.csv"))) == 3   # deals, persons, organizations
     with pytest.warns(SalesnbWarning, match="stage order inferred"):
-        data, report = apply_mapping(folder, "pipedrive")
+        data, _report = apply_mapping(folder, "pipedrive")
     raw = raw_csv(folder / "deals-21427617-53.csv").set_index("ID")
     opps = data.opportunities.set_index("opportunity_id")
     assert opps["status"].to_dict() == raw["Status"].map(STATUS).to_dict()

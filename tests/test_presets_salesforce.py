@@ -78,7 +78,7 @@ def test_data_export_opportunities_match_the_raw_file(export: tuple) -> None:
 
 
 def test_data_export_history_matches_the_raw_file(export: tuple) -> None:
-    data, report, raw = export
+    data, _report, raw = export
     hist = raw_csv(SF / "data_export_cp1252" / "OpportunityHistory.csv", "cp1252")
     kept_ids = set(raw.loc[raw["IsDeleted"] == "0", "Id"])
     opps = data.opportunities.set_index("opportunity_id")
@@ -147,7 +147,7 @@ def test_data_export_quality_stage_order_and_rates(export: tuple) -> None:
 # --------------------------------------------------------------------------- no User.csv, imported
 def test_export_without_user_csv_reads_owners_as_ids_and_repairs_imported_dates() -> None:
     folder = SF / "no_user_csv"
-    data, report = apply_mapping(folder, "salesforce")
+    data, _report = apply_mapping(folder, "salesforce")
     raw = raw_csv(folder / "Opportunity.csv")
     opps = data.opportunities.set_index("opportunity_id")
     assert opps["owner"].to_dict() == raw.set_index("Id")["OwnerId"].to_dict()
@@ -176,7 +176,7 @@ def test_export_without_user_csv_reads_owners_as_ids_and_repairs_imported_dates(
 def test_field_history_gives_stage_entries_and_first_stages() -> None:
     folder = SF / "field_history"
     with pytest.warns(SalesnbWarning, match="stage order inferred from the data"):
-        data, report = apply_mapping(folder, "salesforce")
+        data, _report = apply_mapping(folder, "salesforce")
     fh = raw_csv(folder / "OpportunityFieldHistory.csv")
     opp = raw_csv(folder / "Opportunity.csv").set_index("Id")
     changes = fh[fh["Field"] == "StageName"].copy()
@@ -210,7 +210,7 @@ def test_report_exports_read_labels_locale_dates_and_drop_the_footer(variant: st
     path = next(folder.glob("report*.csv"))
     header, rows, lines, footer = raw_report(path, encoding)
     with pytest.warns(SalesnbWarning):  # open stages read as open by the catch-all rule (no flags in a report)
-        data, report = apply_mapping(folder, "salesforce")
+        data, _report = apply_mapping(folder, "salesforce")
     frame = pd.DataFrame(rows, columns=header)
     q = data.quality
     assert q["variant"] == "report export"
@@ -261,7 +261,7 @@ def test_a_report_stage_that_reads_closed_but_is_neither_won_nor_lost_is_an_erro
 
 # --------------------------------------------------------------------------- Data Loader extract
 def test_data_loader_extract_with_user_names_and_accounts() -> None:
-    data, report = apply_mapping(SF / "data_loader", "salesforce")
+    data, _report = apply_mapping(SF / "data_loader", "salesforce")
     opps = data.opportunities.set_index("opportunity_id")
     raw = raw_csv(SF / "data_loader" / "Opportunity.csv").set_index("Id")
     users = raw_csv(SF / "data_loader" / "User.csv").set_index("Id")["Name"]

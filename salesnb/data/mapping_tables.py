@@ -286,11 +286,14 @@ class Translator:
                 messages[str(value)] = error
             elif done:
                 made.append((value, new, int(counts[i]), unmapped))
-        out_values = np.where(codes >= 0, new_values[np.maximum(codes, 0)] if len(uniques) else None, None)
+        present = codes >= 0
+        out_values = np.full(len(series), np.nan, dtype=object)
+        out_values[present] = new_values[codes[present]]
         out = pd.Series(out_values, index=series.index, dtype=object)
         out = out.where(out.notna(), np.nan)
-        errors = pd.Series(codes >= 0, index=series.index) & pd.Series(
-            is_error[np.maximum(codes, 0)] if len(uniques) else np.zeros(len(series), dtype=bool), index=series.index)
+        error_rows = np.zeros(len(series), dtype=bool)
+        error_rows[present] = is_error[codes[present]]
+        errors = pd.Series(error_rows, index=series.index)
         errors.attrs["messages"] = messages
         return out, made, errors
 

@@ -321,8 +321,10 @@ def read_export(path: Path, encoding: str | None = None, *, footer: bool = False
     header = [cell.strip() for cell in records[0]]
     names, renamed = _unique_names(header)
     width = len(names)
-    frame = _fast_table(text, delimiter, names, null_values)
-    if frame is None:  # rows pandas will not read (a row with more fields): read them one by one
+    fast = _fast_table(text, delimiter, names, null_values)
+    if fast is not None:
+        frame = fast
+    else:  # rows pandas will not read (a row with more fields): read them one by one
         rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))[1:]
         too_long = [i for i, row in enumerate(rows) if len(row) > width and any(c.strip() for c in row[width:])]
         if too_long:
