@@ -52,7 +52,7 @@ from salesnb.data.mapping_tables import (
 from salesnb.data.rates import check_rates, clean_rates
 from salesnb.data.readers import folder_settings
 from salesnb.data.settings import FunnelSettings, coerce_settings
-from salesnb.data.stage_order import OrderEvidence, resolve_stage_order
+from salesnb.data.stage_order import OrderEvidence, pipeline_stage_problems, resolve_stage_order
 from salesnb.data.validation import STATUSES, RowLabel, clean_text
 from salesnb.exceptions import DataFileError, DataSchemaError, Problem, SettingsError
 
@@ -900,7 +900,9 @@ class _Run:
         if not settings.pipelines or "pipeline" not in opps.columns:
             return
         pipeline = clean_text(opps["pipeline"])
-        unknown = (pipeline.notna() & ~pipeline.isin(list(settings.pipelines))).to_numpy(dtype=bool)
+        stage = clean_text(opps["stage"]) if "stage" in opps.columns else None
+        checked = pd.DataFrame({"pipeline": pipeline} if stage is None else {"pipeline": pipeline, "stage": stage})
+        unknown, off = pipeline_stage_problems(checked, settings)
         if unknown.any():
             counts = pipeline[unknown].value_counts()
             self.ledger.problems.append(Problem(
@@ -908,14 +910,7 @@ class _Run:
                 "add each pipeline to 'pipelines' in funnel.yml with its stages in funnel order",
                 self._source_name("pipeline"), tuple(self._row_labels(opps, main, unknown)),
                 tuple(f"{v} ({n:,})" for v, n in counts.items())))
-        if "stage" not in opps.columns:
-            return
-        outcomes = {settings.won, settings.lost}
-        stage = clean_text(opps["stage"])
-        allowed = {f"{p}\x1f{st}" for p, order in settings.pipelines.items() for st in (*order, *outcomes)}
-        pair = pipeline.fillna("") + "\x1f" + stage.fillna("")
-        off = (pipeline.notna() & stage.notna()).to_numpy(dtype=bool) & ~unknown & ~member(pair, allowed)
-        if off.any():
+        if off.any() and stage is not None:
             pairs = pd.Series([f"{s} (pipeline {p})" for s, p in zip(stage[off], pipeline[off], strict=True)])
             counts = pairs.value_counts(sort=False)
             self.ledger.problems.append(Problem(

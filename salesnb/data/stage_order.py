@@ -34,7 +34,7 @@ import pandas as pd
 
 from salesnb.data.settings import FunnelSettings, merge_orders
 
-__all__ = ["OrderEvidence", "infer_order", "resolve_stage_order"]
+__all__ = ["OrderEvidence", "infer_order", "pipeline_stage_problems", "resolve_stage_order"]
 
 
 @dataclass(frozen=True)
@@ -251,3 +251,32 @@ def infer_order(hist: pd.DataFrame, opps: pd.DataFrame, stages: Sequence[str], o
     else:
         method = "order of first appearance in the export, the data holding no stage history"
     return order, method
+
+
+def pipeline_stage_problems(opps: pd.DataFrame, settings: FunnelSettings) -> tuple[np.ndarray, np.ndarray]:
+    """Rows whose pipeline ``settings.pipelines`` does not list, and rows at a stage not of their pipeline.
+
+    For configured pipelines only (empty masks otherwise). A deal without a pipeline, or
+    whose stage is an outcome (``won``/``lost``), is never flagged.
+
+    Examples
+    --------
+    >>> s = FunnelSettings.from_mapping({"pipelines": {"New": ["lead", "demo"]}})
+    >>> opps = pd.DataFrame({"pipeline": ["New", "Old", "New", None], "stage": ["demo", "lead", "quote", "x"]})
+    >>> [m.tolist() for m in pipeline_stage_problems(opps, s)]
+    [[False, True, False, False], [False, False, True, False]]
+    """
+    none = np.zeros(len(opps), dtype=bool)
+    if not settings.pipelines or "pipeline" not in opps.columns:
+        return none, none
+    pipeline = opps["pipeline"].astype(object).where(opps["pipeline"].notna(), None)
+    known = set(settings.pipelines)
+    unknown = np.array([p is not None and str(p) not in known for p in pipeline], dtype=bool)
+    if "stage" not in opps.columns:
+        return unknown, none
+    outcomes = {settings.won, settings.lost}
+    allowed = {(p, s) for p, order in settings.pipelines.items() for s in (*order, *outcomes)}
+    stage = opps["stage"].astype(object).where(opps["stage"].notna(), None)
+    off = np.array([p is not None and s is not None and not u and (str(p), str(s)) not in allowed
+                    for p, s, u in zip(pipeline, stage, unknown, strict=True)], dtype=bool)
+    return unknown, off
