@@ -110,6 +110,11 @@ class MappingReport:
             lines.append("values the mapping does not name (caught by a catch-all rule):")
             lines.extend(f"  {col}: " + ", ".join(f"{v!r} ({n:,})" for v, n in values.items())
                          for col, values in unmapped.items())
+        sources = self.quality.get("columns", {})
+        if sources:
+            lines.append("columns read from several sources (rows read, by source):")
+            lines.extend(f"  {col}: " + ", ".join(f"{src} {n:,}" for src, n in counts.items())
+                         for col, counts in sources.items())
         order = self.quality.get("stage_order")
         if order:
             lines.append(f"stage order: {order['source']}")

@@ -149,6 +149,25 @@ def clean_rates(frame: pd.DataFrame, *, source: str, tz: str, reporting: str | N
 def load_rates(path: str | Path, *, tz: str = "UTC", reporting: str | None = None) -> pd.DataFrame:
     """Read and validate a ``rates.csv`` file (see the module docstring).
 
+    Parameters
+    ----------
+    path : str or Path
+        The file (CSV: ``currency, valid_from, rate``; its encoding is detected).
+    tz : str, default "UTC"
+        Time zone of naive ``valid_from`` values (the dataset's).
+    reporting : str, optional
+        The reporting currency (``funnel.yml`` ``currency``): its rate, when listed, must be 1.
+
+    Returns
+    -------
+    DataFrame
+        ``currency``, ``valid_from``, ``valid_to``, ``rate``.
+
+    Raises
+    ------
+    DataSchemaError
+        Listing every problem of the table.
+
     Examples
     --------
     >>> import tempfile, pathlib

@@ -47,6 +47,16 @@ def recognise_export(path: str | Path) -> Recognised | None:
 
     A folder holding the canonical ``opportunities`` table is a dataset, not an export.
 
+    Parameters
+    ----------
+    path : str or Path
+        An export folder or file.
+
+    Returns
+    -------
+    Recognised or None
+        The preset, its variant and the main file (``advice(data)`` says what to run).
+
     Examples
     --------
     >>> import salesnb as sn
