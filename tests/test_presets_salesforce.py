@@ -241,7 +241,8 @@ def test_report_exports_read_labels_locale_dates_and_drop_the_footer(variant: st
 
 def test_report_day_month_order_is_decided_for_the_whole_file() -> None:
     # report_eu: 27/11/2025 reads only day-first, so every date of the file is read day-first.
-    data, _ = apply_mapping(SF / "report_eu", "salesforce")
+    with pytest.warns(SalesnbWarning, match="catch-all"):
+        data, _ = apply_mapping(SF / "report_eu", "salesforce")
     opps = data.opportunities.set_index("opportunity_id")
     assert opps.loc["0065g00000XyZ02", "created_at"] == day("2025-10-24")
     assert opps.loc["0065g00000XyZ04", "closed_at"] == day("2025-11-25")
@@ -261,7 +262,8 @@ def test_a_report_stage_that_reads_closed_but_is_neither_won_nor_lost_is_an_erro
 
 # --------------------------------------------------------------------------- Data Loader extract
 def test_data_loader_extract_with_user_names_and_accounts() -> None:
-    data, _report = apply_mapping(SF / "data_loader", "salesforce")
+    with pytest.warns(SalesnbWarning, match="Prospecting placed by inference"):
+        data, _report = apply_mapping(SF / "data_loader", "salesforce")
     opps = data.opportunities.set_index("opportunity_id")
     raw = raw_csv(SF / "data_loader" / "Opportunity.csv").set_index("Id")
     users = raw_csv(SF / "data_loader" / "User.csv").set_index("Id")["Name"]
