@@ -212,3 +212,19 @@ def test_pipedrive_export_file_can_be_passed_directly() -> None:
     data = sn.load(PD / "list_en_basic" / "deals-export.csv", mapping="pipedrive")
     assert len(data.opportunities) == 4
     assert any("deleted in Pipedrive" in n for n in data.notes)
+
+
+def test_a_list_view_without_id_owner_or_value_columns_still_loads(tmp_path) -> None:
+    # The columns of a real Portuguese list view (a user's own selection: no ID, no owner, no value).
+    header = ["Negócio - Título", "Negócio - Etapa", "Negócio - Status", "Negócio - Ganho em",
+              "Negócio - Negócio criado em"]
+    rows = [["Negócio Condoseg", "CANCELADO GE", "Ganho", "2025-10-14 00:00:00", "2021-05-05 14:40:24"],
+            ["SSGR TECNOLOGIA", "BASE GE", "Ganho", "2025-06-25 10:51:01", "2021-08-26 18:56:16"]]
+    pd.DataFrame(rows, columns=header).to_csv(tmp_path / "export.csv", index=False)
+    with pytest.warns(SalesnbWarning, match="stage order inferred"):
+        data, _ = apply_mapping(tmp_path, "pipedrive")
+    opps = data.opportunities
+    assert opps["opportunity_id"].tolist() == ["line 2", "line 3"]
+    assert set(opps["owner"]) == {"(no owner)"} and opps["amount"].isna().all()
+    assert opps["closed_at"].tolist() == [when(r[3]) for r in rows]
+    assert "mapping: owner of 2 rows of export.csv is the value '(no owner)' (no column gave a value)" in data.notes
