@@ -131,6 +131,7 @@ def test_data_export_quality_stage_order_and_rates(export: tuple) -> None:
     currency_type = raw_csv(SF / "data_export_cp1252" / "CurrencyType.csv").set_index("IsoCode")
     assert rates.to_dict() == pytest.approx((1 / currency_type["ConversionRate"].astype(float)).to_dict())
     assert q["currencies"]["reporting_currency"] == "USD"
+    assert data.settings.currency == "USD"   # the corporate currency (IsCorporate = 1), not configured
     assert q["currencies"]["currencies"] == raw.loc[raw["IsDeleted"] == "0", "CurrencyIsoCode"].value_counts() \
         .sort_index().to_dict()
     # Lost deals by reason, through the KPI summary.

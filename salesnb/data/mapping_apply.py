@@ -144,6 +144,11 @@ def apply_mapping(
         run.ledger.warn(message)
     run.check_pipelines(opps, final, main)
     rates, rates_doc = run.rates(opps, final)
+    if final.currency is None and rates_doc.get("reporting_currency"):
+        final = replace(final, currency=rates_doc["reporting_currency"],
+                        defaulted=tuple(k for k in final.defaulted if k != "currency"))
+        run.ledger.notes.append(f"mapping: the reporting currency is {final.currency}, marked in the export's "
+                                f"rates ({rates_doc['rates_file']}); set 'currency' in funnel.yml to choose another")
     if run.ledger.problems:
         raise DataSchemaError.from_problems(run.ledger.problems)
     opp_labels = _labels_from(opps[_HIDDEN].to_numpy(), main)
