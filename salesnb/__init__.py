@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from salesnb.data.dataset import SalesData
     from salesnb.data.loading import load
     from salesnb.data.mapping_apply import MappingReport, apply_mapping
+    from salesnb.data.rates import load_rates
+    from salesnb.data.recognise import recognise_export
     from salesnb.data.settings import FunnelSettings, load_settings
     from salesnb.data.sql import load_sql
     from salesnb.exceptions import (
@@ -62,6 +64,8 @@ _EXPORTS: dict[str, str] = {
     "load_sql": "salesnb.data.sql",
     "apply_mapping": "salesnb.data.mapping_apply",
     "MappingReport": "salesnb.data.mapping_apply",
+    "recognise_export": "salesnb.data.recognise",
+    "load_rates": "salesnb.data.rates",
     "SalesData": "salesnb.data.dataset",
     "FunnelSettings": "salesnb.data.settings",
     "load_settings": "salesnb.data.settings",

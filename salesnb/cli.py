@@ -29,6 +29,7 @@ from salesnb.exceptions import OptionError, SalesnbError, SalesnbWarning, Window
 
 if TYPE_CHECKING:
     from salesnb.data.dataset import SalesData
+    from salesnb.data.recognise import Recognised
 
 __all__ = ["build_parser", "main"]
 
@@ -75,11 +76,15 @@ def _add_data_args(parser: argparse.ArgumentParser) -> None:
                         help="dataset folder, .xlsx workbook, or database URL (sqlite:///..., postgresql+psycopg://...)")
     parser.add_argument("--settings", metavar="FILE",
                         help="funnel settings (funnel.yml format); overrides the dataset's funnel.yml")
-    parser.add_argument("--encoding", default="utf-8",
-                        help="text encoding of CSV files (default utf-8; e.g. cp1256)")
+    parser.add_argument("--encoding", default=None,
+                        help="text encoding of CSV files (default: utf-8 for a dataset, detected for a CRM "
+                             "export read with --mapping; e.g. cp1256)")
     parser.add_argument("--mapping", metavar="NAME_OR_FILE",
                         help="read a CRM export through a column mapping: a preset (maven, salesforce, "
                              "hubspot, pipedrive) or a mapping YAML file (docs/presets.md)")
+    parser.add_argument("--strict", action="store_true",
+                        help="with --mapping: make every quirk rule that would repair a value or set a row "
+                             "aside an error, and every value only a catch-all rule translates")
     _add_engine_args(parser)
 
 
@@ -110,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="check a dataset and print a summary")
     _add_data_args(p)
+    p.add_argument("--json", action="store_true",
+                   help="print the machine-readable summary (rows read, loaded, set aside, repaired, "
+                        "unmapped values, encodings, stage order) as one JSON document")
     p.set_defaults(func=_cmd_validate, flags=_flags(p))
 
     p = sub.add_parser("kpi", help="the five metrics and the funnel for a window")
@@ -205,7 +213,17 @@ def _load(args: argparse.Namespace) -> SalesData:
     from salesnb.data.loading import load
 
     return load(args.data, settings=args.settings, encoding=args.encoding, mapping=args.mapping,
-                engine=getattr(args, "engine", None), spark=getattr(args, "spark_master", None))
+                strict=getattr(args, "strict", False), engine=getattr(args, "engine", None),
+                spark=getattr(args, "spark_master", None))
+
+
+def _recognised(data: str) -> Recognised | None:
+    """The preset that reads ``data``, when it looks like a known CRM export."""
+    if "://" in str(data):
+        return None
+    from salesnb.data.recognise import recognise_export
+
+    return recognise_export(data)
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
@@ -227,33 +245,90 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from salesnb.exceptions import DataSchemaError
+    import json
 
+    from salesnb.data.mapping_report import dataset_quality
+    from salesnb.exceptions import DataFileError, DataSchemaError
+
+    report = None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", SalesnbWarning)
         try:
-            report = None
             if args.mapping:
                 from salesnb.data.mapping_apply import apply_mapping
 
                 data, report = apply_mapping(args.data, args.mapping, settings=args.settings,
-                                             encoding=args.encoding)
+                                             encoding=args.encoding, strict=args.strict)
             else:
                 data = _load(args)
         except DataSchemaError as err:
-            print(f"{args.data}: INVALID — {len(err.problems)} problem(s)\n", file=sys.stderr)
-            print(str(err), file=sys.stderr)
+            if args.json:
+                print(json.dumps(_failure(args, err.problems), ensure_ascii=False, indent=2))
+            else:
+                print(f"{args.data}: INVALID — {len(err.problems)} problem(s)\n", file=sys.stderr)
+                print(str(err), file=sys.stderr)
             return 1
+        except DataFileError as err:
+            if not args.json:
+                raise
+            print(json.dumps(_failure(args, [], error=in_flags(str(err), args.flags)), ensure_ascii=False,
+                             indent=2))
+            return 1
+    doc = dataset_quality(data, encoding=args.encoding or "utf-8")
+    doc["warnings"] = list(dict.fromkeys([*doc.get("warnings", []), *(str(w.message) for w in caught)]))
+    doc["problems"] = []
+    if args.json:
+        doc["dataset"] = _json_ready(data.summary())
+        print(json.dumps(doc, ensure_ascii=False, indent=2))
+        return 0 if doc["ok"] else 1
     if report is not None:  # what the mapping did, then the dataset (without repeating its notes)
         from dataclasses import replace
 
         print(report.describe() + "\n")
         data = replace(data, notes=tuple(n for n in data.notes if n not in report.notes))
     print(data.describe())
-    for w in caught:
-        print(f"warning: {w.message}")
+    for message in doc["warnings"]:
+        print(f"warning: {message}")
+    if not doc["ok"]:
+        off = [name for name, t in doc["tables"].items() if not t.get("accounted_for", True)]
+        print(f"\nNOT OK: rows of {', '.join(off)} are not all accounted for (rows read != loaded + set aside)")
+        return 1
+    if report is not None:
+        print("\nevery row read is loaded or set aside with its reason (per table: rows read = loaded + set aside)")
     print("\nOK: no problems found")
     return 0
+
+
+def _failure(args: argparse.Namespace, problems: Sequence[object], *, error: str | None = None) -> dict[str, object]:
+    """The JSON document of a failed validation: every problem with its file, column, rows and fix."""
+    listed = []
+    for p in problems:
+        listed.append({"source": getattr(p, "source", None), "column": getattr(p, "column", None),
+                       "rule": getattr(p, "rule", None), "rows": [str(i) for i in getattr(p, "ids", ())][:20],
+                       "count": int(getattr(p, "rows", len(getattr(p, "ids", ())))),
+                       "values": [str(v) for v in dict.fromkeys(getattr(p, "values", ()))][:20],
+                       "fix": getattr(p, "fix", None)})
+    doc: dict[str, object] = {"source": str(args.data), "mapping": args.mapping, "strict": bool(args.strict),
+                              "ok": False, "problems": listed}
+    if error is not None:
+        doc["error"] = error
+    if not args.mapping:
+        found = _recognised(args.data)
+        if found is not None:
+            doc["recognised"] = found.as_dict()
+    return doc
+
+
+def _json_ready(value: object) -> object:
+    if isinstance(value, dict):
+        return {str(k): _json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_ready(v) for v in value]
+    if hasattr(value, "isoformat"):
+        return value.isoformat()  # type: ignore[no-any-return,union-attr]
+    if hasattr(value, "item"):
+        return value.item()  # type: ignore[no-any-return,union-attr]
+    return value
 
 
 def _cmd_kpi(args: argparse.Namespace) -> int:

@@ -129,3 +129,92 @@ def test_python_dash_m_entry_point(good_dataset: Path, make_dataset) -> None:
     assert failed.returncode == 1
     assert "INVALID — 1 problem(s)" in failed.stderr
     assert "offending values: 'maybe'" in failed.stderr
+
+
+# --------------------------------------------------------------------------- --json, --strict, recognition
+FIXTURES = ROOT / "tests" / "fixtures" / "presets"
+
+
+def test_validate_json_of_a_canonical_dataset(good_dataset: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    assert main(["validate", str(good_dataset), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["ok"] is True and doc["mapping"] is None and doc["strict"] is True and doc["problems"] == []
+    opps = doc["tables"]["opportunities"]
+    assert (opps["rows_read"], opps["rows_loaded"], opps["set_aside"], opps["repaired"]) == (3, 3, {}, {})
+    assert opps["encoding"] == "utf-8" and doc["tables"]["stage_history"]["rows_read"] == 10
+    assert doc["stage_order"] == {"source": "inferred from the stage history", "inferred":
+                                  ["lead", "qualified", "proposal"], "stages": ["lead", "qualified", "proposal"],
+                                  "pipelines": {}}
+    assert doc["dataset"]["status"] == {"open": 1, "won": 1, "lost": 1}
+
+
+def test_validate_json_lists_every_problem(make_dataset, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    folder = make_dataset(HEADER + "o1,Sara,2025-01-05,open,,10\no1,Ali,2025-01-06,maybe,,-3\n", None)
+    assert main(["validate", str(folder), "--json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["ok"] is False
+    by_column = {p["column"]: p for p in doc["problems"]}
+    assert set(by_column) == {"opportunity_id", "status", "amount"}
+    assert by_column["status"]["values"] == ["maybe"] and by_column["status"]["count"] == 1
+    assert by_column["amount"]["fix"].startswith("amounts must be >= 0")
+    assert all(p["source"].endswith("opportunities.csv") for p in doc["problems"])
+
+
+def test_validate_json_of_an_export_and_strict(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    folder = FIXTURES / "pipedrive" / "list_en"
+    assert main(["validate", str(folder), "--mapping", "pipedrive", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    opps = doc["tables"]["opportunities"]
+    assert opps["rows_read"] == opps["rows_loaded"] + sum(opps["set_aside"].values())
+    assert opps["repaired"] == {"negative_amount": 1} and opps["encoding"] == "utf-8"
+    assert doc["stage_order"]["pipelines"]["Renewals"] == ["Review", "Quote"]
+    assert any("placed by inference" in w for w in doc["warnings"])
+    # --strict: the negative amount is an error naming the file, the column, the row and the fix.
+    assert main(["validate", str(folder), "--mapping", "pipedrive", "--strict", "--json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["ok"] is False and doc["strict"] is True
+    (problem,) = doc["problems"]
+    assert problem["rule"] == "negative amount (negative_amount)"
+    assert problem["column"] == "Deal - Value" and problem["rows"] == ["106 (line 7)"]
+    assert "without --strict" in problem["fix"]
+    assert main(["validate", str(folder), "--mapping", "pipedrive", "--strict"]) == 1
+    err = capsys.readouterr().err
+    assert "INVALID — 1 problem(s)" in err and "column 'Deal - Value': negative amount (negative_amount)" in err
+
+
+@pytest.mark.parametrize(("fixture", "preset"), [
+    ("salesforce/data_export_cp1252", "salesforce"), ("salesforce/report_us", "salesforce"),
+    ("hubspot/all_properties", "hubspot"), ("hubspot/internal_names", "hubspot"),
+    ("pipedrive/list_de", "pipedrive"), ("pipedrive/account_export_pt", "pipedrive")])
+def test_validate_without_mapping_names_the_preset(fixture: str, preset: str,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    folder = FIXTURES / fixture
+    assert main(["validate", str(folder)]) == 1
+    err = capsys.readouterr().err
+    assert f"this looks like an export the preset '{preset}' reads" in err
+    assert f"Fix: add --mapping {preset}" in err
+    assert main(["validate", str(folder), "--json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["recognised"]["preset"] == preset and doc["ok"] is False
+
+
+def test_kpi_with_strict_and_a_recognised_export(capsys: pytest.CaptureFixture[str]) -> None:
+    folder = FIXTURES / "hubspot" / "all_properties"
+    args = ["kpi", str(folder), "--start", "2023-03-01", "--end", "2023-06-01", "--json"]
+    assert main(args) == 1
+    assert "--mapping hubspot" in capsys.readouterr().err
+    assert main([*args, "--mapping", "hubspot"]) == 0
+    capsys.readouterr()
+    assert main([*args, "--mapping", "hubspot", "--strict"]) == 1
+    err = capsys.readouterr().err
+    for rule in ("(blank_stage)", "(negative_amount)", "(closed_before_created)"):
+        assert rule in err
+    assert "column 'Amount': negative amount" in err

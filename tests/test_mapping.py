@@ -73,7 +73,8 @@ def test_status_and_stage_value_maps_are_counted(tmp_path: Path) -> None:
     spec = mapping(values={"status": {"Gewonnen": "won", "Verloren": "lost", "*": "open"},
                            "stage": {"Kontakt": "contact", "Angebot": "offer"}},
                    settings={"stages": ["contact", "offer"]})
-    data, report = apply_mapping(folder, spec)
+    with pytest.warns(sn.SalesnbWarning, match="'Offen' \\(1\\)"):   # "*" is a catch-all: said
+        data, report = apply_mapping(folder, spec)
     opps = data.opportunities
     assert opps["status"].tolist() == ["won", "lost", "open"]  # 'Offen' caught by "*"
     assert opps["stage"].tolist() == ["offer", "contact", "offer"]
@@ -90,9 +91,10 @@ def test_unmapped_values_are_kept_and_then_validated(tmp_path: Path) -> None:
     spec = mapping(values={"status": {"Gewonnen": "won", "Verloren": "lost"}})
     with pytest.raises(DataSchemaError) as info:
         apply_mapping(folder, spec)
-    assert info.value.column == "status"
-    assert "Offen" in str(info.value)
-    assert "column mapping" in str(info.value)  # the fix points to the mapping
+    # The error names the export column, the values (with their count) and the fix in the mapping.
+    assert info.value.column == "Result"
+    assert "'Offen (1)'" in str(info.value)
+    assert "values.status" in str(info.value)
 
 
 def test_yaml_keeps_yes_no_on_off_as_text(tmp_path: Path) -> None:
@@ -384,7 +386,8 @@ def test_history_of_a_set_aside_opportunity_is_set_aside_too(tmp_path: Path) -> 
     ("file: deals.csv\ncolums: {owner: Rep}\n", "unknown key(s) 'colums' (did you mean 'columns'?)",
      "use only: description, file, columns"),
     ("columns: {owner: Rep}\n", "'mapping' is missing 'file'", "add file"),
-    ("file: d.csv\ncolumns: {owner: [Rep, {x: 1}]}\n", "'columns.owner' must be a non-empty text", "Export column"),
+    ("file: d.csv\ncolumns: {owner: [Rep, {x: 1}]}\n", "'columns.owner' has unknown key(s) 'x'", "join"),
+    ("file: d.csv\ncolumns: {owner: [Rep, 2.5, '']}\n", "'columns.owner' must be a non-empty text", "Export column"),
     ("file: d.csv\ncolumns: {owner: Rep}\nset_aside: {when: {status: x}}\n", "'set_aside' must be a list", "'- '"),
     ("file: d.csv\ncolumns: {owner: Rep}\nclear: [{column: amount, when: {status: lost}}]\n",
      "'clear[0]' is missing 'reason'", "add reason"),
@@ -533,3 +536,316 @@ def test_the_full_example_in_the_docs_works(tmp_path: Path) -> None:
     assert report.set_aside["reason"].tolist() == ["cancelled deals are not sales outcomes",
                                                    "its opportunity was set aside (cancelled deals are not "
                                                    "sales outcomes)"]
+
+
+# --------------------------------------------------------------------------- what presets need (issue 12)
+def test_candidate_columns_joins_and_fixed_values(tmp_path: Path) -> None:
+    folder = write(tmp_path, deals_csv=(
+        "Opp,First,Last,Alias,Made,State,LossReason__c,Loss_Reason__c\n"
+        "a,Sara,Karimi,skar,2025-01-01,won,,\n"
+        "b,,Rad,arad,2025-01-02,lost,,Price\n"
+        ",,,auto,2025-01-03,open,,\n"
+        "d,,,,2025-01-04,lost,Budget,Price\n"))
+    spec = {"file": "deals.csv", "columns": {
+        "opportunity_id": ["Id", "Opp", {"line": True}],        # 'Id' is not in the file: the next candidate
+        "owner": [{"join": ["First", "Last"]}, "Alias", {"value": "(no owner)"}],
+        "created_at": "Made", "status": "State", "closed_at": {"from": "Made"},
+        "lost_reason": ["LossReason__c", "Loss_Reason__c", "Reason"]},
+        "clear": [{"column": "closed_at", "when": {"status": "open"}, "reason": "open deals are not closed"}]}
+    data, report = apply_mapping(folder, spec)
+    opps = data.opportunities
+    assert opps["opportunity_id"].tolist() == ["a", "b", "line 4", "d"]
+    assert opps["owner"].tolist() == ["Sara Karimi", "Rad", "auto", "(no owner)"]
+    assert opps["lost_reason"].tolist()[1:2] + opps["lost_reason"].tolist()[3:] == ["Price", "Budget"]
+    columns = data.quality["columns"]
+    assert columns["owner"] == {"First + Last": 2, "Alias": 1, "the value '(no owner)'": 1}
+    assert columns["opportunity_id"] == {"Opp": 3, "the line number in the file": 1}
+    assert "mapping: owner of 1 row of deals.csv is the value '(no owner)' (no column gave a value)" in data.notes
+    assert "mapping: opportunity_id of 1 row of deals.csv is the line number in the file (no column gave a " \
+           "value)" in data.notes
+    assert any("lost_reason: the first non-empty of 'LossReason__c', 'Loss_Reason__c' (not in the file: 'Reason')"
+               in step for step in report.steps)
+
+
+def test_status_row_by_row_from_flags_then_probability_then_stage_values(tmp_path: Path) -> None:
+    folder = write(tmp_path, deals_csv=(
+        "id,rep,created,closed,Is Closed,Is Won,Probability,Stage\n"
+        "a,Sara,2025-01-01,2025-01-09,true,true,,Signed\n"        # flags: won
+        "b,Sara,2025-01-01,2025-01-09,true,,0,Gone\n"             # closed, no won flag: probability 0 → lost
+        "c,Ali,2025-01-01,,false,,1,Contract\n"                   # flags: open (probability not read)
+        "d,Ali,2025-01-01,,,,0.4,Demo\n"                          # no flags: probability between → open
+        "e,Ali,2025-01-01,2025-01-05,,,,Closed Won\n"))           # neither: the stage value
+    spec = {"file": "deals.csv", "columns": {
+        "opportunity_id": "id", "owner": "rep", "created_at": "created", "closed_at": "closed", "stage": "Stage",
+        "status": {"flags": {"closed": ["IsClosed", "Is Closed"], "won": "Is Won"},
+                   "probability": {"from": "Probability", "won": 1, "lost": 0}, "from": "Stage"}},
+        "values": {"status": {"Closed Won": "won"}}}
+    with pytest.warns(sn.SalesnbWarning, match="stage order inferred"):
+        data, report = apply_mapping(folder, spec)
+    assert data.opportunities["status"].tolist() == ["won", "lost", "open", "open", "won"]
+    mapped = {(r.from_value, r.to_value): r.rows for r in report.values_mapped.itertuples() if r.column == "status"}
+    assert mapped == {("Is Closed, Is Won: closed, won", "won"): 1, ("Is Closed, Is Won: not closed", "open"): 1,
+                      ("Probability = 0", "lost"): 1, ("Probability between 0 and 1", "open"): 1,
+                      ("Closed Won", "won"): 1}
+
+
+def test_patterns_translate_refuse_or_catch_values_and_strict_refuses_the_catch_all(tmp_path: Path) -> None:
+    folder = write(tmp_path, deals_csv=DEALS.replace("Gewonnen", "Closed: won").replace("Verloren", "CLOSED LOST"))
+    spec = mapping(values={"status": {}}, patterns={"status": [
+        {"match": r"(?i)^closed\W*won$", "value": "won"}, {"match": r"(?i)^closed\W*lost$", "value": "lost"},
+        {"match": r"(?i)\bclosed\b", "error": "a closed stage that is neither won nor lost"},
+        {"match": ".", "value": "open", "unmapped": True}],
+        "owner": [{"match": r"^(?P<name>.+) \(Deactivated User\)$", "value": r"\g<name>"}]})
+    spec["values"] = {"status": {"Offen": "open"}}
+    data, _ = apply_mapping(folder, spec)
+    assert data.opportunities["status"].tolist() == ["won", "lost", "open"]
+    # A value caught by the catch-all pattern is counted, warned about, and an error with strict=True.
+    folder2 = write(tmp_path / "b", deals_csv=DEALS.replace("Offen", "Negotiation"))
+    spec2 = {**spec, "values": {"status": {"Gewonnen": "won", "Verloren": "lost"}}}
+    with pytest.warns(sn.SalesnbWarning, match="'Negotiation' \\(1\\)"):
+        data, _ = apply_mapping(folder2, spec2)
+    assert data.quality["tables"]["opportunities"]["unmapped_values"] == {"status": {"Negotiation": 1}}
+    with pytest.raises(DataSchemaError, match="a catch-all rule reads them as 'open'") as info:
+        apply_mapping(folder2, spec2, strict=True)
+    assert info.value.problems[0].ids == ("D3 (line 4)",)
+    # An error pattern lists the values and the rows.
+    folder3 = write(tmp_path / "c", deals_csv=DEALS.replace("Offen", "Closed - no decision"))
+    with pytest.raises(DataSchemaError, match="neither won nor lost") as info:
+        apply_mapping(folder3, spec2)
+    assert info.value.problems[0].values == ("Closed - no decision (1)",)
+
+
+def test_values_match_ignoring_case_and_apostrophe_style(tmp_path: Path) -> None:
+    folder = write(tmp_path, deals_csv=DEALS.replace("Gewonnen", "GEWONNEN").replace("Offen", "En cours d’étude"))
+    spec = mapping(values={"status": {"Gewonnen": "won", "Verloren": "lost", "En cours d'étude": "open"}})
+    data, _ = apply_mapping(folder, spec)
+    assert data.opportunities["status"].tolist() == ["won", "lost", "open"]
+
+
+def test_stage_outcomes_are_learned_from_the_status(tmp_path: Path) -> None:
+    folder = write(tmp_path, deals_csv=(
+        "id,rep,created,closed,IsClosed,IsWon,Stage,Entered Signed,Entered Demo\n"
+        "a,Sara,2025-01-01,2025-01-09,1,1,Signed,2025-01-09,2025-01-02\n"
+        "b,Sara,2025-01-01,2025-01-08,1,0,Dropped,,2025-01-03\n"
+        "c,Ali,2025-01-02,,0,0,Demo,,2025-01-04\n"))
+    spec = {"file": "deals.csv", "stage_outcomes": "from_status",
+            "columns": {"opportunity_id": "id", "owner": "rep", "created_at": "created", "closed_at": "closed",
+                        "status": {"closed": "IsClosed", "won": "IsWon"}, "stage": "Stage"},
+            "history": {"wide_pattern": "^Entered (?P<stage>.+)$"}}
+    data, report = apply_mapping(folder, spec)
+    assert data.opportunities["stage"].tolist() == ["won", "lost", "Demo"]
+    assert data.stage_history["stage"].tolist() == ["Demo", "won", "Demo", "Demo"]
+    assert data.settings.stages == ("Demo",)
+    assert any("'Signed' → won, 'Dropped' → lost" in s for s in report.steps)
+
+
+QUIRKS = (
+    "id,rep,created,closed,status,amount,stage\n"
+    "a,Sara,2025-01-10,2025-01-05,won,100,won\n"        # closed before it was created
+    "b,Sara,2025-01-01,2025-01-09,won,-50,won\n"         # a negative amount
+    "c,Ali,2025-01-02,,open,10,\n"                       # no stage
+    "d,Ali,2025-01-03,,open,20,demo\n")
+QUIRK_SPEC: dict[str, Any] = {"file": "deals.csv", "columns": {
+    "opportunity_id": "id", "owner": "rep", "created_at": "created", "closed_at": "closed", "status": "status",
+    "amount": "amount", "stage": "stage"}, "settings": {"stages": ["demo"]}}
+
+
+@pytest.mark.parametrize(("rules", "loaded", "aside", "repaired"), [
+    ({"closed_before_created": "repair", "negative_amount": "repair"}, ["a", "b", "c", "d"], {},
+     {"closed_before_created": 1, "negative_amount": 1}),
+    ({"closed_before_created": "set_aside", "negative_amount": "set_aside", "blank_stage": "set_aside"}, ["d"],
+     {"closed_at is before created_at (as in records imported or entered after they closed) (closed_before_created)": 1,
+      "negative amount (negative_amount)": 1, "no stage (blank_stage)": 1}, {}),
+])
+def test_quirk_rules_repair_or_set_aside_and_count(tmp_path: Path, rules: dict[str, str], loaded: list[str],
+                                                   aside: dict[str, int], repaired: dict[str, int]) -> None:
+    folder = write(tmp_path, deals_csv=QUIRKS)
+    data, report = apply_mapping(folder, {**QUIRK_SPEC, "rules": rules})
+    opps = data.opportunities.set_index("opportunity_id")
+    assert opps.index.tolist() == loaded
+    counts = data.quality["tables"]["opportunities"]
+    assert counts["set_aside"] == aside and counts["repaired"] == repaired
+    assert counts["rows_read"] == counts["rows_loaded"] + sum(aside.values())
+    if repaired:
+        assert opps.loc["a", "created_at"] == opps.loc["a", "closed_at"]          # moved back to the close
+        assert pd.isna(opps.loc["b", "amount"])                                    # emptied, the deal kept
+        assert report.repaired[["opportunity_id", "rule", "before", "after"]].values.tolist() == [
+            ["b", "negative_amount", "-50.0", None],
+            ["a", "closed_before_created", "2025-01-10 00:00:00+00:00", "2025-01-05 00:00:00+00:00"]]
+        assert any("mapping repaired 1 row of deals.csv (opportunities, negative_amount)" in n for n in data.notes)
+
+
+def test_quirk_rules_default_to_errors_naming_the_rule_and_its_options(tmp_path: Path) -> None:
+    folder = write(tmp_path, deals_csv=QUIRKS)
+    with pytest.raises(DataSchemaError) as info:
+        apply_mapping(folder, QUIRK_SPEC)
+    problems = {p.rule: p for p in info.value.problems}
+    assert set(problems) == {"negative amount (negative_amount)", "closed_at is before created_at (as in records "
+                             "imported or entered after they closed) (closed_before_created)"}
+    fix = problems["negative amount (negative_amount)"].fix
+    assert "rules: {negative_amount: ...} with repair (amount emptied, the deal kept) or set_aside" in fix
+    assert problems["negative amount (negative_amount)"].ids == ("b (line 3)",)
+    # blank_stage defaults to keep; as an error it names the rows.
+    with pytest.raises(DataSchemaError, match=r"no stage \(blank_stage\)"):
+        apply_mapping(folder, {**QUIRK_SPEC, "rules": {"closed_before_created": "repair", "negative_amount": "repair",
+                                                        "blank_stage": "error"}})
+
+
+def test_history_quirks_unknown_deals_and_entries_outside_a_deals_life(tmp_path: Path) -> None:
+    folder = write(tmp_path, deals_csv=HISTORY_DEALS, hist_csv=(
+        "deal,stage,at\na,Lead,2025-01-01\nzz,Lead,2025-01-02\na,Offer,2024-12-01\nb,Lead,2025-01-02\n"))
+    spec = {**HISTORY_MAPPING, "history": {"file": "hist.csv", "columns": {
+        "opportunity_id": "deal", "stage": "stage", "entered_at": "at"}}}
+    with pytest.raises(DataSchemaError) as info:
+        apply_mapping(folder, spec)
+    assert {p.rule.split(" (")[-1] for p in info.value.problems} == {"history_unknown_opportunity)",
+                                                                     "history_outside_life)"}
+    spec["rules"] = {"history_unknown_opportunity": "set_aside", "history_outside_life": "set_aside"}
+    data, _report = apply_mapping(folder, spec)
+    counts = data.quality["tables"]["stage_history"]
+    assert (counts["rows_read"], counts["rows_loaded"]) == (4, 2)
+    assert sum(counts["set_aside"].values()) == 2 and counts["accounted_for"]
+
+
+def test_history_from_main_file_columns_and_the_first_source_present(tmp_path: Path) -> None:
+    folder = write(tmp_path, deals_csv=(
+        "id,rep,created,closed,status,Stage,Moved\n"
+        "a,Sara,2025-01-01,2025-01-09,won,Offer,2025-01-05\n"
+        "b,Ali,2025-01-02,,open,Lead,\n"))
+    spec = {"file": "deals.csv", "columns": {"opportunity_id": "id", "owner": "rep", "created_at": "created",
+                                             "closed_at": "closed", "status": "status", "stage": "Stage"},
+            "history": [{"file": "history.csv", "columns": {"opportunity_id": "x", "stage": "y", "entered_at": "z"}},
+                        {"columns": {"stage": "Stage", "entered_at": ["Last move", "Moved"]}, "optional": True}]}
+    with pytest.warns(sn.SalesnbWarning, match="inferred"):
+        data, _report = apply_mapping(folder, spec)
+    assert data.stage_history[["opportunity_id", "stage"]].values.tolist() == [["a", "Offer"]]
+    assert data.quality["tables"]["stage_history"]["rows_read"] == 1   # b has no time of its stage change
+
+
+def test_several_date_columns_for_one_stage_are_read_as_one(tmp_path: Path) -> None:
+    folder = write(tmp_path, deals_csv=(
+        "id,rep,created,closed,status,hs_v2_date_entered_lead,hs_date_entered_lead,hs_date_entered_demo\n"
+        "a,Sara,2025-01-01,,open,2025-01-01,2024-06-01,2025-01-03\n"
+        "b,Ali,2025-01-02,,open,,2025-01-02,\n"))
+    spec = {"file": "deals.csv", "columns": {"opportunity_id": "id", "owner": "rep", "created_at": "created",
+                                             "closed_at": "closed", "status": "status"},
+            "history": {"wide_pattern": ["^hs_v2_date_entered_(?P<stage>.+)$", "^hs_date_entered_(?P<stage>.+)$"]},
+            "settings": {"stages": ["lead", "demo"]}}
+    data, _ = apply_mapping(folder, spec)
+    got = data.stage_history[["opportunity_id", "stage"]].assign(t=data.stage_history["entered_at"].dt.strftime(
+        "%Y-%m-%d")).values.tolist()
+    assert got == [["a", "lead", "2025-01-01"], ["a", "demo", "2025-01-03"], ["b", "lead", "2025-01-02"]]
+
+
+def test_rates_csv_in_the_export_folder_is_read_and_checked(tmp_path: Path) -> None:
+    folder = write(tmp_path, deals_csv=DEALS.replace(",Region", ",Currency").replace("north", "EUR")
+                   .replace("south", "GBP"),
+                   rates_csv="currency,valid_from,rate\nEUR,,1.1\nUSD,,1\n")
+    spec = mapping(columns={**BASE["columns"], "currency": "Currency"}, settings={"stages": ["Kontakt", "Angebot"],
+                                                                                  "currency": "USD"})
+    data, report = apply_mapping(folder, spec)
+    assert report.rates["currency"].tolist() == ["EUR", "USD"]
+    currencies = data.quality["currencies"]
+    assert currencies["rates_file"] == "rates.csv" and currencies["without_rate"] == {"GBP": 1}
+    assert any("no exchange rate for GBP (1 deals)" in n for n in data.notes)
+
+
+def test_variants_the_first_that_fits_is_used_and_none_fitting_lists_why(tmp_path: Path) -> None:
+    spec = {"description": "two layouts", "variants": [
+        {"name": "API names", "file": "deals.csv", "detect": ["Deal No", "Result"], "columns": BASE["columns"],
+         "values": BASE["values"], "timestamp_format": "%m/%d/%Y"},
+        {"name": "labels", "file": "*.csv", "detect": [["Deal number", "No."]],
+         "columns": {**BASE["columns"], "opportunity_id": "Deal number"}, "values": BASE["values"],
+         "timestamp_format": "%m/%d/%Y"}], "settings": BASE["settings"]}
+    first = write(tmp_path / "a", deals_csv=DEALS)
+    data, report = apply_mapping(first, spec)
+    assert data.quality["variant"] == "API names" and report.mapping.startswith("mapping: API names")
+    second = write(tmp_path / "b", export_csv=DEALS.replace("Deal No", "Deal number"))
+    data, _ = apply_mapping(second, spec)
+    assert data.quality["variant"] == "labels"
+    neither = write(tmp_path / "c", other_csv="x,y\n1,2\n")
+    with pytest.raises(DataFileError) as info:
+        apply_mapping(neither, spec)
+    assert "API names: no file 'deals.csv'" in str(info.value)
+    assert "labels: other.csv lacks 'Deal number | No.'" in str(info.value)
+
+
+def test_read_options_footer_null_values_and_prefixes(tmp_path: Path) -> None:
+    folder = write(tmp_path, deals_csv=(
+        "Deal - ID,Deal - Owner,Deal - Created,Deal - Status,Deal - Won,Organization - ID\n"
+        "1,Sara,2025-01-01,won,2025-01-05,000\n2,Ali,2025-01-02,open,,7\n\n\"Grand Totals (2 records)\"\n"))
+    spec = {"file": "deals.csv", "read": {"footer": True, "null_values": ["000"], "strip_prefix": ["Deal - "]},
+            "columns": {"opportunity_id": "ID", "owner": "Owner", "created_at": "Created", "status": "Status",
+                        "closed_at": "Won"}}
+    data, report = apply_mapping(folder, spec)
+    assert data.opportunities["opportunity_id"].tolist() == ["1", "2"]
+    assert data.opportunities["Organization - ID"].isna().tolist() == [True, False]
+    assert data.quality["tables"]["opportunities"]["footer_lines"] == 1
+    assert any("report footer of 1 line dropped ('Grand Totals (2 records)')" in s for s in report.steps)
+
+
+def test_timestamp_candidates_day_month_order_and_epoch_milliseconds(tmp_path: Path) -> None:
+    spec = mapping(timestamp_format=["ISO8601", "%m/%d/%Y", "%d/%m/%Y", "epoch_ms"])
+    ambiguous = write(tmp_path / "a", deals_csv=DEALS)   # 03/01 .. 03/11: reads both ways
+    with pytest.warns(sn.SalesnbWarning, match="every date reads both day-first and month-first"):
+        data, _ = apply_mapping(ambiguous, spec)
+    assert data.opportunities["created_at"].iloc[0] == pd.Timestamp("2025-03-01", tz="UTC")   # month/day, first listed
+    dayfirst = write(tmp_path / "b", deals_csv=DEALS.replace("03/11/2025", "13/03/2025"))
+    data, _ = apply_mapping(dayfirst, spec)
+    assert data.opportunities["created_at"].iloc[0] == pd.Timestamp("2025-01-03", tz="UTC")   # 03/01 is 3 January
+    epoch = write(tmp_path / "c", deals_csv=DEALS.replace("03/01/2025,Gewonnen", "1740787200000,Gewonnen"))
+    with pytest.warns(sn.SalesnbWarning):
+        data, _ = apply_mapping(epoch, spec)
+    assert data.opportunities["created_at"].iloc[0] == pd.Timestamp("2025-03-01", tz="UTC")
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("rules: {negative_amount: drop}\n", "'rules.negative_amount' is 'drop'"),
+    ("rules: {typo_rule: repair}\n", "'rules' has unknown key(s) 'typo_rule'"),
+    ("patterns: {status: [{match: x, value: a, error: b}]}\n", "needs exactly one of value, error"),
+    ("patterns: {status: [{match: '(', value: a}]}\n", "is not a valid regular expression"),
+    ("stage_outcomes: yes\n", "'stage_outcomes' is 'yes'"),
+    ("stage_order: [{col: x}]\n", "'stage_order[0]' has unknown key(s) 'col'"),
+    ("history: {columns: {stage: s, entered_at: t}, where: {a: b}}\n", "'history.where' is only used with a history file"),
+    ("rates: [{file: r.csv, columns: {rate: r}}]\n", "'rates[0].columns' is missing 'currency'"),
+    ("read: {footers: true}\n", "'read' has unknown key(s) 'footers'"),
+])
+def test_bad_new_mapping_keys_are_settings_errors(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "bad.yml"
+    path.write_text("file: d.csv\ncolumns: {owner: Rep}\n" + content, encoding="utf-8")
+    with pytest.raises(SettingsError) as info:
+        read_mapping(path)
+    assert message in str(info.value)
+    bad_variants = tmp_path / "v.yml"
+    bad_variants.write_text("variants: [{file: d.csv, columns: {owner: Rep}}]\n", encoding="utf-8")
+    with pytest.raises(SettingsError, match="'variants\\[0\\]' is missing 'name'"):
+        read_mapping(bad_variants)
+
+
+def test_configured_pipelines_are_checked_against_the_deals(tmp_path: Path) -> None:
+    folder = write(tmp_path, deals_csv=DEALS.replace("Region", "Pipeline").replace("north", "Sales")
+                   .replace("south", "Partners"))
+    spec = mapping(columns={**BASE["columns"], "pipeline": "Pipeline"},
+                   settings={"pipelines": {"Sales": ["Angebot"], "Direct": ["Kontakt"]}})
+    with pytest.raises(DataSchemaError) as info:
+        apply_mapping(folder, spec)
+    rules = [p.rule for p in info.value.problems]
+    assert rules[0].startswith("has pipelines that funnel.yml does not list (Sales, Direct)")
+    assert info.value.problems[0].values == ("Partners (1)",)
+    spec["settings"] = {"pipelines": {"Sales": ["Kontakt"], "Partners": ["Kontakt"]}}
+    with pytest.raises(DataSchemaError, match="has stages that are not stages of the deal's pipeline") as info:
+        apply_mapping(folder, spec)
+    assert info.value.problems[0].values == ("Angebot (pipeline Sales) (2)",)
+    assert info.value.problems[0].ids == ("D1 (line 2)", "D3 (line 4)")
+    spec["settings"] = {"pipelines": {"Sales": ["Kontakt", "Angebot"], "Partners": ["Kontakt"]}}
+    data, _ = apply_mapping(folder, spec)
+    assert data.settings.pipelines == {"Sales": ("Kontakt", "Angebot"), "Partners": ("Kontakt",)}
+
+
+def test_load_with_a_mapping_detects_a_windows_encoding(tmp_path: Path) -> None:
+    folder = tmp_path / "export"
+    folder.mkdir()
+    (folder / "deals.csv").write_bytes(DEALS.replace("Sara", "Sára Núñez").encode("cp1252"))
+    data = sn.load(folder, mapping=mapping())   # load's default encoding is utf-8: the file is not
+    assert data.opportunities["owner"].iloc[0] == "Sára Núñez"
+    assert data.quality["tables"]["opportunities"]["encoding"] == "cp1252"

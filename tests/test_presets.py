@@ -9,7 +9,10 @@ plain pandas.
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
+import json
 import re
 from pathlib import Path
 
@@ -45,14 +48,60 @@ def test_every_preset_is_shipped_documented_and_has_a_fixture() -> None:
         assert any((FIXTURES / name).iterdir()), name
 
 
-@pytest.mark.parametrize("name", PRESETS)
-def test_cli_validate_prints_what_each_preset_did(name: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["validate", str(FIXTURES / name), "--mapping", name]) == 0
+#: Every fixture folder: one per export variant a preset reads (tests/fixtures/presets/README.md).
+VARIANTS = [*sorted(p.parent.relative_to(FIXTURES).as_posix() for p in FIXTURES.glob("*/*/README.md")), "maven"]
+
+
+def test_every_variant_has_a_fixture_and_a_readme() -> None:
+    assert {v.split("/")[0] for v in VARIANTS} == {"salesforce", "hubspot", "pipedrive", "maven"}
+    assert len(VARIANTS) >= 18
+    for variant in VARIANTS:
+        text = (FIXTURES / variant / "README.md").read_text(encoding="utf-8")
+        assert "Mirrors" in text and "Source" in text, variant
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_cli_validate_prints_what_each_preset_did(variant: str, capsys: pytest.CaptureFixture[str]) -> None:
+    name = variant.split("/")[0]
+    assert main(["validate", str(FIXTURES / variant), "--mapping", name]) == 0
     out = capsys.readouterr().out
-    assert out.startswith(f"mapping: {name} (preset {name}): ")
-    for part in ("\nrows read: ", "\nloaded: ", "\nset aside: ", "\nvalues mapped:", "\nsteps:"):
+    assert out.startswith(f"mapping: {name}")
+    for part in ("\nrows read: ", "\nencoding: ", "\nloaded: ", "\nset aside: ", "\nrepaired: ",
+                 "\nvalues mapped:", "\nstage order: ", "\nsteps:"):
         assert part in out, part
-    assert out.rstrip().endswith("OK: no problems found")
+    assert out.rstrip().endswith("every row read is loaded or set aside with its reason (per table: rows read = "
+                                 "loaded + set aside)\n\nOK: no problems found")
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_validate_json_accounts_for_every_row(variant: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """rows_read = rows_loaded + set aside, per table, against an independent count of the file's rows."""
+    name = variant.split("/")[0]
+    assert main(["validate", str(FIXTURES / variant), "--mapping", name, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["ok"] is True and doc["problems"] == [] and doc["mapping"] == name
+    for table in doc["tables"].values():
+        assert table["rows_read"] + table.get("added", 0) == table["rows_loaded"] + sum(table["set_aside"].values())
+        for key in ("rows_read", "rows_loaded", "set_aside", "repaired", "unmapped_values", "encoding"):
+            assert key in table
+    main_file = FIXTURES / variant / doc["tables"]["opportunities"]["file"]
+    assert doc["tables"]["opportunities"]["rows_read"] == _data_rows(main_file)
+    assert doc["stage_order"]["source"] and doc["stage_order"]["stages"]
+    assert doc["dataset"]["opportunities"] == doc["tables"]["opportunities"]["rows_loaded"]
+
+
+def _data_rows(path: Path) -> int:
+    """The data records of a CSV: non-blank records after the header, up to a report footer."""
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:  # the fixture folders say their Windows encoding in their name
+        text = raw.decode("cp1256" if "cp1256" in path.parent.name else "cp1252")
+    records = [r for r in csv.reader(io.StringIO(text, newline=""))]
+    body = records[1:]
+    if any(not any(c.strip() for c in r) for r in body):  # a report: the footer starts at a blank line
+        body = body[: next(i for i, r in enumerate(body) if not any(c.strip() for c in r))]
+    return sum(1 for r in body if any(c.strip() for c in r) and not r[0].startswith("Grand Totals"))
 
 
 # --------------------------------------------------------------------------- maven (fixture)
@@ -160,101 +209,3 @@ def test_maven_copy_matches_its_source_note() -> None:
     assert "Public Domain" in note and "not verified first-hand" in note
     funnel = sn.load_settings(MAVEN / "funnel.yml")
     assert (funnel.stages, funnel.calendar, funnel.currency) == (("Prospecting", "Engaging"), "gregorian", "USD")
-
-
-# --------------------------------------------------------------------------- salesforce
-def test_salesforce_fixture() -> None:
-    data, report = apply_mapping(FIXTURES / "salesforce", "salesforce")
-    opps = data.opportunities.set_index("opportunity_id")
-    ids = ["0061x00000AAAA1", "0061x00000AAAA2", "0061x00000AAAA3", "0061x00000AAAA4"]
-    assert opps.index.tolist() == ids
-    # status from IsClosed / IsWon; owners and accounts joined from User.csv / Account.csv.
-    assert opps["status"].tolist() == ["won", "lost", "open", "won"]
-    assert opps["owner"].tolist() == ["Sara Karimi", "Ali Rad", "Sara Karimi", "Ali Rad"]
-    assert opps["account"].tolist() == ["Acme Corporation", "Globex", "Acme Corporation", "Globex"]
-    assert opps["source"].tolist() == ["Web", "Partner Referral", "Web", "Phone Inquiry"]
-    # date_only: AAAA4 created 2024-02-05T13:45Z and won with CloseDate 2024-02-05 → same day.
-    assert opps.loc[ids[3], "created_at"] == opps.loc[ids[3], "closed_at"] == ts("2024-02-05")
-    assert pd.isna(opps.loc[ids[2], "closed_at"])  # open: CloseDate 2024-04-30 was only expected
-    # History: 10 rows; HIS02 repeats Prospecting (merged), HIS06 'Closed Lost' on 02-22 is
-    # after CloseDate 02-20 (set aside); 8 kept.
-    hist = data.stage_history
-    assert len(hist) == 8
-    assert hist[hist["opportunity_id"] == ids[0]]["stage"].tolist() == ["Prospecting", "Negotiation/Review", "won"]
-    assert report.set_aside["line"].tolist() == ["line 3", "line 7"]
-    assert data.settings.stages == ("Prospecting", "Negotiation/Review")
-    assert data.settings.stages_inferred
-    assert any("lost_reason empty" in n and "Loss_Reason__c" in n for n in data.notes)
-
-    doc = sn.kpi_summary(data, start="2024-01-01", end="2024-05-01")
-    assert (doc["won"]["total"], doc["lost"]["total"]) == (2, 1)
-    assert doc["win_rate"]["closed"] == pytest.approx(2 / 3)
-    assert doc["sales_volume"]["mean_amount"] == pytest.approx((12000 + 500) / 2)
-    # AAAA1: 2024-01-10 → 2024-03-15 = 65 days (2024 is a leap year); AAAA4: 0 days.
-    assert doc["sales_cycle"]["mean_days"] == pytest.approx((65 + 0) / 2)
-
-
-# --------------------------------------------------------------------------- hubspot
-def test_hubspot_fixture() -> None:
-    data, report = apply_mapping(FIXTURES / "hubspot", "hubspot")
-    opps = data.opportunities.set_index("opportunity_id")
-    assert opps["status"].tolist() == ["won", "lost", "open", "won"]
-    assert opps["owner"].tolist() == ["Mina Sadeghi", "Reza Tavakoli", "Mina Sadeghi", "Reza Tavakoli"]
-    assert opps.loc["10000000188", "lost_reason"] == "Went with a competitor"
-    assert pd.isna(opps.loc["10000000245", "closed_at"])  # expected close date of an open deal
-    assert opps.loc["10000000245", "stage"] == "Presentation Scheduled"
-    # Wide → long: 4 + 3 + 3 + 2 filled 'Date entered' cells; 10000000301 entered Closed Won
-    # on 06-10, after its (hand-edited) Close Date 06-05: set aside.
-    hist = data.stage_history
-    assert len(hist) == 11
-    deal = hist[hist["opportunity_id"] == "10000000101"]
-    assert deal["stage"].tolist() == ["Appointment Scheduled", "Qualified To Buy", "Contract Sent", "won"]
-    assert deal["entered_at"].tolist() == [ts("2024-05-01 09:00"), ts("2024-05-03 10:00"),
-                                           ts("2024-05-10 12:00"), ts("2024-05-20 15:30")]
-    aside = report.set_aside
-    assert aside[["opportunity_id", "stage", "line"]].values.tolist() == [["10000000301", "won", "line 5"]]
-
-    doc = sn.kpi_summary(data, start="2024-05-01", end="2024-07-01")
-    assert (doc["won"]["total"], doc["lost"]["total"]) == (2, 1)
-    assert doc["win_rate"]["closed"] == pytest.approx(2 / 3)
-    assert doc["sales_volume"]["mean_amount"] == pytest.approx(3000.0)
-    # 05-01 09:00 → 05-20 15:30 = 19 d 6.5 h; 06-01 10:00 → 06-05 00:00 = 3 d 14 h.
-    assert doc["sales_cycle"]["mean_days"] == pytest.approx((19 + 6.5 / 24 + 3 + 14 / 24) / 2)
-    funnel = {row["stage"]: (row["reached"], row["lost_here"]) for row in doc["funnel"]}
-    assert funnel == {"Appointment Scheduled": (4, 0), "Qualified To Buy": (4, 1),
-                      "Presentation Scheduled": (3, 0), "Decision Maker Bought-In": (2, 0),
-                      "Contract Sent": (2, 0)}
-
-
-# --------------------------------------------------------------------------- pipedrive
-def test_pipedrive_fixture() -> None:
-    data, report = apply_mapping(FIXTURES / "pipedrive", "pipedrive")
-    opps = data.opportunities.set_index("opportunity_id")
-    assert opps.index.tolist() == ["1", "2", "3", "5"]  # deal 4 (Deleted, line 5) set aside
-    assert report.set_aside[["line", "opportunity_id", "reason"]].values.tolist() == [
-        ["line 5", "4", "deleted in Pipedrive"]]
-    assert opps["status"].tolist() == ["won", "lost", "open", "won"]
-    # closed_at = Won time, else Lost time; deal 3 (reopened) keeps a stale Lost time: emptied.
-    assert opps["closed_at"].tolist()[:2] == [ts("2024-02-07 10:00"), ts("2024-01-29 15:00")]
-    assert pd.isna(opps.loc["3", "closed_at"])
-    assert opps["currency"].unique().tolist() == ["EUR"]
-    assert opps.loc["1", "account"] == "Nordic Oy"
-    assert not data.has_history
-
-    doc = sn.kpi_summary(data, start="2024-01-01", end="2024-03-01")
-    assert (doc["won"]["total"], doc["lost"]["total"]) == (2, 1)
-    assert doc["lost"]["by_reason"] == {"Price too high": 1}
-    assert doc["win_rate"]["closed"] == pytest.approx(2 / 3)
-    assert doc["sales_volume"]["mean_amount"] == pytest.approx((12000 + 4000) / 2)
-    # Deal 1: 01-08 10:00 → 02-07 10:00 = 30 d; deal 5: 02-01 08:00 → 02-11 20:00 = 10.5 d.
-    assert doc["sales_cycle"]["mean_days"] == pytest.approx((30 + 10.5) / 2)
-    # No history: the funnel uses Deal - Stage (deal 2 lost at Proposal Made).
-    funnel = {row["stage"]: (row["reached"], row["lost_here"]) for row in doc["funnel"]}
-    assert funnel == {"Qualified": (4, 0), "Contact Made": (4, 0), "Demo Scheduled": (3, 0),
-                      "Proposal Made": (3, 1), "Negotiations Started": (2, 0)}
-
-
-def test_pipedrive_export_file_can_be_passed_directly() -> None:
-    data = sn.load(FIXTURES / "pipedrive" / "deals-export.csv", mapping="pipedrive")
-    assert len(data.opportunities) == 4
-    assert any("deleted in Pipedrive" in n for n in data.notes)

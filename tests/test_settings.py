@@ -144,9 +144,11 @@ def test_full_file(tmp_path: Path) -> None:
             "timezone: Asia/Tehran\ncurrency: irr\ncalendar: Jalali\n"
             "week_start: Saturday\nweekend: friday\n"
             "holidays: [2026-03-21, 2026-03-20, 2026-03-21]\n"
-            "fiscal_year_start: 4\namount_unit: toman\n")
+            "fiscal_year_start: 4\namount_unit: toman\n"
+            "pipelines: {Main: [lead, qualified, proposal, negotiation], Upsell: [proposal, negotiation]}\n")
     s = load_settings(write_funnel(tmp_path, text))
     assert s.stages == ("lead", "qualified", "proposal", "negotiation")
+    assert s.pipelines["Upsell"] == ("proposal", "negotiation")
     assert (s.won, s.lost) == ("Closed Won", "Closed Lost")
     assert (s.timezone, s.currency, s.calendar) == ("Asia/Tehran", "IRR", "jalali")
     assert (s.week_start, s.weekend) == ("saturday", ("friday",))
@@ -201,7 +203,7 @@ def test_to_dict_round_trips() -> None:
     as_dict = original.to_dict()
     assert as_dict["holidays"] == ["2026-03-20", "2026-03-21"]
     assert as_dict["stages"] == ["lead", "proposal"]
-    assert set(as_dict) == {"stages", "won", "lost", "timezone", "currency", "calendar",
+    assert set(as_dict) == {"stages", "pipelines", "won", "lost", "timezone", "currency", "calendar",
                             "week_start", "weekend", "holidays", "fiscal_year_start", "amount_unit"}
     assert FunnelSettings.from_mapping(as_dict, source="funnel.yml") == original
 
@@ -226,3 +228,51 @@ def test_settings_path_replaces_funnel_yml(make_dataset, tmp_path: Path) -> None
     other.write_text("calendar: jalali\n", encoding="utf-8")
     s = sn.load(folder, settings=other).settings
     assert (s.calendar, s.timezone, s.currency) == ("jalali", "UTC", None)
+
+
+# ---------------------------------------------------------------- pipelines
+def test_pipelines_give_each_pipeline_its_order_and_stages_their_merge(tmp_path: Path) -> None:
+    path = write_funnel(tmp_path, "pipelines:\n  New business: [lead, demo, proposal]\n"
+                                  "  Renewals: [review, proposal, signature]\n")
+    settings = load_settings(path)
+    assert settings.pipelines == {"New business": ("lead", "demo", "proposal"),
+                                  "Renewals": ("review", "proposal", "signature")}
+    # One overall order keeping each pipeline's: review comes before proposal, as in Renewals.
+    assert settings.stages == ("lead", "demo", "review", "proposal", "signature")
+    assert settings.pipeline_stages("Renewals") == ("review", "proposal", "signature")
+    assert settings.pipeline_stages("unknown") == settings.stages
+    assert settings.pipeline_stages(None) == settings.stages
+    assert "pipeline Renewals: review → proposal → signature" in settings.describe()
+    # Round trip through to_dict (what write_sql stores) keeps the pipelines.
+    assert FunnelSettings.from_mapping(settings.to_dict()) == settings
+
+
+def test_stages_keep_working_alone_and_beside_pipelines(tmp_path: Path) -> None:
+    alone = load_settings(write_funnel(tmp_path, "stages: [lead, qualified]\n"))
+    assert (alone.stages, alone.pipelines) == (("lead", "qualified"), {})
+    both = load_settings(write_funnel(tmp_path, "stages: [lead, demo, review]\n"
+                                                "pipelines: {A: [lead, demo], B: [review]}\n"))
+    assert both.stages == ("lead", "demo", "review")
+
+
+@pytest.mark.parametrize(("text", "message", "fix"), [
+    ("pipelines: [a, b]\n", "'pipelines' must map each pipeline name to its stages", "pipelines: {"),
+    ("pipelines: {A: lead}\n", "pipeline 'A' must list its open stages", "pipelines: {"),
+    ("pipelines: {A: []}\n", "pipeline 'A' must list its open stages", "pipelines: {"),
+    ("pipelines: {A: [lead, lead]}\n", "'stages' has blank or repeated names ['lead']", "list each open stage once"),
+    ("pipelines: {A: [lead, won]}\n", "pipeline 'A' lists the outcome label(s) ['won']", "only the open stages"),
+    ("stages: [lead]\npipelines: {A: [lead, demo]}\n", "'stages' does not list the pipeline stage(s) ['demo']",
+     "must list every pipeline's stages"),
+])
+def test_bad_pipelines_are_settings_errors_with_the_fix(tmp_path: Path, text: str, message: str, fix: str) -> None:
+    err = settings_error(write_funnel(tmp_path, text))
+    assert message in str(err)
+    assert fix in err.fix
+
+
+def test_merge_orders_keeps_agreements_and_breaks_conflicts_by_first_appearance() -> None:
+    from salesnb.data.settings import merge_orders
+
+    assert merge_orders([["a", "b", "c"], ["a", "x", "c"]]) == ("a", "b", "x", "c")
+    assert merge_orders([["a", "b"], ["b", "a"]]) == ("a", "b")  # a cycle
+    assert merge_orders([]) == ()

@@ -36,8 +36,9 @@ def load(
     source: str | Path,
     *,
     settings: SettingsLike = None,
-    encoding: str = "utf-8",
+    encoding: str | None = None,
     mapping: MappingLike | None = None,
+    strict: bool = False,
     engine: EngineLike = None,
     spark: Any = None,
 ) -> SalesData:
@@ -52,15 +53,21 @@ def load(
     settings : mapping, path or FunnelSettings, optional
         Funnel settings. A mapping is merged over the folder's ``funnel.yml``; a path
         or a FunnelSettings replaces it.
-    encoding : str, default "utf-8"
-        Text encoding of CSV files (a UTF-8 byte-order mark is accepted). Use for
-        example ``"cp1256"`` for Windows Persian/Arabic exports.
+    encoding : str, optional
+        Text encoding of CSV files. Default: UTF-8 for a dataset folder (a byte-order
+        mark is accepted); detected (UTF-8, UTF-16, cp1252, cp1256) for a CRM export
+        read through ``mapping``. Use for example ``"cp1256"`` for Windows
+        Persian/Arabic exports.
     mapping : str, Path or dict, optional
         Read a CRM export through a column mapping: a preset name (``maven``,
         ``salesforce``, ``hubspot``, ``pipedrive``) or a mapping YAML file (see
         ``docs/presets.md``). ``source`` is then the export folder or file. Rows the
         mapping sets aside are counted in ``notes``; use
         :func:`salesnb.apply_mapping` for the full report.
+    strict : bool, default False
+        With ``mapping``: every quirk rule that would repair a value or set a row aside,
+        and every value only a catch-all rule translates, is an error instead. A
+        canonical dataset is always strict.
     engine : {"duckdb", "database", "spark"} or Engine, optional
         Where the numbers are computed. Default: DuckDB in this process for files and
         DataFrames, the database itself for a database URL (``"database"``).
@@ -96,7 +103,7 @@ def load(
                                 fix="select canonical column names in the query (load_sql), or export to CSV")
         from salesnb.data.mapping_apply import apply_mapping
 
-        data = apply_mapping(source, mapping, settings=settings, encoding=encoding).data
+        data = apply_mapping(source, mapping, settings=settings, encoding=encoding, strict=strict).data
         return data if engine in (None, "duckdb", "database") else _moved(data, make_engine(engine, spark))
     if isinstance(source, str) and "://" in source:
         from salesnb.data.sql import load_sql
@@ -121,6 +128,12 @@ def load(
         if len(workbooks) == 1:
             return _load_workbook(workbooks[0], settings=settings, base=base,
                                   engine=make_engine(engine, spark))
+        from salesnb.data.recognise import recognise_export
+
+        known = recognise_export(path)
+        if known is not None:
+            raise DataFileError(f"is not a dataset folder (no opportunities table); {known.advice(str(path))}",
+                                path=str(path), fix=f"add --mapping {known.preset} (in Python: mapping='{known.preset}')")
         found = ", ".join(sorted(p.name for p in path.iterdir())) or "(empty folder)"
         raise DataFileError(
             f"no opportunities table found (files here: {found})", path=str(path),
@@ -129,6 +142,7 @@ def load(
         )
     resolved = coerce_settings(settings, base=base)
     eng = make_engine(engine, spark)
+    encoding = encoding or "utf-8"
     hist_file = find_table(path, "stage_history")
     raw_o = _raw_table(eng, opp_file, encoding, "opportunities")
     require_rows(eng, raw_o)

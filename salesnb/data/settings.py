@@ -8,7 +8,10 @@ default).
 =====================  =====================================================
 key                    default
 =====================  =====================================================
-``stages``             inferred from the stage history (reported as inferred)
+``stages``             inferred from the stage history (reported as inferred); with
+                       ``pipelines`` and no ``stages``: every pipeline's stages, merged
+``pipelines``          none: ``{name: [stage, ...]}``, each pipeline's own open stages in
+                       funnel order (for data with a ``pipeline`` column)
 ``won`` / ``lost``     ``won`` / ``lost``
 ``timezone``           ``UTC`` (naive timestamps are local time here)
 ``currency``           none (amounts shown without a unit)
@@ -38,13 +41,14 @@ import yaml
 from salesnb._options import CALENDARS, WEEKDAYS, check_option
 from salesnb.exceptions import OptionError, SettingsError
 
-__all__ = ["DEFAULTS", "FunnelSettings", "load_settings"]
+__all__ = ["DEFAULTS", "FunnelSettings", "load_settings", "merge_orders"]
 
 AMOUNT_UNITS = ("auto", "plain", "toman")
 
 #: Documented defaults (``None`` means "depends on the calendar" or "inferred").
 DEFAULTS: dict[str, Any] = {
     "stages": None,
+    "pipelines": None,
     "won": "won",
     "lost": "lost",
     "timezone": "UTC",
@@ -71,6 +75,12 @@ class FunnelSettings:
         The open stages in funnel order (empty when unknown).
     stages_inferred : bool
         True when ``stages`` was inferred from the data rather than configured.
+    pipelines : dict of str to tuple of str
+        Each pipeline's open stages in funnel order (empty when the data have a single
+        funnel). ``stages`` then holds every pipeline's stages merged into one order.
+    stages_source : str
+        Where the stage order came from, in words (``funnel.yml``, the export's
+        ``StageSortOrder``, inferred...); empty when configured the usual way.
     won, lost : str
         The stage labels meaning won / lost in the stage history.
     timezone : str
@@ -97,6 +107,8 @@ class FunnelSettings:
 
     stages: tuple[str, ...] = ()
     stages_inferred: bool = False
+    pipelines: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    stages_source: str = field(default="", compare=False)
     won: str = "won"
     lost: str = "lost"
     timezone: str = "UTC"
@@ -161,6 +173,18 @@ class FunnelSettings:
                 source=source,
                 fix="list only the open stages in 'stages'; outcomes are set by 'won' and 'lost'",
             )
+        pipelines = _pipelines(values["pipelines"], (won, lost), source)
+        if pipelines:
+            if stages:
+                missing = sorted({s for order in pipelines.values() for s in order} - set(stages))
+                if missing:
+                    raise SettingsError(
+                        f"'stages' does not list the pipeline stage(s) {missing}", source=source,
+                        fix="with both 'stages' and 'pipelines', 'stages' is the overall order and must "
+                            "list every pipeline's stages; or leave 'stages' out (it is then the "
+                            "pipelines' stages merged)")
+            else:
+                stages = merge_orders(list(pipelines.values()))
         timezone = _timezone(values["timezone"], source)
         week_start = values["week_start"] or ("saturday" if calendar == "jalali" else "monday")
         week_start = _choice(str(week_start).lower(), WEEKDAYS, "week_start", source)
@@ -193,6 +217,7 @@ class FunnelSettings:
         return cls(
             stages=stages,
             stages_inferred=False,
+            pipelines=pipelines,
             won=won,
             lost=lost,
             timezone=timezone,
@@ -207,18 +232,44 @@ class FunnelSettings:
             defaulted=defaulted,
         )
 
-    def with_stages(self, stages: tuple[str, ...], *, inferred: bool) -> FunnelSettings:
-        """Return a copy with ``stages`` set (used when the order is inferred)."""
-        return replace(self, stages=tuple(stages), stages_inferred=inferred)
+    def with_stages(self, stages: tuple[str, ...], *, inferred: bool,
+                    pipelines: Mapping[str, tuple[str, ...]] | None = None,
+                    source: str | None = None) -> FunnelSettings:
+        """Return a copy with ``stages`` (and optionally ``pipelines``) set.
+
+        Used when the order is inferred, or read from the export by a column mapping;
+        ``source`` says where it came from (shown by :meth:`describe`).
+        """
+        changes: dict[str, Any] = {"stages": tuple(stages), "stages_inferred": inferred}
+        if pipelines is not None:
+            changes["pipelines"] = {str(k): tuple(v) for k, v in pipelines.items()}
+        if source is not None:
+            changes["stages_source"] = source
+        return replace(self, **changes)
+
+    def pipeline_stages(self, pipeline: str | None) -> tuple[str, ...]:
+        """Return the open stages of ``pipeline`` in funnel order (``stages`` when it has none).
+
+        Examples
+        --------
+        >>> s = FunnelSettings.from_mapping({"pipelines": {"New": ["lead", "demo"], "Renewal": ["review"]}})
+        >>> s.pipeline_stages("Renewal"), s.stages
+        (('review',), ('lead', 'demo', 'review'))
+        """
+        if pipeline is not None and pipeline in self.pipelines:
+            return tuple(self.pipelines[pipeline])
+        return self.stages
 
     def to_dict(self) -> dict[str, Any]:
         """Return the settings as a ``funnel.yml`` mapping (round-trips through from_mapping)."""
         out: dict[str, Any] = {}
         for f in fields(self):
-            if f.name in ("stages_inferred", "source", "defaulted"):
+            if f.name in ("stages_inferred", "source", "defaulted", "stages_source"):
                 continue
             value = getattr(self, f.name)
-            if isinstance(value, tuple):
+            if f.name == "pipelines":
+                value = {name: list(order) for name, order in value.items()}
+            elif isinstance(value, tuple):
                 value = [v.isoformat() if isinstance(v, dt.date) else v for v in value]
             out[f.name] = value
         return out
@@ -227,8 +278,11 @@ class FunnelSettings:
         """Describe the settings in plain lines, saying which were defaulted or inferred."""
         lines = []
         order = " → ".join(self.stages) if self.stages else "(none)"
-        how = "inferred from the stage history" if self.stages_inferred else "configured"
+        how = self.stages_source or ("inferred from the stage history" if self.stages_inferred
+                                     else "configured")
         lines.append(f"stages: {order} ({how}); outcomes: {self.won} / {self.lost}")
+        for name, stages in self.pipelines.items():
+            lines.append(f"pipeline {name}: {' → '.join(stages)}")
         for key in ("timezone", "currency", "calendar", "week_start", "weekend", "holidays",
                     "fiscal_year_start", "amount_unit"):
             value = getattr(self, key)
@@ -366,6 +420,62 @@ def _stages(value: Any, source: str) -> tuple[str, ...]:
         raise SettingsError(f"'stages' has blank or repeated names {dupes or blank}", source=source,
                             fix="list each open stage once, in funnel order")
     return stages
+
+
+def _pipelines(value: Any, outcomes: tuple[str, str], source: str) -> dict[str, tuple[str, ...]]:
+    """Validate ``pipelines: {name: [stage, ...]}``: each pipeline its own open-stage order."""
+    if value is None:
+        return {}
+    fix = "write e.g. pipelines: {New business: [lead, demo, proposal], Renewals: [review, quote]}"
+    if not isinstance(value, Mapping):
+        raise SettingsError(f"'pipelines' must map each pipeline name to its stages, got {value!r}",
+                            source=source, fix=fix)
+    out: dict[str, tuple[str, ...]] = {}
+    for name, stages in value.items():
+        key = str(name).strip() if isinstance(name, str | int) and not isinstance(name, bool) else ""
+        if not key:
+            raise SettingsError(f"'pipelines' has a blank or invalid pipeline name {name!r}", source=source,
+                                fix=fix)
+        if key in out:
+            raise SettingsError(f"'pipelines' names the pipeline {key!r} twice", source=source, fix=fix)
+        if not isinstance(stages, list | tuple) or not stages:
+            raise SettingsError(f"pipeline {key!r} must list its open stages, got {stages!r}", source=source,
+                                fix=fix)
+        order = _stages(list(stages), f"{source} [pipelines.{key}]")
+        clash = [s for s in order if s in outcomes]
+        if clash:
+            raise SettingsError(f"pipeline {key!r} lists the outcome label(s) {clash}", source=source,
+                                fix="list only the open stages; outcomes are set by 'won' and 'lost'")
+        out[key] = order
+    return out
+
+
+def merge_orders(orders: list[tuple[str, ...]] | list[list[str]]) -> tuple[str, ...]:
+    """Merge several stage orders into one that keeps each order where they agree.
+
+    A stage comes after every stage that precedes it in some order (a topological
+    order); where the orders conflict, or say nothing, the order of first appearance
+    decides.
+
+    Examples
+    --------
+    >>> merge_orders([["lead", "demo", "won deal"], ["lead", "quote", "demo"]])
+    ('lead', 'quote', 'demo', 'won deal')
+    """
+    first: dict[str, int] = {}
+    before: dict[str, set[str]] = {}
+    for order in orders:
+        for i, stage in enumerate(order):
+            first.setdefault(stage, len(first))
+            before.setdefault(stage, set()).update(order[:i])
+    out: list[str] = []
+    left = sorted(first, key=first.__getitem__)
+    while left:
+        ready = [s for s in left if not (before[s] - set(out))]
+        pick = ready[0] if ready else left[0]  # a cycle: first appearance breaks it
+        out.append(pick)
+        left.remove(pick)
+    return tuple(out)
 
 
 def _timezone(value: Any, source: str) -> str:
