@@ -297,12 +297,12 @@ def _risk_inputs(data: SalesData, as_of: pd.Timestamp) -> RiskInputs:
     pipeline = np.zeros(n, dtype="int32")
     full = data.opportunities
     if "pipeline" in full.columns:
-        codes, labels = pd.factorize(full["pipeline"].astype("str"), sort=True)
-        labels = [str(v) for v in labels]
+        codes, uniques = pd.factorize(full["pipeline"].astype("str"), sort=True)
+        names = [str(v) for v in uniques]
         if (codes < 0).any():
-            codes = np.where(codes < 0, len(labels), codes)
-            labels.append("(none)")
-        pipelines = tuple(labels)
+            codes = np.where(codes < 0, len(names), codes)
+            names.append("(none)")
+        pipelines = tuple(names)
         pipeline = codes.astype("int32")[key]
     # Open-stage entries of the deals known at as_of, on the deal index.
     hist = snap.history
@@ -335,8 +335,8 @@ def _crm_stage_probability(full: pd.DataFrame, share: np.ndarray, stages: tuple[
     pipe = pipeline_codes[is_open] if pipeline_codes is not None else np.zeros(int(is_open.sum()), dtype="int64")
     frame = pd.DataFrame({"pipe": pipe, "pos": pos, "p": share[is_open]}).dropna(subset=["pos"])
     medians = frame.groupby(["pipe", "pos"])["p"].median()
-    for (p, s), value in medians.items():
-        out[int(p), int(s)] = value
+    out[medians.index.get_level_values(0).to_numpy(dtype="int64"),
+        medians.index.get_level_values(1).to_numpy(dtype="int64")] = medians.to_numpy()
     return out
 
 
