@@ -62,11 +62,11 @@ def compare(table: pd.DataFrame, ref: pd.DataFrame, at: pd.Timestamp) -> None:
 
 # --------------------------------------------------------------------------- the grid
 def test_landmark_grid_by_hand():
-    # Every 12 hours up to 10 days, then 5 % steps: 10 d, 10.5 d, 11.025 d, 11.57625 d...
-    grid = landmark_grid(12 * 86_400 * 10**9) / (24 * HOUR_NS)
-    assert grid[:3].tolist() == [0.0, 0.5, 1.0]
-    assert grid[20] == 10.0
-    assert grid[21:24] == pytest.approx([10.5, 11.025, 11.57625])
+    # Every day up to 20 days, then 5 % steps: 20 d, 21 d, 22.05 d, 23.1525 d...
+    grid = landmark_grid(24 * 86_400 * 10**9) / (24 * HOUR_NS)
+    assert grid[:3].tolist() == [0.0, 1.0, 2.0]
+    assert grid[20] == 20.0
+    assert grid[21:24] == pytest.approx([21.0, 22.05, 23.1525])
     assert (np.diff(grid) > 0).all()
 
 
@@ -134,6 +134,14 @@ def test_grid_estimates_ignore_everything_after_as_of(as_of, monkeypatch):
     full = sn.risk(data, as_of=at)
     cut = sn.risk(truncate(data, at), as_of=at)
     pd.testing.assert_frame_equal(full, cut)
+
+
+def test_nothing_open_gives_an_empty_table():
+    data = frames([("a", "Sam", "2025-01-01", "won", "2025-01-20", 10),
+                   ("b", "Sam", "2025-01-02", "lost", "2025-01-15", 10)], [], ["lead"])
+    table = sn.risk(data, as_of="2025-02-01", min_closed=0)
+    assert len(table) == 0 and "p_win_horizon" in table.columns
+    assert table.attrs["win_share"] == 0.5
 
 
 # --------------------------------------------------------------------------- too little history

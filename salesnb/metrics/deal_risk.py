@@ -20,9 +20,9 @@ which describes the data's snapshot moment, is never read):
    band ``b``. Bands are quantiles (terciles by default) of the amounts of the
    opportunities known at ``as_of``; deals without an amount form their own band.
    The landmark age is ``a`` itself when the open deals are few (exact landmarks);
-   with many open deals it is ``a`` rounded down to a geometric grid of ages (1 hour,
-   then steps of :data:`GRID_STEP`, 2 %), so that deals of nearly the same age share
-   one comparable set (see *The sweep*).
+   with many open deals it is ``a`` rounded down to a grid of ages (every day up to
+   20 days, then steps of 5 %: :func:`landmark_grid`), so that deals of nearly the same
+   age share one comparable set (see *The sweep*).
 2. *Follow-up*: from age ``ℓ`` on, a comparable deal is won (event 1) or lost (event 2)
    at its ``closed_at`` if that is known at ``as_of``; still open at ``as_of``, it is
    *censored* there: it counts as "still undecided" for as long as it was observed,
@@ -131,10 +131,10 @@ OUTCOME_OPEN, OUTCOME_WON, OUTCOME_LOST = 0, 1, 2
 #: A missing time in the int64 nanosecond arrays (NaT).
 NO_TIME = np.iinfo("int64").min
 
-#: Landmark grid (used beyond :data:`EXACT_WORK`): ages 0, 12 h, 1 d... in steps of
-#: ``GRID_MIN_STEP`` up to 10 days, then geometric in steps of ``GRID_STEP`` (5 %). A deal's
+#: Landmark grid (used beyond :data:`EXACT_WORK`): ages 0, 1 d, 2 d... in steps of
+#: ``GRID_MIN_STEP`` up to 20 days, then geometric in steps of ``GRID_STEP`` (5 %). A deal's
 #: landmark is its age rounded down to it.
-GRID_MIN_STEP = 12 * 3_600 * 10**9
+GRID_MIN_STEP = 24 * 3_600 * 10**9
 GRID_STEP = 0.05
 #: Exact landmarks (each deal's own age) while ``distinct ages × deals`` stays within this.
 EXACT_WORK = 10**8
@@ -472,8 +472,8 @@ def _grid_floor(ages: np.ndarray) -> np.ndarray:
 
 # --------------------------------------------------------------------------- the sweep
 def _running(values: np.ndarray) -> np.ndarray:
-    """Running totals with a leading 0: ``out[i]`` sums ``values[:i]``."""
-    out = np.zeros(len(values) + 1, dtype="float64" if values.dtype.kind == "f" else "int64")
+    """Running totals with a leading 0: ``out[i]`` sums ``values[:i]`` (counts in int32)."""
+    out = np.zeros(len(values) + 1, dtype="float64" if values.dtype.kind == "f" else "int32")
     np.cumsum(values, out=out[1:])
     return out
 
@@ -682,7 +682,8 @@ class _Sweep:
         t_stage = pipe * self.k1 + (stage + 1)
         t_fine = t_stage * self.n_bands + band
         order = np.argsort(landmark, kind="stable")
-        bounds = np.flatnonzero(np.r_[True, landmark[order][1:] != landmark[order][:-1], True])
+        bounds = np.flatnonzero(np.r_[True, landmark[order][1:] != landmark[order][:-1], True]) if m \
+            else np.zeros(0, dtype="int64")
         low, high = np.full(m, np.nan), np.full(m, np.nan)
         for a, b in itertools.pairwise(bounds):
             idx = order[a:b]
@@ -908,6 +909,7 @@ def estimate_open_deals(inputs: RiskInputs, model: RiskModel) -> tuple[pd.DataFr
     n_won, n_lost = x.n_won, x.n_lost
     fallback = n_won < model.min_closed or n_lost < model.min_closed
     notes = np.full(len(rows), "", dtype=object)
+    exact = False
     if fallback or not np.isfinite(x.win_share):
         est = _baseline_estimates(deals, rows, model, n_won, n_lost)
         landmark = np.full(len(rows), np.nan)
@@ -961,8 +963,7 @@ def estimate_open_deals(inputs: RiskInputs, model: RiskModel) -> tuple[pd.DataFr
         note=pd.array(notes.astype(str) if len(notes) else np.zeros(0, dtype=str), dtype="str"),
     )
     out.attrs.update(model=STAGE_BASELINE if fallback else "landmark", n_won=n_won, n_lost=n_lost,
-                     exact_landmarks=bool(not fallback and np.isfinite(x.win_share) and len(rows)
-                                          and exact))
+                     exact_landmarks=exact)
     return out, deals
 
 
