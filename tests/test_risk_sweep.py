@@ -91,6 +91,7 @@ def test_sweep_equals_the_per_deal_definition(case, grid, monkeypatch):
     names = {"horizon": "horizon_days"}
     table = sn.risk(data, as_of=at, min_closed=0, **{names.get(k, k): v for k, v in options.items()})
     ref = reference_risk(data, at, grid=grid, **options)
+    assert table.attrs["landmarks"] == ("grid" if grid else "exact")
     assert len(table) == len(ref) > 0
     compare(table, ref, at)
 
@@ -150,7 +151,7 @@ def test_fallback_to_the_stage_baseline_by_hand():
     # baseline stands in. X and C are in proposal; the closed deals that reached
     # proposal are A (won), B (lost), D (won), F (lost): 2/4. E never reached it.
     table = sn.risk(tiny(), as_of=T_TINY).set_index("opportunity_id")
-    assert table.attrs["model"] == "stage baseline"
+    assert table.attrs["model"] == "stage baseline" and table.attrs["landmarks"] == ""
     assert (table.attrs["n_won"], table.attrs["n_lost"]) == (2, 3)
     for deal in ("X", "C"):
         row = table.loc[deal]

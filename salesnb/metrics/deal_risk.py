@@ -1229,7 +1229,9 @@ def risk(
         when none). ``attrs`` holds ``as_of``, ``horizon_days``, ``win_share`` (won /
         closed by ``as_of``), ``size_band_edges``, ``prior_strength``, ``model``
         (``landmark``, or ``stage baseline`` below ``min_closed``), ``n_won`` and
-        ``n_lost`` (closed by ``as_of``) and ``notes``.
+        ``n_lost`` (closed by ``as_of``), ``landmarks`` (``exact``: each deal's own
+        age; ``grid``: ages rounded down to :func:`landmark_grid`; empty when the
+        model was not used) and ``notes``.
 
     Examples
     --------
@@ -1251,6 +1253,7 @@ def risk(
     inputs = _risk_inputs(data, at)
     table, deals = estimate_open_deals(inputs, model)
     attrs = dict(table.attrs)
+    table.attrs = {}
     table = _flag_frame(data, at, table, band, inputs.win_share)
     table = table.sort_values(["risk_level", "amount", "opportunity_id"],
                               ascending=[False, False, True], na_position="last",
@@ -1271,9 +1274,11 @@ def risk(
         notes.append(f"fewer than {model.min_closed} won and {model.min_closed} lost deals closed by "
                      f"as_of ({attrs['n_won']} won, {attrs['n_lost']} lost): the stage baseline "
                      "stands in for the model")
-    out.attrs.update(as_of=at, horizon_days=model.horizon, win_share=inputs.win_share,
-                     size_band_edges=deals.edges.tolist(),
-                     prior_strength=model.prior_strength, model=attrs["model"],
-                     n_won=attrs["n_won"], n_lost=attrs["n_lost"], notes=notes)
+    landmarks = "" if attrs["model"] == STAGE_BASELINE or not np.isfinite(inputs.win_share) else \
+        "exact" if attrs["exact_landmarks"] else "grid"
+    out.attrs = {"as_of": at, "horizon_days": model.horizon, "win_share": inputs.win_share,
+                 "size_band_edges": deals.edges.tolist(), "prior_strength": model.prior_strength,
+                 "model": attrs["model"], "n_won": attrs["n_won"], "n_lost": attrs["n_lost"],
+                 "landmarks": landmarks, "notes": notes}
     return out
 
