@@ -7,10 +7,16 @@ a fresh process: start-up and loading included).
 The data come from :func:`datasets.make_dataset` (rows shuffled, text untrimmed and in
 mixed case, ids unsorted). ``risk()`` is timed in-process after loading, at the moments
 given with ``--as-of`` (Jalali dates; ``end`` is the last event, where this generator
-has ~173,000 deals open among 1,000,000 — a harder case than the target's 50,000;
-1403-01-01 has ~53,500 open), best and median of ``--repeat`` runs. Peak memory is
-the process's max RSS after each stage.
+has ~173,000 deals open among 1,000,000; 1403-01-01 has ~53,500 open among the 124,000
+created by then), best and median of ``--repeat`` runs, wall and CPU time (the sweep
+is single-threaded: on a busy machine CPU time is the better guide to an idle one's
+wall time). Peak memory is the process's max RSS after each stage.
 
+``--open K`` builds the target's case exactly: a larger generated dataset of which
+randomly chosen open deals (with their history) are dropped until ``--n`` deals remain,
+``K`` of them open at the end (still shuffled, untrimmed, unsorted).
+
+    .venv/bin/python benchmarks/risk_speed.py --n 1000000 --open 50000 --keep /tmp/salesnb-bench
     .venv/bin/python benchmarks/risk_speed.py --n 1000000 --keep /tmp/salesnb-bench \\
         --as-of 1403-01-01 --as-of end --backtest 1403-06-01 1403-12-01 1404-04-01
 """
@@ -18,6 +24,7 @@ the process's max RSS after each stage.
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import statistics
 import subprocess
@@ -28,11 +35,42 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import numpy as np
 from datasets import make_dataset
 
 
 def _rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _with_open(folder: Path, *, n: int, n_open: int, seed: int) -> Path:
+    """Write (or reuse) ``n`` deals of which ``n_open`` are open: a thinned generated dataset."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    out = folder / f"n{n}-open{n_open}-s{seed}"
+    if (out / "opportunities.parquet").exists():
+        return out
+    # The generator leaves ~17 % open at the end: draw enough closed deals, then drop
+    # open ones at random.
+    source = make_dataset(folder / f"source-n{n}-open{n_open}-s{seed}",
+                          n=int((n - n_open) / 0.80) + n_open, seed=seed)
+    opps = pq.read_table(source / "opportunities.parquet")
+    hist = pq.read_table(source / "stage_history.parquet")
+    status = pc.utf8_lower(pc.utf8_trim_whitespace(opps.column("status"))).to_numpy(zero_copy_only=False)
+    is_open = np.flatnonzero(status == "open")
+    closed = np.flatnonzero(status != "open")
+    rng = np.random.default_rng(seed)
+    keep = np.sort(np.r_[rng.choice(closed, n - n_open, replace=False), rng.choice(is_open, n_open, replace=False)])
+    kept = opps.take(pa.array(keep))
+    ids = pc.utf8_trim_whitespace(kept.column("opportunity_id"))
+    in_kept = pc.is_in(pc.utf8_trim_whitespace(hist.column("opportunity_id")), value_set=ids)
+    out.mkdir(parents=True, exist_ok=True)
+    pq.write_table(kept, out / "opportunities.parquet")
+    pq.write_table(hist.filter(in_kept), out / "stage_history.parquet")
+    (out / "funnel.yml").write_text((source / "funnel.yml").read_text(encoding="utf-8"), encoding="utf-8")
+    return out
 
 
 def main() -> int:
@@ -43,11 +81,16 @@ def main() -> int:
     parser.add_argument("--as-of", action="append", dest="as_of", default=None,
                         help="a Jalali moment for risk(), or 'end' (repeatable)")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--open", type=int, dest="n_open",
+                        help="thin a larger generated dataset to --n deals with this many open at the end")
     parser.add_argument("--backtest", nargs="*", default=[], metavar="AS_OF",
                         help="time `salesnb backtest` at these moments (a fresh process)")
     args = parser.parse_args()
     folder = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="salesnb-risk-"))
-    make_dataset(folder, n=args.n, seed=args.seed)
+    if args.n_open:
+        folder = _with_open(folder, n=args.n, n_open=args.n_open, seed=args.seed)
+    else:
+        make_dataset(folder, n=args.n, seed=args.seed)
 
     import salesnb as sn
 
@@ -57,25 +100,32 @@ def main() -> int:
           f"max RSS {_rss_mib():,.0f} MiB", flush=True)
     for moment in args.as_of or ["end"]:
         as_of = data.span[1] if moment == "end" else moment
-        times = []
+        times, cpu = [], []
         for _ in range(args.repeat):
-            started = time.perf_counter()
+            started, started_cpu = time.perf_counter(), time.process_time()
             table = sn.risk(data, as_of=as_of)
             times.append(time.perf_counter() - started)
-        print(f"risk(as_of={moment}): {len(table):,} open deals, best {min(times):.2f} s, median "
-              f"{statistics.median(times):.2f} s ({args.repeat} runs), model {table.attrs['model']}, "
-              f"max RSS {_rss_mib():,.0f} MiB", flush=True)
+            cpu.append(time.process_time() - started_cpu)
+        print(f"risk(as_of={moment}): {len(table):,} open deals among {len(data.opportunities):,}, "
+              f"wall best {min(times):.2f} s, median {statistics.median(times):.2f} s; CPU best "
+              f"{min(cpu):.2f} s ({args.repeat} runs; load average {os.getloadavg()[0]:.1f}); model "
+              f"{table.attrs['model']}, landmarks {table.attrs['landmarks']}, max RSS {_rss_mib():,.0f} MiB",
+              flush=True)
     if args.backtest:
         command = [sys.executable, "-m", "salesnb", "backtest", str(folder), "--json"]
         for point in args.backtest:
             command += ["--as-of", point]
         started = time.perf_counter()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         wall = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        child_cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
         if done.returncode:
             print(done.stderr, file=sys.stderr)
             return done.returncode
-        print(f"salesnb backtest at {len(args.backtest)} points: {wall:.1f} s wall "
+        print(f"salesnb backtest at {len(args.backtest)} points: {wall:.1f} s wall, {child_cpu:.1f} s CPU, "
+              f"max RSS {after.ru_maxrss / 1024:,.0f} MiB, load average {os.getloadavg()[0]:.1f} "
               f"({' '.join(command[1:])})", flush=True)
     return 0
 

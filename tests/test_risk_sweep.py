@@ -110,6 +110,15 @@ def test_the_grid_changes_estimates_only_where_it_rounds():
     assert diff.max() < 0.15 and diff.mean() < 0.02
 
 
+def test_two_landmarks_at_a_time_give_the_same_table(monkeypatch):
+    # Large data runs two landmarks at a time in threads: the same numbers, in any order.
+    data, at = sample(), pd.Timestamp("2025-03-01", tz="Asia/Tehran")
+    monkeypatch.setattr(deal_risk, "EXACT_WORK", 0)
+    alone = sn.risk(data, as_of=at)
+    monkeypatch.setattr(deal_risk, "THREADS_FROM", 0)
+    pd.testing.assert_frame_equal(sn.risk(data, as_of=at), alone)
+
+
 def test_rows_in_any_order_give_the_same_estimates():
     # The old code reset the snapshot's index and looked up the current stage of other
     # deals whenever the rows were not sorted by creation (real exports are not).
