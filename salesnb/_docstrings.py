@@ -74,7 +74,8 @@ horizon_days : float, default 90
     "risk_model": """\
 size_bands : int, default 3
     Number of deal-size bands (amount quantiles) the estimate is stratified by;
-    1: no size stratification.
+    1: no size stratification (deals without an amount still form a band of their
+    own).
 prior_strength : float, default 20
     Pseudo-count of the shrinkage toward coarser comparable sets (in effective
     deals); 0: no pooling unless a set is empty.
