@@ -68,6 +68,29 @@ business_days : bool, default False
     "period_columns": """\
 With a ``period``, every row starts with ``period``, ``period_start`` and
 ``period_end``; a row for every period × group known at ``as_of``, zeros included.""",
+    "risk_horizon": """\
+horizon_days : float, default 90
+    Horizon of ``p_win_horizon``, in days.""",
+    "risk_model": """\
+size_bands : int, default 3
+    Number of deal-size bands (amount quantiles) the estimate is stratified by;
+    1: no size stratification (deals without an amount still form a band of their
+    own).
+prior_strength : float, default 20
+    Pseudo-count of the shrinkage toward coarser comparable sets (in effective
+    deals); 0: no pooling unless a set is empty.
+min_comparable : float, default 10
+    Fewest effective comparable deals at the deal's age before the age is lowered.
+min_at_risk : int, default 1
+    Each comparable set's curve is followed while at least this many of its deals
+    are still open; the share undecided then is extrapolated with ``π``. Raising it
+    steadies the tail but leans more on ``π`` (on the synthetic test data, where
+    late closings are mostly losses, 1 was the most accurate).""",
+    "risk_min_closed": """\
+min_closed : int, default 200
+    Fewest won and fewest lost deals closed by ``as_of`` for the model to be used;
+    below, the stage baseline (the won share of the closed deals that reached the
+    deal's stage) stands in for it, and the output says so. 0: always the model.""",
     "load_sample": """\
 >>> import salesnb as sn
 >>> data = sn.load(sn.sample_path())""",

@@ -141,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "(as_of + horizon) must be known in the data")
     p.add_argument("--horizon-days", type=float, default=90,
                    help="horizon of the scored probability, in days (default 90)")
+    p.add_argument("--min-closed", type=int, default=200,
+                   help="fewest won and fewest lost deals before a point for the model to be used; "
+                        "below, the stage baseline is scored instead (default 200; 0: always the model)")
     p.add_argument("--calendar", type=_choice("calendar", CALENDARS), metavar="{gregorian,jalali}",
                    help="calendar of the dates given (default: the dataset's calendar)")
     p.add_argument("--json", action="store_true", help="print a JSON list, one object per point")
@@ -375,7 +378,8 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SalesnbWarning)
         data = _load(args)
-    table = backtest(data, as_of=args.as_of, horizon_days=args.horizon_days, calendar=args.calendar)
+    table = backtest(data, as_of=args.as_of, horizon_days=args.horizon_days, min_closed=args.min_closed,
+                     calendar=args.calendar)
     records = backtest_records(table)
     if args.json:
         print(json.dumps(records, ensure_ascii=False, indent=2, allow_nan=False))
@@ -384,13 +388,26 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
         def num(key: str, rec: dict = rec) -> str:
             return "n/a" if rec[key] is None else f"{rec[key]:.4f}"
 
+        def line(label: str, metric: str, rec: dict = rec) -> str:
+            crm = f"  CRM probability {num(metric + '_crm')}" if rec["n_crm"] else ""
+            model = "model" if rec["model"] == "landmark" else f"model (= {rec['model']})"
+            return (f"  {label:<9} {model} {num(metric + '_model')}  stage baseline "
+                    f"{num(metric + '_baseline')}  stage+horizon {num(metric + '_stage_horizon')}  "
+                    f"stage×age {num(metric + '_stage_age')}{crm}")
+
         print(f"as_of {rec['as_of']}  horizon {rec['horizon_days']:g} d  (outcome at {rec['outcome_at']})")
         print(f"  open {rec['n_open']}, scored {rec['n_scored']} (not scored {rec['n_unscored']}): "
               f"won {rec['n_won']}, lost {rec['n_lost']}, still open {rec['n_still_open']}")
-        print(f"  Brier     model {num('brier_model')}  stage baseline {num('brier_baseline')}  "
-              f"stage+horizon {num('brier_stage_horizon')}")
-        print(f"  log-loss  model {num('log_loss_model')}  stage baseline {num('log_loss_baseline')}  "
-              f"stage+horizon {num('log_loss_stage_horizon')}")
+        if rec["note"]:
+            print(f"  note: {rec['note']}")
+        print(line("Brier", "brier"))
+        print(line("log-loss", "log_loss"))
+        print(line("AUC", "auc"))
+        if rec["n_crm"]:
+            print(f"  CRM probability ({rec['crm_scale']}) known for {rec['n_crm']} of {rec['n_scored']} "
+                  f"scored deals; on those the model's Brier is {num('brier_model_crm_deals')}")
+        elif rec["crm_scale"]:
+            print(f"  {rec['crm_scale']}")
         print("  calibration (deciles of the model's predictions): predicted -> observed (n)")
         for row in rec["calibration"]:
             print(f"    {row['bin']:>2}  {row['mean_predicted']:.3f} -> {row['observed']:.3f}  ({row['n']})")
