@@ -169,6 +169,8 @@ class SalesData:
         else:
             V.check_stage_column(engine, opps, stages=resolved.stages, won=resolved.won,
                                  lost=resolved.lost, source=opportunities.source)
+        V.check_pipelines(engine, opps, pipelines=resolved.pipelines, won=resolved.won, lost=resolved.lost,
+                          source=opportunities.source)
         if staged is not None and history is not None:
             hist = V.clean_history(engine, history, staged, opps, stages=resolved.stages,
                                    won=resolved.won, lost=resolved.lost)

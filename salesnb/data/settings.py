@@ -30,6 +30,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -39,7 +40,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 import yaml
 
 from salesnb._options import CALENDARS, WEEKDAYS, check_option
-from salesnb.exceptions import OptionError, SettingsError
+from salesnb.exceptions import OptionError, SalesnbWarning, SettingsError
 
 __all__ = ["DEFAULTS", "FunnelSettings", "load_settings", "merge_orders"]
 
@@ -174,6 +175,7 @@ class FunnelSettings:
                 fix="list only the open stages in 'stages'; outcomes are set by 'won' and 'lost'",
             )
         pipelines = _pipelines(values["pipelines"], (won, lost), source)
+        explicit_stages = bool(stages)
         if pipelines:
             if stages:
                 missing = sorted({s for order in pipelines.values() for s in order} - set(stages))
@@ -185,6 +187,21 @@ class FunnelSettings:
                             "pipelines' stages merged)")
             else:
                 stages = merge_orders(list(pipelines.values()))
+            disagree = {name: order for name, order in pipelines.items()
+                        if [st for st in stages if st in set(order)] != list(order)}
+            if disagree and explicit_stages:
+                name, order = next(iter(disagree.items()))
+                raise SettingsError(
+                    f"'stages' orders the stages of pipeline {name!r} differently ({' → '.join(order)} "
+                    f"in 'pipelines', {' → '.join(st for st in stages if st in set(order))} in 'stages')",
+                    source=source, fix="list each pipeline's stages in 'stages' in the pipeline's own order, "
+                                       "or leave 'stages' out")
+            if disagree:
+                names = ", ".join(repr(n) for n in disagree)
+                warnings.warn(
+                    f"{source}: the pipelines {names} order shared stages differently; one funnel order "
+                    f"is used for all ({' → '.join(stages)}): give the stages of different pipelines "
+                    "different names to keep each pipeline's order", SalesnbWarning, stacklevel=4)
         timezone = _timezone(values["timezone"], source)
         week_start = values["week_start"] or ("saturday" if calendar == "jalali" else "monday")
         week_start = _choice(str(week_start).lower(), WEEKDAYS, "week_start", source)

@@ -28,7 +28,7 @@ Extra columns are kept as they are.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -510,6 +510,52 @@ def check_stage_column(engine: Engine, opportunities: ir.Table, *, stages: Seque
         ids=[r["opportunity_id"] for r in first], values=[v["stage"] for v in vals], count=n,
         fix="add the stage to 'stages' in funnel.yml in its funnel position, or correct the value",
     )
+
+
+def check_pipelines(engine: Engine, opportunities: ir.Table, *, pipelines: Mapping[str, Sequence[str]],
+                    won: str, lost: str, source: str) -> None:
+    """Check the deals against ``pipelines`` (funnel.yml): a listed pipeline, a stage of it.
+
+    Only with configured pipelines and a ``pipeline`` column. A deal without a pipeline,
+    or whose stage is blank or an outcome, is never flagged (the outcome labels are
+    shared by every pipeline).
+
+    Raises
+    ------
+    DataSchemaError
+        Listing the deals whose pipeline is not configured and the deals at a stage that
+        is not one of their pipeline's, with the offending values.
+    """
+    import ibis
+
+    o = opportunities
+    if not pipelines or "pipeline" not in o.columns:
+        return
+    names = list(pipelines)
+    unknown = o.pipeline.notnull() & ~o.pipeline.isin(names)
+    allowed = ibis.cases(*[(o.pipeline == name, o.stage.isin([*stages, won, lost]))
+                           for name, stages in pipelines.items()], else_=True)
+    off = o.pipeline.notnull() & o.stage.notnull() & ~unknown & ~allowed
+    found = engine.one(o.aggregate(unknown=count_true(unknown), off=count_true(off)))
+    problems = []
+    for key, cond, rule, column, fix, shown in (
+        ("unknown", unknown, f"has pipelines that funnel.yml does not list ({', '.join(names)})", "pipeline",
+         "add each pipeline to 'pipelines' in funnel.yml with its stages in funnel order, or correct the value",
+         o.pipeline),
+        ("off", off, "has stages that are not stages of the deal's pipeline", "stage",
+         "add the stage to its pipeline under 'pipelines' in funnel.yml, or correct the value",
+         o.stage.concat(" (pipeline ", o.pipeline, ")")),
+    ):
+        n = int(found.get(key) or 0)
+        if not n:
+            continue
+        bad = o.filter(cond).mutate(_v=shown)
+        first = engine.rows(bad.select("_row", "opportunity_id").order_by("_row").limit(MAX_IDS_KEPT))
+        vals = engine.rows(bad.group_by("_v").aggregate(_first=bad._row.min()).order_by("_first").limit(6))
+        problems.append(Problem(rule, source, fix, column, tuple(r["opportunity_id"] for r in first),
+                                tuple(v["_v"] for v in vals), count=n))
+    if problems:
+        raise DataSchemaError.from_problems(problems)
 
 
 # --------------------------------------------------------------------------- history
