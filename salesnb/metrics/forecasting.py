@@ -1,0 +1,617 @@
+"""Period forecasts: will each salesperson and the team make the period? And how good
+have such forecasts been?
+
+:func:`forecast` forecasts the won amount and count of a period from a moment
+``as_of`` (inside the period, or before it):
+
+* **salesnb**: what was won so far plus, for every deal open at ``as_of``, the chance
+  that it is won before the period ends (the risk model, :func:`salesnb.risk`, with the
+  horizon from ``as_of`` to the end; for a period not yet started, the chance by the end
+  minus the chance by the start) times its amount. The 10–90 % interval comes from the
+  same deal-level chances, the deals taken as independent: for the count, the exact
+  Poisson-binomial distribution (:func:`poisson_binomial`); for the amount, a weighted
+  sum of Bernoulli outcomes whose distribution has no closed form, simulated
+  (:data:`DRAWS` draws from a generator seeded with :data:`SEED`, deals in source
+  order: the same data always give the same interval; :func:`simulate_sums`).
+* **stage_weighted**: the pipeline weighted by the stage's probability, what a CRM shows:
+  won so far plus each open deal's amount times the CRM's own ``probability`` when the
+  data has it, else the historical win share of the deal's stage (won ÷ closed among
+  the deals closed by ``as_of`` that reached it, won deals counting as having reached
+  every stage). Without ``expected_close_at`` every open deal counts, whatever its close
+  date; with it, those expected to close in the period.
+* **forecast_category** (when the data has ``forecast_category``): won so far plus the
+  amounts of the ``commit`` deals; ``best case`` adds those deals, ``pipeline`` the rest.
+
+:func:`forecast_backtest` replays the forecasts ``lead_days`` before the end of past
+periods, with what was known then, and scores them against what happened.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from salesnb._docstrings import fill_doc
+from salesnb.data.dataset import SalesData, Snapshot
+from salesnb.exceptions import WindowError
+from salesnb.metrics._tables import (
+    TOTAL,
+    all_groups,
+    canonical_by,
+    fetch,
+    group_column,
+    group_value,
+    micros,
+    ratio,
+    with_excluded,
+)
+from salesnb.metrics.deal_risk import risk
+from salesnb.metrics.quota import PeriodLike, TargetPeriod, resolve_target_period, won_so_far
+from salesnb.metrics.window import TimeLike
+
+__all__ = ["CATEGORIES", "DRAWS", "INTERVAL", "METHODS", "SEED", "count_quantiles", "forecast",
+           "forecast_backtest", "poisson_binomial", "simulate_sums", "sum_quantiles"]
+
+#: The interval's quantiles: 10 % and 90 % (an 80 % central interval).
+INTERVAL: tuple[float, float] = (0.1, 0.9)
+#: Draws of the amount simulation, and the seed of its generator.
+DRAWS = 10_000
+SEED = 16
+#: The CRM forecast categories, from the most to the least certain (cumulative).
+CATEGORIES: tuple[str, ...] = ("commit", "best case", "pipeline")
+#: The forecast methods, as :func:`forecast_backtest` names them.
+METHODS: tuple[str, ...] = ("salesnb", "stage_weighted", "forecast_category")
+#: Other spellings of the categories (after lower-casing; ``_`` and ``-`` read as spaces).
+_CATEGORY_NAMES = {"commit": "commit", "committed": "commit", "closed": "commit", "closed won": "commit",
+                   "best case": "best case", "bestcase": "best case", "upside": "best case",
+                   "pipeline": "pipeline", "omitted": "omitted", "omit": "omitted",
+                   "not forecasted": "omitted"}
+_TAIL = 1e-15  # probability mass trimmed from each tail of the Poisson-binomial
+
+
+# --------------------------------------------------------------------------- distributions
+def poisson_binomial(p: Sequence[float] | np.ndarray) -> tuple[np.ndarray, int]:
+    """Return the distribution of the number of successes of independent Bernoulli trials.
+
+    Exact up to the tails: the probability mass function is built one trial at a time
+    (a convolution with ``[1 - p, p]``), dropping at most 1e-15 of mass from either
+    end as it goes, so the work grows with the number of trials times the spread of
+    the distribution, not its square.
+
+    Parameters
+    ----------
+    p : array of float
+        Success probabilities, each in [0, 1].
+
+    Returns
+    -------
+    (ndarray, int)
+        The masses of ``offset, offset + 1, ...`` successes, and ``offset``.
+
+    Examples
+    --------
+    >>> pmf, offset = poisson_binomial([0.5, 0.5])
+    >>> offset, pmf.tolist()
+    (0, [0.25, 0.5, 0.25])
+    """
+    pmf = np.ones(1)
+    offset = 0
+    for q in np.asarray(p, dtype="float64"):
+        nxt = np.empty(len(pmf) + 1)
+        nxt[:-1] = pmf * (1.0 - q)
+        nxt[-1] = 0.0
+        nxt[1:] += pmf * q
+        lo = int(np.searchsorted(np.cumsum(nxt), _TAIL, side="right"))
+        hi = len(nxt) - int(np.searchsorted(np.cumsum(nxt[::-1]), _TAIL, side="right"))
+        lo = min(lo, hi - 1)
+        pmf, offset = nxt[lo:hi], offset + lo
+    return pmf, offset
+
+
+def count_quantiles(p: Sequence[float] | np.ndarray, qs: Sequence[float] = INTERVAL) -> list[int]:
+    """Return quantiles of the number of successes: for each ``q``, the smallest ``k`` with
+    ``P(X <= k) >= q`` (exact, from :func:`poisson_binomial`).
+
+    Examples
+    --------
+    >>> count_quantiles([0.5, 0.5], [0.1, 0.5, 0.9])
+    [0, 1, 2]
+    """
+    pmf, offset = poisson_binomial(p)
+    cdf = np.cumsum(pmf)
+    return [offset + int(min(np.searchsorted(cdf, q - 1e-12, side="left"), len(cdf) - 1)) for q in qs]
+
+
+def simulate_sums(p: np.ndarray, amounts: np.ndarray, codes: np.ndarray, groups: int, *,
+                  draws: int = DRAWS, seed: int = SEED, chunk: int = 256) -> np.ndarray:
+    """Simulate the sum of the amounts of the deals won, per group.
+
+    Each draw decides every deal independently (won with its probability); the deals
+    are taken in the order given, ``chunk`` at a time, from one generator seeded with
+    ``seed``: the same inputs give the same draws.
+
+    Parameters
+    ----------
+    p, amounts : ndarray
+        Per deal: the probability of winning and the amount (0 for none).
+    codes : ndarray of int
+        Per deal: its group, 0 to ``groups - 1``.
+    groups : int
+        Number of groups.
+    draws, seed, chunk : int
+        Draws, the generator's seed, deals decided per step.
+
+    Returns
+    -------
+    ndarray
+        Shape ``(draws, groups)``: the won amount of each group in each draw.
+
+    Examples
+    --------
+    >>> sims = simulate_sums(np.array([1.0, 0.0]), np.array([5.0, 7.0]), np.array([0, 0]), 1, draws=3)
+    >>> sims[:, 0].tolist()
+    [5.0, 5.0, 5.0]
+    """
+    rng = np.random.default_rng(seed)
+    out = np.zeros((draws, groups))
+    for lo in range(0, len(p), chunk):
+        hi = min(lo + chunk, len(p))
+        won = rng.random((draws, hi - lo)) < p[lo:hi]
+        values = won * amounts[lo:hi]
+        part = codes[lo:hi]
+        for g in np.unique(part):
+            out[:, g] += values[:, part == g].sum(axis=1)
+    return out
+
+
+def sum_quantiles(sims: np.ndarray, qs: Sequence[float] = INTERVAL) -> np.ndarray:
+    """Quantiles of simulated sums, per column: the smallest simulated value whose share of
+    draws at or below it reaches ``q`` (``inverted_cdf``: an outcome that can happen)."""
+    if not sims.size:
+        return np.zeros((len(qs), sims.shape[1] if sims.ndim == 2 else 0))
+    return np.quantile(sims, list(qs), axis=0, method="inverted_cdf")
+
+
+# --------------------------------------------------------------------------- inputs
+def _categories(values: pd.Series) -> pd.Series:
+    """The CRM's forecast categories, normalised (``commit``, ``best case``, ``pipeline``,
+    ``omitted``; ``(none)`` when empty, ``other`` when not one of them)."""
+    def norm(v: Any) -> str:
+        if not isinstance(v, str) or not v.strip():
+            return "(none)"
+        key = re.sub(r"[\s_\-]+", " ", v.strip().casefold())
+        return _CATEGORY_NAMES.get(key, "other")
+
+    return values.map(norm, na_action=None).astype("str")
+
+
+def _open_deals(snap: Snapshot, view: TargetPeriod, by: str | None) -> pd.DataFrame:
+    """The deals open at ``as_of`` in source order: group, amount, current stage position,
+    CRM probability and category when known, and whether they are in the period's pipeline."""
+    import ibis
+
+    o = snap.table
+    t = o.filter(snap.is_open(o))
+    cur = snap.current()
+    c = cur.select(_ck=cur.opp_key, _pos=cur.position)
+    j = t.left_join(c, t._row == c._ck)
+    if "expected_close_at" in o.columns:
+        x = j.expected_close_at
+        keep = x.notnull() & (x < micros(view.end))
+        if not view.started:
+            keep = keep & (x >= micros(view.start))
+        in_pipe = keep.fill_null(False)
+        no_close = x.isnull()
+    else:
+        in_pipe = ibis.literal(True)
+        no_close = ibis.literal(False)
+    extra = {name: j[name] for name in ("probability", "forecast_category") if name in o.columns}
+    q = j.select(_row=j._row, opportunity_id=j.opportunity_id, _g=group_value(j, by), amount=j.amount,
+                 _pos=j._pos, _in_pipe=in_pipe, _no_close=no_close, **extra)
+    frame = fetch(snap.data, q.order_by("_row"))
+    frame["amount"] = frame["amount"].astype("float64")
+    frame["_g"] = frame["_g"].astype("str")
+    return frame.reset_index(drop=True)
+
+
+def _stage_shares(snap: Snapshot) -> tuple[dict[int, float], float]:
+    """Won share of the deals closed by ``as_of`` that reached each open stage, and overall.
+
+    A closed deal reached the stages up to its deepest one entered by ``as_of`` (without
+    history: the stage in its ``stage`` column, else the first); a won deal reached every
+    stage, as in the funnel.
+    """
+    import ibis
+
+    def compute() -> tuple[dict[int, float], float]:
+        o = snap.table
+        t = o.filter(snap.closed_known(o) & o.status.isin(["won", "lost"]))
+        d = snap.deepest()
+        d = d.select(_dk=d.opp_key, _deep=d.deepest)
+        j = t.left_join(d, t._row == d._dk)
+        stages = list(snap.data.settings.stages)
+        by_column = ibis.cases(*[(j.stage == s, i) for i, s in enumerate(stages)],
+                               else_=ibis.null("int64")) if stages else ibis.null("int64")
+        pos = ibis.coalesce(j._deep, by_column, ibis.literal(0, "int64"))
+        counts = fetch(snap.data, j.group_by(status=j.status, pos=pos).aggregate(n=j.count()))
+        won = int(counts.loc[counts["status"] == "won", "n"].sum())
+        lost = counts[counts["status"] == "lost"]
+        overall = won / (won + int(lost["n"].sum())) if won + int(lost["n"].sum()) else np.nan
+        shares = {}
+        for i in range(len(stages)):
+            n = won + int(lost.loc[lost["pos"].astype("int64") >= i, "n"].sum())
+            shares[i] = won / n if n else overall
+        return shares, overall
+
+    return snap.derived("stage_shares", compute)  # type: ignore[no-any-return]
+
+
+def _model_probabilities(data: SalesData, view: TargetPeriod, ids: pd.Series) -> pd.Series:
+    """P(won in the period) of each open deal, from :func:`salesnb.risk` (NaN: no estimate)."""
+    if view.complete or not len(ids):
+        return pd.Series(0.0, index=ids.index)
+    snap = data.at(view.as_of)
+
+    def at_horizon(moment: pd.Timestamp) -> pd.Series:
+        days = (moment - view.as_of).total_seconds() / 86_400.0
+        table = snap.derived(("forecast_risk", micros(moment)),
+                             lambda: risk(data, as_of=view.as_of, horizon_days=days))
+        return table.set_index("opportunity_id")["p_win_horizon"].astype("float64")
+
+    p = at_horizon(view.end)
+    if not view.started:
+        p = (p - at_horizon(view.start).reindex(p.index)).clip(lower=0.0)
+    return pd.Series(p.reindex(ids.to_numpy()).to_numpy(), index=ids.index)
+
+
+# --------------------------------------------------------------------------- the forecast
+def _forecast(data: SalesData, view: TargetPeriod, by: str | None, draws: int,
+              seed: int) -> pd.DataFrame:
+    snap = data.at(view.as_of)
+    col = group_column(by)
+    groups = all_groups(snap, by)
+    won = won_so_far(snap, view, by).set_index(col) if groups else pd.DataFrame()
+    deals = _open_deals(snap, view, by)
+    groups = sorted(set(groups) | set(deals["_g"]))
+    code = {g: i for i, g in enumerate(groups)}
+    codes = deals["_g"].map(code).to_numpy(dtype="int64")
+    amount = deals["amount"].to_numpy(dtype="float64")
+    has_amount = ~np.isnan(amount)
+    value = np.where(has_amount, amount, 0.0)
+
+    p = _model_probabilities(data, view, deals["opportunity_id"]).to_numpy(dtype="float64")
+    no_p = np.isnan(p)
+    p = np.where(no_p, 0.0, p)
+    shares, overall = _stage_shares(snap)
+    stage_p = np.array([shares.get(int(s), overall) if pd.notna(s) else overall for s in deals["_pos"]],
+                       dtype="float64")
+    crm = deals["probability"].to_numpy(dtype="float64", na_value=np.nan) if "probability" in deals \
+        else np.full(len(deals), np.nan)
+    use_crm = ~np.isnan(crm)
+    weight = np.where(use_crm, crm, stage_p)
+    weight = np.where(np.isnan(weight), 0.0, weight)
+    in_pipe = deals["_in_pipe"].to_numpy(dtype=bool)
+    if view.complete:
+        weight = np.zeros(len(deals))
+    weighted = np.where(in_pipe, weight, 0.0)
+    category = _categories(deals["forecast_category"]) if "forecast_category" in deals else None
+
+    sims = simulate_sums(p, value, codes, len(groups), draws=draws, seed=seed) if len(deals) \
+        else np.zeros((1, len(groups)))
+    amount_q = sum_quantiles(sims)
+    rows = []
+    for g in groups:
+        m = codes == code[g]
+        base_amount = float(won["won_amount"].get(g, 0.0)) if len(won) else 0.0
+        base_count = int(won["won_count"].get(g, 0)) if len(won) else 0
+        lo_c, hi_c = count_quantiles(p[m]) if m.any() else (0, 0)
+        row: dict[str, Any] = {
+            col: g, "won_amount": base_amount, "won_count": base_count,
+            "open_count": int(m.sum()), "open_without_amount": int((m & ~has_amount).sum()),
+            "expected_amount": base_amount + float(np.sum(p[m] * value[m])),
+            "amount_low": base_amount + float(amount_q[0, code[g]]),
+            "amount_high": base_amount + float(amount_q[1, code[g]]),
+            "expected_count": base_count + float(np.sum(p[m])),
+            "count_low": base_count + lo_c, "count_high": base_count + hi_c,
+            "stage_weighted_amount": base_amount + float(np.sum(weighted[m] * value[m])),
+            "stage_weighted_count": base_count + float(np.sum(weighted[m])),
+        }
+        if category is not None:
+            cats = category.to_numpy(dtype=object)
+            amount_sum, count_sum = base_amount, base_count
+            for name in CATEGORIES:
+                chosen = m & in_pipe & (cats == name) & (not view.complete)
+                amount_sum += float(np.sum(value[chosen]))
+                count_sum += int(chosen.sum())
+                key = name.replace(" ", "_")
+                row[f"{key}_amount"], row[f"{key}_count"] = amount_sum, count_sum
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    if not len(out):
+        out = pd.DataFrame({col: pd.Series(dtype="str")})
+    tz = data.settings.timezone
+    lead = pd.DataFrame({"period": pd.Series([view.label] * len(out), dtype="str"),
+                         "period_start": pd.Series([view.start] * len(out), dtype=f"datetime64[ns, {tz}]"),
+                         "period_end": pd.Series([view.end] * len(out), dtype=f"datetime64[ns, {tz}]")})
+    out = pd.concat([lead, out.reset_index(drop=True)], axis=1)
+    out[col] = out[col].astype("str")
+    for c in ("won_count", "open_count", "open_without_amount", "count_low", "count_high"):
+        if c in out:
+            out[c] = out[c].astype("int64")
+
+    notes: list[str] = []
+    n_no_p = int((no_p & ~view.complete).sum()) if len(deals) else 0
+    if n_no_p:
+        notes.append(f"{n_no_p} open deal(s) have no win probability (no history to compare with) and add "
+                     "nothing to the salesnb forecast")
+    if not view.complete:
+        notes.append("the forecast covers the deals open at as_of: deals created later and won within the "
+                     "period are not foreseen")
+        if "expected_close_at" not in data.opportunity_table.columns:
+            notes.append("no expected close dates: the stage-weighted pipeline counts every open deal, "
+                         "whatever its close date")
+    no_close = int(deals["_no_close"].sum()) if len(deals) else 0
+    if no_close:
+        notes.append(f"{no_close} open deal(s) without an expected close date are left out of the "
+                     "stage-weighted and category forecasts")
+    other = int((category == "other").sum()) if category is not None else 0
+    if other:
+        notes.append(f"{other} open deal(s) have a forecast category other than commit, best case, "
+                     "pipeline or omitted and are left out of the category forecast")
+    out.attrs.update(as_of=view.as_of, label=view.label, horizon_days=view.days_left, draws=int(draws),
+                     seed=int(seed), interval=INTERVAL, notes=notes,
+                     probability_source={"crm": int((use_crm & in_pipe).sum()),
+                                         "stage_history": int((~use_crm & in_pipe).sum())},
+                     has_categories=category is not None)
+    return with_excluded(out, no_probability=n_no_p, open_without_amount=int((~has_amount).sum()),
+                         no_expected_close=no_close, category_other=other)
+
+
+def _check_draws(draws: int, seed: int) -> None:
+    if int(draws) != draws or draws < 100:
+        raise WindowError(f"`draws`={draws!r} is not an integer of at least 100",
+                          fix=f"give e.g. `draws`={DRAWS}")
+    if int(seed) != seed or seed < 0:
+        raise WindowError(f"`seed`={seed!r} is not a non-negative integer", fix=f"give e.g. `seed`={SEED}")
+
+
+@fill_doc
+def forecast(
+    data: SalesData,
+    *,
+    period: PeriodLike,
+    as_of: TimeLike = None,
+    by: str | None = "owner",
+    calendar: str | None = None,
+    draws: int = DRAWS,
+    seed: int = SEED,
+) -> pd.DataFrame:
+    """Forecast the won amount and count of a period, with a 10–90 % interval.
+
+    salesnb's forecast is what was won in the period by ``as_of`` plus, over the deals
+    open at ``as_of``, the chance of each being won before the period ends (from
+    :func:`~salesnb.risk`) times its amount. The interval treats the deals as
+    independent: exact (Poisson-binomial) for the count, simulated for the amount
+    (``draws`` draws, a fixed ``seed``). Beside it, the forecasts a CRM shows: the
+    stage-probability-weighted pipeline, and the CRM's forecast categories when the
+    data has ``forecast_category``. The module docstring gives the rules.
+
+    Parameters
+    ----------
+    {data}
+    period : str or (start, end)
+        The period: a label in ``calendar`` (``1404-08``, ``2025-Q4``...) or a
+        ``(start, end)`` pair.
+    as_of : str, date or Timestamp, optional
+        The moment the forecast is made, with what was known then; inside the period or
+        before it (default: its end or the last event in the data, whichever is first).
+    {by}
+    {calendar}
+    draws : int, default 10000
+        Draws of the amount simulation.
+    seed : int, default 16
+        Seed of the simulation's random generator.
+
+    Returns
+    -------
+    DataFrame
+        One row per group: ``period``, ``period_start``, ``period_end``, the group
+        column, ``won_amount`` and ``won_count`` (won by ``as_of``), ``open_count``,
+        ``open_without_amount``, ``expected_amount``, ``amount_low``, ``amount_high``,
+        ``expected_count``, ``count_low``, ``count_high`` (the 10 % and 90 % quantiles),
+        ``stage_weighted_amount``, ``stage_weighted_count``, and with categories
+        ``commit_amount``, ``best_case_amount``, ``pipeline_amount`` (cumulative) and
+        their ``_count``. ``attrs``: ``as_of``, ``horizon_days``, ``draws``, ``seed``,
+        ``notes``, ``probability_source`` (deals weighted by the CRM's probability or by
+        the stage's history), ``excluded``.
+
+    Examples
+    --------
+    {load_sample}
+    >>> f = sn.forecast(data, period="1404-08", as_of="1404-08-01", by=None)
+    >>> row = f.iloc[0]
+    >>> bool(row["amount_low"] <= row["expected_amount"] <= row["amount_high"])
+    True
+    >>> bool(row["count_low"] <= row["expected_count"] <= row["count_high"])
+    True
+    """
+    _check_draws(draws, seed)
+    view = resolve_target_period(data, period, as_of, calendar)
+    return _forecast(data, view, canonical_by(data, by), int(draws), int(seed))
+
+
+# --------------------------------------------------------------------------- backtest
+def _method_rows(fc: pd.Series, has_categories: bool) -> list[dict[str, Any]]:
+    rows = [{"method": "salesnb", "forecast_amount": fc["expected_amount"],
+             "forecast_count": fc["expected_count"], "amount_low": fc["amount_low"],
+             "amount_high": fc["amount_high"], "count_low": float(fc["count_low"]),
+             "count_high": float(fc["count_high"])},
+            {"method": "stage_weighted", "forecast_amount": fc["stage_weighted_amount"],
+             "forecast_count": fc["stage_weighted_count"]}]
+    if has_categories:
+        rows.append({"method": "forecast_category", "forecast_amount": fc["commit_amount"],
+                     "forecast_count": float(fc["commit_count"]), "amount_low": fc["commit_amount"],
+                     "amount_high": fc["best_case_amount"], "count_low": float(fc["commit_count"]),
+                     "count_high": float(fc["best_case_count"])})
+    return rows
+
+
+@fill_doc
+def forecast_backtest(
+    data: SalesData,
+    *,
+    periods: Sequence[PeriodLike] | str,
+    lead_days: float,
+    by: str | None = None,
+    calendar: str | None = None,
+    draws: int = DRAWS,
+    seed: int = SEED,
+) -> pd.DataFrame:
+    """Score period forecasts made ``lead_days`` before each period's end against what happened.
+
+    For each past period, every forecast of :func:`forecast` — salesnb's, the
+    stage-weighted pipeline's and, when the data has categories, the commit forecast
+    (its range: commit to best case) — is made at ``end - lead_days`` with what was
+    known then, and compared with the won amount and count of the period as known at
+    its end. A period whose end is after the last event in the data is refused: its
+    outcome is not known yet.
+
+    Parameters
+    ----------
+    {data}
+    periods : sequence of str or (start, end)
+        The periods (labels in ``calendar``, or pairs).
+    lead_days : float
+        How long before each period's end the forecast is made, in days (more than the
+        period's length: before it starts).
+    by : {"owner", "team", ...} or None, default None
+        Score per group (None: the team total).
+    {calendar}
+    draws : int, default 10000
+    seed : int, default 16
+        The amount simulation, as in :func:`forecast`.
+
+    Returns
+    -------
+    DataFrame
+        One row per period (× group) × method: ``period``, ``period_start``,
+        ``period_end``, ``as_of``, (the group column,) ``method`` (``salesnb``,
+        ``stage_weighted``, ``forecast_category``), ``forecast_amount``,
+        ``forecast_count``, ``amount_low``, ``amount_high``, ``count_low``,
+        ``count_high`` (the 10–90 % interval; NaN for the stage-weighted pipeline),
+        ``actual_amount``, ``actual_count``, ``error_amount`` (forecast − actual),
+        ``abs_error_amount``, ``rel_error_amount`` (÷ actual), the same for the count,
+        ``inside_amount`` and ``inside_count`` (the actual within the interval; missing
+        without one). ``attrs["summary"]``: per method ``periods``, ``mae_amount``,
+        ``mae_count``, ``mean_rel_error_amount``, ``coverage`` (share of rows whose
+        actual amount fell inside the interval) and ``coverage_count``.
+
+    Raises
+    ------
+    WindowError
+        A period ends after the last event in the data, ``lead_days`` is negative, or no
+        period is given.
+
+    Examples
+    --------
+    {load_sample}
+    >>> bt = sn.forecast_backtest(data, periods=["1404-05", "1404-06"], lead_days=30)
+    >>> bt[["period", "method"]].values.tolist()
+    [['1404-05', 'salesnb'], ['1404-05', 'stage_weighted'], ['1404-06', 'salesnb'], ['1404-06', 'stage_weighted']]
+    >>> s = bt.attrs["summary"].set_index("method")
+    >>> bool(s.loc["salesnb", "mae_amount"] < s.loc["stage_weighted", "mae_amount"])
+    True
+    """
+    _check_draws(draws, seed)
+    chosen = [periods] if isinstance(periods, str) else list(periods)
+    if not chosen:
+        raise WindowError("no period given", fix="give one or more past periods, e.g. ['1404-05', '1404-06']")
+    if not np.isfinite(lead_days) or lead_days < 0:
+        raise WindowError(f"`lead_days`={lead_days!r} is not a number of days >= 0", fix="give e.g. 30")
+    by = canonical_by(data, by)
+    col = group_column(by)
+    last = data.span[1]
+    lead = pd.Timedelta(days=float(lead_days))
+    rows: list[dict[str, Any]] = []
+    has_categories = "forecast_category" in data.opportunity_table.columns
+    for p in chosen:
+        outcome = resolve_target_period(data, p, None, calendar)
+        if outcome.end > last:
+            raise WindowError(
+                f"`periods`: {outcome.label} ends {outcome.end.isoformat()}, after the last event in the "
+                f"data ({last.isoformat()}): its outcome is not known yet",
+                fix="give periods that ended by the last event")
+        outcome = TargetPeriod(outcome.label, outcome.start, outcome.end, outcome.end, outcome.calendar)
+        actual = won_so_far(data.at(outcome.end), outcome, by).set_index(col)
+        view = TargetPeriod(outcome.label, outcome.start, outcome.end, outcome.end - lead, outcome.calendar)
+        fc = _forecast(data, view, by, int(draws), int(seed))
+        for _, f in fc.iterrows():
+            g = f[col]
+            a_amount = float(actual["won_amount"].get(g, 0.0)) if len(actual) else 0.0
+            a_count = float(actual["won_count"].get(g, 0)) if len(actual) else 0.0
+            for m in _method_rows(f, has_categories):
+                rows.append({"period": outcome.label, "period_start": outcome.start,
+                             "period_end": outcome.end, "as_of": view.as_of,
+                             **({col: g} if by is not None else {}),
+                             **m, "actual_amount": a_amount, "actual_count": a_count})
+    out = pd.DataFrame(rows)
+    for c in ("amount_low", "amount_high", "count_low", "count_high"):
+        if c not in out:
+            out[c] = np.nan
+    out = out.astype({c: "float64" for c in ("forecast_amount", "forecast_count", "amount_low", "amount_high",
+                                              "count_low", "count_high", "actual_amount", "actual_count")})
+    for kind in ("amount", "count"):
+        err = out[f"forecast_{kind}"] - out[f"actual_{kind}"]
+        out[f"error_{kind}"] = err
+        out[f"abs_error_{kind}"] = err.abs()
+        out[f"rel_error_{kind}"] = ratio(err.abs(), out[f"actual_{kind}"])
+        known = out[f"{kind}_low"].notna()
+        inside = (out[f"{kind}_low"] <= out[f"actual_{kind}"]) & (out[f"actual_{kind}"] <= out[f"{kind}_high"])
+        out[f"inside_{kind}"] = pd.array(np.where(known, inside, None), dtype="boolean")
+    lead_cols = ["period", "period_start", "period_end", "as_of", *([col] if by is not None else []), "method"]
+    out = out[[*lead_cols, "forecast_amount", "forecast_count", "amount_low", "amount_high", "count_low",
+               "count_high", "actual_amount", "actual_count", "error_amount", "abs_error_amount",
+               "rel_error_amount", "error_count", "abs_error_count", "rel_error_count", "inside_amount",
+               "inside_count"]]
+    summary = []
+    for method in METHODS:
+        part = out[out["method"] == method]
+        if not len(part):
+            continue
+        inside_a, inside_c = part["inside_amount"].dropna(), part["inside_count"].dropna()
+        summary.append({"method": method, "periods": int(part["period"].nunique()),
+                        "mae_amount": float(part["abs_error_amount"].mean()),
+                        "mae_count": float(part["abs_error_count"].mean()),
+                        "mean_rel_error_amount": float(part["rel_error_amount"].mean()),
+                        "coverage": float(inside_a.astype(bool).mean()) if len(inside_a) else np.nan,
+                        "coverage_count": float(inside_c.astype(bool).mean()) if len(inside_c) else np.nan})
+    out.attrs.update(summary=pd.DataFrame(summary), lead_days=float(lead_days), draws=int(draws),
+                     seed=int(seed))
+    return out
+
+
+def backtest_document(table: pd.DataFrame, periods: Sequence[str]) -> dict[str, Any]:
+    """The ``salesnb forecast --backtest --json`` document of a :func:`forecast_backtest` table:
+    ``lead_days``, ``periods`` (the labels) and per method its mean absolute errors (and, for
+    salesnb, the coverage of its interval). Undefined numbers are None."""
+    def num(value: Any) -> float | None:
+        return float(value) if value is not None and np.isfinite(value) else None
+
+    summary = table.attrs["summary"].set_index("method")
+    methods: dict[str, dict[str, float | None]] = {}
+    for method in METHODS:
+        if method not in summary.index:
+            continue
+        row = summary.loc[method]
+        entry = {"mae_amount": num(row["mae_amount"]), "mae_count": num(row["mae_count"])}
+        if method == "salesnb":
+            entry["coverage"] = num(row["coverage"])
+        methods[method] = entry
+    lead = float(table.attrs["lead_days"])
+    return {"lead_days": int(lead) if lead.is_integer() else lead, "periods": list(periods), "methods": methods}
+
+
