@@ -526,7 +526,7 @@ def _backtest_text(table: object, data: SalesData) -> str:
             lines.append(f"  {row.method:<17} {format_amount(row.forecast_amount, cur, unit)}{interval}; "
                          f"{row.forecast_count:.1f} deals")
     lines.append("summary (mean absolute error):")
-    for row in table.attrs["summary"].itertuples(index=False):
+    for row in pd.DataFrame(table.attrs["summary"]).itertuples(index=False):
         cov = "" if pd.isna(row.coverage) else f", interval coverage {100 * row.coverage:.0f}%"
         lines.append(f"  {row.method:<17} {format_amount(row.mae_amount, cur, unit)}; {row.mae_count:.1f} deals{cov}")
     return "\n".join(lines)

@@ -54,6 +54,7 @@ from salesnb.metrics.quota import PeriodLike, TargetPeriod, resolve_target_perio
 from salesnb.metrics.window import TimeLike
 
 __all__ = ["CATEGORIES", "DRAWS", "INTERVAL", "METHODS", "SEED", "count_quantiles", "forecast",
+           "forecast_fan",
            "forecast_backtest", "poisson_binomial", "simulate_sums", "sum_quantiles"]
 
 #: The interval's quantiles: 10 % and 90 % (an 80 % central interval).
@@ -506,9 +507,10 @@ def forecast_backtest(
         ``actual_amount``, ``actual_count``, ``error_amount`` (forecast − actual),
         ``abs_error_amount``, ``rel_error_amount`` (÷ actual), the same for the count,
         ``inside_amount`` and ``inside_count`` (the actual within the interval; missing
-        without one). ``attrs["summary"]``: per method ``periods``, ``mae_amount``,
-        ``mae_count``, ``mean_rel_error_amount``, ``coverage`` (share of rows whose
-        actual amount fell inside the interval) and ``coverage_count``.
+        without one). ``attrs["summary"]``: one record per method (``pd.DataFrame(...)``
+        makes it a table): ``method``, ``periods``, ``mae_amount``, ``mae_count``,
+        ``mean_rel_error_amount``, ``coverage`` (share of rows whose actual amount fell
+        inside the interval) and ``coverage_count``.
 
     Raises
     ------
@@ -519,10 +521,11 @@ def forecast_backtest(
     Examples
     --------
     {load_sample}
+    >>> import pandas as pd
     >>> bt = sn.forecast_backtest(data, periods=["1404-05", "1404-06"], lead_days=30)
     >>> bt[["period", "method"]].values.tolist()
     [['1404-05', 'salesnb'], ['1404-05', 'stage_weighted'], ['1404-06', 'salesnb'], ['1404-06', 'stage_weighted']]
-    >>> s = bt.attrs["summary"].set_index("method")
+    >>> s = pd.DataFrame(bt.attrs["summary"]).set_index("method")
     >>> bool(s.loc["salesnb", "mae_amount"] < s.loc["stage_weighted", "mae_amount"])
     True
     """
@@ -589,8 +592,7 @@ def forecast_backtest(
                         "mean_rel_error_amount": float(part["rel_error_amount"].mean()),
                         "coverage": float(inside_a.astype(bool).mean()) if len(inside_a) else np.nan,
                         "coverage_count": float(inside_c.astype(bool).mean()) if len(inside_c) else np.nan})
-    out.attrs.update(summary=pd.DataFrame(summary), lead_days=float(lead_days), draws=int(draws),
-                     seed=int(seed))
+    out.attrs.update(summary=summary, lead_days=float(lead_days), draws=int(draws), seed=int(seed))
     return out
 
 
@@ -601,7 +603,7 @@ def backtest_document(table: pd.DataFrame, periods: Sequence[str]) -> dict[str, 
     def num(value: Any) -> float | None:
         return float(value) if value is not None and np.isfinite(value) else None
 
-    summary = table.attrs["summary"].set_index("method")
+    summary = pd.DataFrame(table.attrs["summary"]).set_index("method")
     methods: dict[str, dict[str, float | None]] = {}
     for method in METHODS:
         if method not in summary.index:
@@ -615,3 +617,112 @@ def backtest_document(table: pd.DataFrame, periods: Sequence[str]) -> dict[str, 
     return {"lead_days": int(lead) if lead.is_integer() else lead, "periods": list(periods), "methods": methods}
 
 
+
+
+# --------------------------------------------------------------------------- the fan
+def forecast_fan(
+    data: SalesData,
+    *,
+    period: PeriodLike,
+    as_of: TimeLike = None,
+    targets: Any = None,
+    calendar: str | None = None,
+    steps: int = 3,
+    draws: int = DRAWS,
+    seed: int = SEED,
+) -> pd.DataFrame:
+    """The team's won amount through a period: what was won by each day up to ``as_of``,
+    salesnb's forecast of the amount won by ``steps`` later moments (the fan: expected,
+    10 % and 90 %), and the target's pace by business days.
+
+    Each forecast point is :func:`forecast` of the part of the period up to that moment
+    (one risk estimate per point).
+
+    Parameters
+    ----------
+    data : SalesData
+        The dataset.
+    period : str or (start, end)
+        The period, as in :func:`forecast`.
+    as_of : str, date or Timestamp, optional
+        The moment of the forecast (as in :func:`forecast`).
+    targets : Targets, DataFrame, str or Path, optional
+        The targets (default: the dataset's own); without any, no pace.
+    calendar : {"gregorian", "jalali"}, optional
+        Calendar of the label and date strings.
+    steps : int, default 3
+        Forecast points between ``as_of`` and the end.
+    draws, seed : int
+        The amount simulation, as in :func:`forecast`.
+
+    Returns
+    -------
+    DataFrame
+        One row per local midnight of the period, its end and ``as_of``, in time order:
+        ``at``, ``actual`` (won by then; NaN after ``as_of``), ``expected``, ``low``,
+        ``high`` (at ``as_of`` and the forecast points; NaN elsewhere), ``pace`` (the
+        target times the share of business days elapsed; NaN without a target).
+        ``attrs``: ``label``, ``start``, ``end``, ``as_of``, ``target``.
+
+    Examples
+    --------
+    >>> import salesnb as sn
+    >>> fan = forecast_fan(sn.load(sn.sample_path()), period="1404-08", as_of="1404-08-15", steps=1)
+    >>> fan.dropna(subset=["expected"])["expected"].is_monotonic_increasing
+    True
+    """
+    from salesnb.metrics.quota import _resolve_targets, business_days, targets_for
+
+    _check_draws(draws, seed)
+    view = resolve_target_period(data, period, as_of, calendar)
+    tz = data.settings.timezone
+    days = pd.date_range(view.start.tz_localize(None), view.end.tz_localize(None), freq="D")
+    moments = [pd.Timestamp(d).tz_localize(tz, nonexistent="shift_forward", ambiguous=True) for d in days]
+    moments = sorted({*moments, view.start, view.end, min(max(view.as_of, view.start), view.end)})
+    snap = data.at(view.as_of)
+    from salesnb.metrics._tables import closed_frame
+
+    closed = closed_frame(snap, view.window)
+    won = closed[closed["status_asof"] == "won"]
+    times = won["closed_asof"].dt.as_unit("ns").astype("int64").to_numpy()
+    amounts = won["amount"].fillna(0.0).to_numpy(dtype="float64")
+    order = np.argsort(times, kind="stable")
+    times, cumulative = times[order], np.cumsum(amounts[order])
+    target = np.nan
+    try:
+        found = _resolve_targets(data, targets, view.calendar)
+        target = targets_for(data, found, view, None, "won_amount")[0].get(TOTAL, np.nan)
+    except WindowError:
+        pass
+    whole = business_days(data, view.start, view.end)
+    rows = []
+    for at in moments:
+        seen = at <= view.as_of
+        i = int(np.searchsorted(times, at.value, side="right")) if len(times) else 0
+        actual = float(cumulative[i - 1]) if seen and i > 0 else (0.0 if seen else np.nan)
+        share = business_days(data, view.start, at) / whole if whole > 0 else \
+            (at - view.start).total_seconds() / (view.end - view.start).total_seconds()
+        rows.append({"at": at, "actual": actual, "expected": np.nan, "low": np.nan, "high": np.nan,
+                     "pace": target * share})
+    out = pd.DataFrame(rows)
+    origin = min(max(view.as_of, view.start), view.end)
+    base = float(out.loc[out["at"] == origin, "actual"].iloc[0]) if (out["at"] == origin).any() else 0.0
+    out.loc[out["at"] == origin, ["expected", "low", "high"]] = base
+    if not view.complete:
+        span = view.end - origin
+        for k in range(1, int(steps) + 1):
+            at = origin + span * (k / int(steps))
+            part = TargetPeriod(view.label, view.start, at, view.as_of, view.calendar)
+            f = _forecast(data, part, None, draws, seed).iloc[0]
+            point = {"at": at, "actual": np.nan, "expected": f["expected_amount"], "low": f["amount_low"],
+                     "high": f["amount_high"],
+                     "pace": target * (business_days(data, view.start, at) / whole if whole > 0 else
+                                       (at - view.start).total_seconds()
+                                       / (view.end - view.start).total_seconds())}
+            out = out[out["at"] != at]
+            out = pd.concat([out, pd.DataFrame([point])], ignore_index=True)
+    out = out.sort_values("at", kind="stable", ignore_index=True)
+    out["at"] = pd.to_datetime(out["at"], utc=True).dt.tz_convert(tz)
+    out.attrs.update(label=view.label, start=view.start, end=view.end, as_of=view.as_of,
+                     target=float(target))
+    return out
