@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -62,6 +63,8 @@ INTERVAL: tuple[float, float] = (0.1, 0.9)
 #: Draws of the amount simulation, and the seed of its generator.
 DRAWS = 10_000
 SEED = 16
+#: How many past stretches of time estimate the deals not created yet (at most).
+NEW_DEAL_WINDOWS = 6
 #: The CRM forecast categories, from the most to the least certain (cumulative).
 CATEGORIES: tuple[str, ...] = ("commit", "best case", "pipeline")
 #: The forecast methods, as :func:`forecast_backtest` names them.
@@ -113,9 +116,23 @@ def poisson_binomial(p: Sequence[float] | np.ndarray) -> tuple[np.ndarray, int]:
     return pmf, offset
 
 
-def count_quantiles(p: Sequence[float] | np.ndarray, qs: Sequence[float] = INTERVAL) -> list[int]:
+def poisson_pmf(rate: float) -> np.ndarray:
+    """The Poisson distribution of mean ``rate`` on 0, 1, ... up to where at most 1e-15 is left."""
+    if rate <= 0:
+        return np.ones(1)
+    from scipy.stats import poisson
+
+    top = int(poisson.isf(_TAIL, rate)) + 1
+    return np.asarray(poisson.pmf(np.arange(top + 1), rate), dtype="float64")
+
+
+def count_quantiles(p: Sequence[float] | np.ndarray, qs: Sequence[float] = INTERVAL, *,
+                    extra_rate: float = 0.0) -> list[int]:
     """Return quantiles of the number of successes: for each ``q``, the smallest ``k`` with
     ``P(X <= k) >= q`` (exact, from :func:`poisson_binomial`).
+
+    ``extra_rate`` adds an independent Poisson count of that mean (the deals not created
+    yet), convolved exactly.
 
     Examples
     --------
@@ -123,6 +140,8 @@ def count_quantiles(p: Sequence[float] | np.ndarray, qs: Sequence[float] = INTER
     [0, 1, 2]
     """
     pmf, offset = poisson_binomial(p)
+    if extra_rate > 0:
+        pmf = np.convolve(pmf, poisson_pmf(extra_rate))
     cdf = np.cumsum(pmf)
     return [offset + int(min(np.searchsorted(cdf, q - 1e-12, side="left"), len(cdf) - 1)) for q in qs]
 
@@ -251,6 +270,70 @@ def _stage_shares(snap: Snapshot) -> tuple[dict[int, float], float]:
     return snap.derived("stage_shares", compute)  # type: ignore[no-any-return]
 
 
+@dataclass(frozen=True)
+class _NewDeals:
+    """Deals not created yet at ``as_of`` that will be won within the period, estimated from
+    the same stretch of time in the past: per group the expected number (``rate``) and the
+    amounts of the past deals it is drawn from (``pool``)."""
+
+    rate: dict[str, float]
+    pool: dict[str, np.ndarray]
+    windows: int
+
+
+def _new_deals(snap: Snapshot, view: TargetPeriod, by: str | None) -> _NewDeals:
+    """Count, in up to :data:`NEW_DEAL_WINDOWS` past stretches as long as ``as_of`` → end
+    (ending at ``as_of``, one after the other, within the data), the deals created after a
+    stretch began and won within the same part of it as the period (as known at ``as_of``)."""
+    if view.complete:
+        return _NewDeals({}, {}, 0)
+    at = view.as_of
+    offset = max(view.start - at, pd.Timedelta(0))
+    length = view.end - at
+    first = snap.data.span[0]
+    refs = [at - k * length for k in range(1, NEW_DEAL_WINDOWS + 1) if at - k * length >= first]
+    if not refs:
+        return _NewDeals({}, {}, 0)
+    earliest = min(refs)
+    o = snap.table
+    t = o.filter(snap.closed_known(o) & (o.status == "won") & (o.created_at > micros(earliest))
+                 & (o.closed_at >= micros(earliest + offset)))
+    frame = fetch(snap.data, t.select(_row=t._row, _c=t.created_at, _k=t.closed_at, amount=t.amount,
+                                      _g=group_value(t, by)).order_by("_row"))
+    if not len(frame):
+        return _NewDeals({}, {}, len(refs))
+    created = frame["_c"].to_numpy(dtype="int64")  # microseconds, as the engine holds instants
+    closed = frame["_k"].to_numpy(dtype="int64")
+    amount = frame["amount"].astype("float64").fillna(0.0).to_numpy()
+    groups = frame["_g"].astype("str").to_numpy(dtype=object)
+    counts: dict[str, int] = {}
+    pool: dict[str, list[float]] = {}
+    for ref in refs:
+        lo, a, b = micros(ref), micros(ref + offset), micros(ref + length)
+        hit = (created > lo) & (closed >= a) & (closed < b)
+        for g, v in zip(groups[hit], amount[hit], strict=True):
+            counts[g] = counts.get(g, 0) + 1
+            pool.setdefault(g, []).append(float(v))
+    n = len(refs)
+    return _NewDeals({g: c / n for g, c in counts.items()},
+                     {g: np.asarray(v, dtype="float64") for g, v in pool.items()}, n)
+
+
+def _simulate_new(new: _NewDeals, groups: list[str], draws: int, seed: int) -> np.ndarray:
+    """Simulated won amounts of the deals not created yet, per group: a Poisson number of
+    deals, each amount drawn from the group's past ones (a generator of its own, seeded)."""
+    rng = np.random.default_rng([seed, 1])
+    out = np.zeros((draws, len(groups)))
+    for i, g in enumerate(groups):
+        rate, pool = new.rate.get(g, 0.0), new.pool.get(g)
+        if rate <= 0 or pool is None or not len(pool):
+            continue
+        n = rng.poisson(rate, size=draws)
+        picks = pool[rng.integers(0, len(pool), size=int(n.sum()))]
+        out[:, i] = np.bincount(np.repeat(np.arange(draws), n), weights=picks, minlength=draws)
+    return out
+
+
 def _model_probabilities(data: SalesData, view: TargetPeriod, ids: pd.Series) -> pd.Series:
     """P(won in the period) of each open deal, from :func:`salesnb.risk` (NaN: no estimate)."""
     if view.complete or not len(ids):
@@ -271,15 +354,12 @@ def _model_probabilities(data: SalesData, view: TargetPeriod, ids: pd.Series) ->
 
 # --------------------------------------------------------------------------- the forecast
 def _forecast(data: SalesData, view: TargetPeriod, by: str | None, draws: int,
-              seed: int) -> pd.DataFrame:
+              seed: int, new_deals: bool = True) -> pd.DataFrame:
     snap = data.at(view.as_of)
     col = group_column(by)
     groups = all_groups(snap, by)
     won = won_so_far(snap, view, by).set_index(col) if groups else pd.DataFrame()
     deals = _open_deals(snap, view, by)
-    groups = sorted(set(groups) | set(deals["_g"]))
-    code = {g: i for i, g in enumerate(groups)}
-    codes = deals["_g"].map(code).to_numpy(dtype="int64")
     amount = deals["amount"].to_numpy(dtype="float64")
     has_amount = ~np.isnan(amount)
     value = np.where(has_amount, amount, 0.0)
@@ -301,23 +381,32 @@ def _forecast(data: SalesData, view: TargetPeriod, by: str | None, draws: int,
     weighted = np.where(in_pipe, weight, 0.0)
     category = _categories(deals["forecast_category"]) if "forecast_category" in deals else None
 
+    new = _new_deals(snap, view, by) if new_deals else _NewDeals({}, {}, 0)
+    groups = sorted(set(groups) | set(deals["_g"]) | set(new.rate))
+    code = {g: i for i, g in enumerate(groups)}
+    codes = deals["_g"].map(code).to_numpy(dtype="int64")
     sims = simulate_sums(p, value, codes, len(groups), draws=draws, seed=seed) if len(deals) \
-        else np.zeros((1, len(groups)))
+        else np.zeros((draws, len(groups)))
+    if new.rate:
+        sims = sims + _simulate_new(new, groups, draws, seed)
     amount_q = sum_quantiles(sims)
     rows = []
     for g in groups:
         m = codes == code[g]
         base_amount = float(won["won_amount"].get(g, 0.0)) if len(won) else 0.0
         base_count = int(won["won_count"].get(g, 0)) if len(won) else 0
-        lo_c, hi_c = count_quantiles(p[m]) if m.any() else (0, 0)
+        rate = new.rate.get(g, 0.0)
+        new_amount = float(np.sum(new.pool[g])) / new.windows if rate > 0 else 0.0
+        lo_c, hi_c = count_quantiles(p[m], extra_rate=rate)
         row: dict[str, Any] = {
             col: g, "won_amount": base_amount, "won_count": base_count,
             "open_count": int(m.sum()), "open_without_amount": int((m & ~has_amount).sum()),
-            "expected_amount": base_amount + float(np.sum(p[m] * value[m])),
+            "expected_amount": base_amount + float(np.sum(p[m] * value[m])) + new_amount,
             "amount_low": base_amount + float(amount_q[0, code[g]]),
             "amount_high": base_amount + float(amount_q[1, code[g]]),
-            "expected_count": base_count + float(np.sum(p[m])),
+            "expected_count": base_count + float(np.sum(p[m])) + rate,
             "count_low": base_count + lo_c, "count_high": base_count + hi_c,
+            "new_amount": new_amount, "new_count": rate,
             "stage_weighted_amount": base_amount + float(np.sum(weighted[m] * value[m])),
             "stage_weighted_count": base_count + float(np.sum(weighted[m])),
         }
@@ -331,9 +420,13 @@ def _forecast(data: SalesData, view: TargetPeriod, by: str | None, draws: int,
                 key = name.replace(" ", "_")
                 row[f"{key}_amount"], row[f"{key}_count"] = amount_sum, count_sum
         rows.append(row)
-    out = pd.DataFrame(rows)
-    if not len(out):
-        out = pd.DataFrame({col: pd.Series(dtype="str")})
+    columns = [col, "won_amount", "won_count", "open_count", "open_without_amount", "expected_amount",
+               "amount_low", "amount_high", "expected_count", "count_low", "count_high", "new_amount",
+               "new_count", "stage_weighted_amount", "stage_weighted_count"]
+    if category is not None:
+        columns += [f"{c.replace(' ', '_')}_{kind}" for c in CATEGORIES for kind in ("amount", "count")]
+    out = pd.DataFrame(rows, columns=columns) if rows else pd.DataFrame(
+        {c: pd.Series(dtype="str" if c == col else "float64") for c in columns})
     tz = data.settings.timezone
     lead = pd.DataFrame({"period": pd.Series([view.label] * len(out), dtype="str"),
                          "period_start": pd.Series([view.start] * len(out), dtype=f"datetime64[ns, {tz}]"),
@@ -388,6 +481,7 @@ def forecast(
     as_of: TimeLike = None,
     by: str | None = "owner",
     calendar: str | None = None,
+    new_deals: bool = True,
     draws: int = DRAWS,
     seed: int = SEED,
 ) -> pd.DataFrame:
@@ -442,7 +536,7 @@ def forecast(
     """
     _check_draws(draws, seed)
     view = resolve_target_period(data, period, as_of, calendar)
-    return _forecast(data, view, canonical_by(data, by), int(draws), int(seed))
+    return _forecast(data, view, canonical_by(data, by), int(draws), int(seed), bool(new_deals))
 
 
 # --------------------------------------------------------------------------- backtest
@@ -469,6 +563,7 @@ def forecast_backtest(
     lead_days: float,
     by: str | None = None,
     calendar: str | None = None,
+    new_deals: bool = True,
     draws: int = DRAWS,
     seed: int = SEED,
 ) -> pd.DataFrame:
@@ -551,7 +646,7 @@ def forecast_backtest(
         outcome = TargetPeriod(outcome.label, outcome.start, outcome.end, outcome.end, outcome.calendar)
         actual = won_so_far(data.at(outcome.end), outcome, by).set_index(col)
         view = TargetPeriod(outcome.label, outcome.start, outcome.end, outcome.end - lead, outcome.calendar)
-        fc = _forecast(data, view, by, int(draws), int(seed))
+        fc = _forecast(data, view, by, int(draws), int(seed), bool(new_deals))
         for _, f in fc.iterrows():
             g = f[col]
             a_amount = float(actual["won_amount"].get(g, 0.0)) if len(actual) else 0.0
@@ -628,6 +723,7 @@ def forecast_fan(
     targets: Any = None,
     calendar: str | None = None,
     steps: int = 3,
+    new_deals: bool = True,
     draws: int = DRAWS,
     seed: int = SEED,
 ) -> pd.DataFrame:
@@ -713,7 +809,7 @@ def forecast_fan(
         for k in range(1, int(steps) + 1):
             at = origin + span * (k / int(steps))
             part = TargetPeriod(view.label, view.start, at, view.as_of, view.calendar)
-            f = _forecast(data, part, None, draws, seed).iloc[0]
+            f = _forecast(data, part, None, draws, seed, new_deals).iloc[0]
             point = {"at": at, "actual": np.nan, "expected": f["expected_amount"], "low": f["amount_low"],
                      "high": f["amount_high"],
                      "pace": target * (business_days(data, view.start, at) / whole if whole > 0 else
