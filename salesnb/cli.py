@@ -22,7 +22,7 @@ import sys
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from salesnb._options import CALENDARS, ENGINES, LANGUAGES, check_option
 from salesnb._version import __version__
@@ -275,6 +275,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         print(report.describe() + "\n")
         data = replace(data, notes=tuple(n for n in data.notes if n not in report.notes))
     print(data.describe())
+    if getattr(data, "targets", None) is not None:
+        print(data.targets.describe())
     for w in caught:
         print(f"warning: {w.message}")
     print("\nOK: no problems found")
@@ -421,7 +423,7 @@ def _plain(value: object) -> object:
 
 
 def forecast_document(data: SalesData, *, period: str, as_of: str | None, by: str | None,
-                      targets: str | None, calendar: str | None) -> dict[str, object]:
+                      targets: str | None, calendar: str | None) -> dict[str, Any]:
     """The ``salesnb forecast --json`` document: the period, its forecast per group and for the
     team total, and, when there are targets, the attainment of each measure."""
     from salesnb.metrics.forecasting import forecast
@@ -456,7 +458,7 @@ def forecast_document(data: SalesData, *, period: str, as_of: str | None, by: st
             out.append(item)
         return out
 
-    doc: dict[str, object] = {
+    doc: dict[str, Any] = {
         "period": view.label, "start": view.start.isoformat(), "end": view.end.isoformat(),
         "as_of": view.as_of.isoformat(), "by": by,
         "groups": rows(per, by) if per is not None else [],
@@ -469,26 +471,31 @@ def forecast_document(data: SalesData, *, period: str, as_of: str | None, by: st
     return doc
 
 
-def _forecast_text(doc: dict[str, object], data: SalesData) -> str:
+def _forecast_text(doc: dict[str, Any], data: SalesData) -> str:
+    from salesnb import periods
     from salesnb.presentation.text import format_amount
 
-    cur, unit = data.settings.currency, data.settings.amount_unit
+    cur, unit, cal = data.settings.currency, data.settings.amount_unit, data.settings.calendar
 
-    def amount(v: object) -> str:
+    def amount(v: Any) -> str:
         return format_amount(v if isinstance(v, int | float) else None, cur, unit)
 
-    lines = [f"forecast for {doc['period']} ({doc['start']} – {doc['end']}), as of {doc['as_of']}"]
+    def count(v: Any) -> str:
+        return "—" if v is None else f"{v:,.0f}"
+
+    when = periods.format_datetime(doc["as_of"], calendar=cal)
+    lines = [f"forecast for {doc['period']}, as of {when}"]
     if doc.get("elapsed_share") is not None:
-        lines.append(f"business days elapsed: {100 * float(doc['elapsed_share']):.0f}%")  # type: ignore[arg-type]
-    groups = list(doc["groups"]) + [{**doc["total"], "_name": "TOTAL"}]  # type: ignore[arg-type, dict-item]
+        lines.append(f"business days elapsed: {100 * float(doc['elapsed_share']):.0f}%")
+    groups: list[dict[str, Any]] = [*doc["groups"], {**doc["total"], "_name": "TOTAL"}]
     for g in groups:
         name = g.get("_name") or g.get(str(doc["by"]), "")
         lines.append(f"{name}")
-        lines.append(f"  won so far   {amount(g['won_amount'])} ({g['won_count']} deals)")
-        lines.append(f"  salesnb      {amount(g['expected_amount'])}  (10-90%: {amount(g['amount_low'])} – "
-                     f"{amount(g['amount_high'])});  {g['expected_count']:.1f} deals ({g['count_low']}–"
+        lines.append(f"  won so far      {amount(g['won_amount'])} ({g['won_count']} deals)")
+        lines.append(f"  salesnb         {amount(g['expected_amount'])} (10-90%: {amount(g['amount_low'])} – "
+                     f"{amount(g['amount_high'])}); {g['expected_count']:.1f} deals ({g['count_low']}–"
                      f"{g['count_high']})")
-        lines.append(f"  stage-weighted {amount(g['stage_weighted_amount'])}; "
+        lines.append(f"  stage-weighted  {amount(g['stage_weighted_amount'])}; "
                      f"{g['stage_weighted_count']:.1f} deals")
         if "commit_amount" in g:
             lines.append(f"  commit {amount(g['commit_amount'])}, best case {amount(g['best_case_amount'])}, "
@@ -496,38 +503,42 @@ def _forecast_text(doc: dict[str, object], data: SalesData) -> str:
         for measure, t in (g.get("targets") or {}).items():
             if t.get("target") is None:
                 continue
-            shown = amount if measure == "won_amount" else (lambda v: f"{v:,.0f}" if v is not None else "—")
+            shown = amount if measure == "won_amount" else count
             att = "—" if t["attainment"] is None else f"{100 * t['attainment']:.0f}%"
             lines.append(f"  target {measure}: {shown(t['target'])}, actual {shown(t['actual'])} ({att}), "
                          f"expected by now {shown(t['expected_by_now'])}")
-    for note in doc.get("notes") or []:  # type: ignore[union-attr]
+    for note in doc.get("notes") or []:
         lines.append(f"note: {note}")
     return "\n".join(lines)
 
 
-def _backtest_text(table: object, data: SalesData) -> str:
+def _backtest_text(table: Any, data: SalesData) -> str:
     import pandas as pd
 
     from salesnb.presentation.text import format_amount
 
-    assert isinstance(table, pd.DataFrame)
     cur, unit = data.settings.currency, data.settings.amount_unit
-    lines = [f"forecasts made {table.attrs['lead_days']:g} days before each period's end"]
-    for period, part in table.groupby("period", sort=False):
-        first = part.iloc[0]
-        lines.append(f"{period} (as of {first['as_of'].isoformat()}): actual {format_amount(first['actual_amount'], cur, unit)}, "
-                     f"{first['actual_count']:.0f} deals")
-        for row in part.itertuples(index=False):
-            interval = ""
-            if pd.notna(row.amount_low):
-                inside = "inside" if bool(row.inside_amount) else "outside"
-                interval = (f" (10-90%: {format_amount(row.amount_low, cur, unit)} – "
-                            f"{format_amount(row.amount_high, cur, unit)}, {inside})")
-            lines.append(f"  {row.method:<17} {format_amount(row.forecast_amount, cur, unit)}{interval}; "
-                         f"{row.forecast_count:.1f} deals")
-    lines.append("summary (mean absolute error):")
-    for row in pd.DataFrame(table.attrs["summary"]).itertuples(index=False):
-        cov = "" if pd.isna(row.coverage) else f", interval coverage {100 * row.coverage:.0f}%"
-        lines.append(f"  {row.method:<17} {format_amount(row.mae_amount, cur, unit)}; {row.mae_count:.1f} deals{cov}")
-    return "\n".join(lines)
 
+    def amount(v: Any) -> str:
+        return format_amount(float(v) if v is not None and pd.notna(v) else None, cur, unit)
+
+    lines = [f"forecasts made {table.attrs['lead_days']:g} days before each period's end"]
+    records: list[dict[str, Any]] = table.to_dict("records")
+    for period in dict.fromkeys(r["period"] for r in records):
+        part = [r for r in records if r["period"] == period]
+        first = part[0]
+        lines.append(f"{period} (as of {first['as_of'].isoformat()}): actual {amount(first['actual_amount'])}, "
+                     f"{first['actual_count']:.0f} deals")
+        for r in part:
+            interval = ""
+            if pd.notna(r["amount_low"]):
+                inside = "inside" if bool(r["inside_amount"]) else "outside"
+                interval = f" (10-90%: {amount(r['amount_low'])} – {amount(r['amount_high'])}, {inside})"
+            lines.append(f"  {r['method']:<17} {amount(r['forecast_amount'])}{interval}; "
+                         f"{r['forecast_count']:.1f} deals")
+    lines.append("summary (mean absolute error):")
+    for r in table.attrs["summary"]:
+        cov = "" if r["coverage"] is None or pd.isna(r["coverage"]) else \
+            f", interval coverage {100 * r['coverage']:.0f}%"
+        lines.append(f"  {r['method']:<17} {amount(r['mae_amount'])}; {r['mae_count']:.1f} deals{cov}")
+    return "\n".join(lines)

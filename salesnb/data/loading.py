@@ -74,13 +74,17 @@ def load(
     Returns
     -------
     SalesData
+        With ``targets`` (:class:`~salesnb.data.targets.Targets`) when the folder has a
+        ``targets.csv`` / ``.parquet``, the workbook a ``targets`` sheet or the database a
+        ``targets`` table (validated like the rest).
 
     Raises
     ------
     DataFileError
         A file is missing, empty, unreadable or wrongly encoded.
     DataSchemaError
-        The data break the canonical layout's rules (every problem is listed).
+        The data break the canonical layout's rules (every problem is listed), or the
+        targets do (:func:`salesnb.load_targets`).
     SettingsError
         ``funnel.yml`` is malformed.
 

@@ -91,8 +91,8 @@ class Targets:
         if not len(t):
             return f"targets: {self.source} (no rows)"
         measures = ", ".join(sorted(t["measure"].unique()))
-        first = t.loc[t["period_start"].idxmin(), "period"]
-        last = t.loc[t["period_end"].idxmax(), "period"]
+        first = t["period"].iloc[int(np.argmin(t["period_start"].to_numpy()))]
+        last = t["period"].iloc[int(np.argmax(t["period_end"].to_numpy()))]
         return (f"targets: {len(t)} rows from {self.source} ({measures}; periods {first} to {last}, "
                 f"{self.calendar}; {(t['level'] == 'owner').sum()} per salesperson, "
                 f"{(t['level'] == 'team').sum()} per team, {(t['level'] == 'company').sum()} company)")
@@ -210,13 +210,14 @@ def _bounds(out: pd.DataFrame, data: SalesData, calendar: str) -> pd.DataFrame:
     """Add ``period_start`` / ``period_end`` (NaT where the label does not parse)."""
     s = data.settings
     week_start = s.week_start if calendar == s.calendar else None
-    starts, ends = [], []
+    starts: list[Any] = []
+    ends: list[Any] = []
     for label in out["period"]:
         try:
             lo, hi = periods.period_bounds(label, calendar=calendar, week_start=week_start,
                                            fiscal_year_start=s.fiscal_year_start, tz=s.timezone)
         except (SettingsError, ValueError, TypeError):
-            lo = hi = pd.NaT
+            lo = hi = None
         starts.append(lo)
         ends.append(hi)
     tz = s.timezone
@@ -239,7 +240,7 @@ def _overlapping(frame: pd.DataFrame) -> pd.Series:
         ends = rows["period_end"].to_numpy()
         meets = (starts[:, None] < ends[None, :]) & (starts[None, :] < ends[:, None])
         np.fill_diagonal(meets, False)
-        bad.loc[rows.index[meets.any(axis=1)]] = True
+        bad.loc[rows.index[np.flatnonzero(meets.any(axis=1))]] = True
     return bad
 
 
@@ -338,12 +339,13 @@ def _problems(err: Any, frame: pd.DataFrame, labels: RowLabel, source: str, cale
         raw = "_target_raw" if column == "target" else shown
         values: list[Any] = []
         for i in rows:
-            value = frame.at[i, raw]
+            value: Any = frame.at[i, raw]
+            row = {c: str(frame.at[i, c]) for c in ("owner", "team", "measure", "period")}
             if key == "overlap":
-                who = frame.at[i, "owner"] or frame.at[i, "team"] or "(company)"
-                value = f"{who} {frame.at[i, 'measure']} {frame.at[i, 'period']}"
+                who = [row[c] for c in ("owner", "team") if frame.at[i, c] is not None] or ["(company)"]
+                value = f"{who[0]} {row['measure']} {row['period']}"
             elif key == "owner_and_team":
-                value = f"{frame.at[i, 'owner']} / {frame.at[i, 'team']}"
+                value = f"{row['owner']} / {row['team']}"
             if value is not None and not (isinstance(value, float) and np.isnan(value)):
                 values.append(value)
         problems.append(Problem(rule, source, fix, column, tuple(labels(np.asarray(rows))),

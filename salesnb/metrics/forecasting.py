@@ -54,9 +54,20 @@ from salesnb.metrics.deal_risk import risk
 from salesnb.metrics.quota import PeriodLike, TargetPeriod, resolve_target_period, won_so_far
 from salesnb.metrics.window import TimeLike
 
-__all__ = ["CATEGORIES", "DRAWS", "INTERVAL", "METHODS", "SEED", "count_quantiles", "forecast",
-           "forecast_fan",
-           "forecast_backtest", "poisson_binomial", "simulate_sums", "sum_quantiles"]
+__all__ = [
+    "CATEGORIES",
+    "DRAWS",
+    "INTERVAL",
+    "METHODS",
+    "SEED",
+    "count_quantiles",
+    "forecast",
+    "forecast_backtest",
+    "forecast_fan",
+    "poisson_binomial",
+    "simulate_sums",
+    "sum_quantiles",
+]
 
 #: The interval's quantiles: 10 % and 90 % (an 80 % central interval).
 INTERVAL: tuple[float, float] = (0.1, 0.9)
@@ -143,7 +154,8 @@ def count_quantiles(p: Sequence[float] | np.ndarray, qs: Sequence[float] = INTER
     if extra_rate > 0:
         pmf = np.convolve(pmf, poisson_pmf(extra_rate))
     cdf = np.cumsum(pmf)
-    return [offset + int(min(np.searchsorted(cdf, q - 1e-12, side="left"), len(cdf) - 1)) for q in qs]
+    last = len(cdf) - 1
+    return [offset + min(int(np.searchsorted(cdf, q - 1e-12, side="left")), last) for q in qs]
 
 
 def simulate_sums(p: np.ndarray, amounts: np.ndarray, codes: np.ndarray, groups: int, *,
@@ -669,7 +681,7 @@ def forecast_backtest(
         out[f"rel_error_{kind}"] = ratio(err.abs(), out[f"actual_{kind}"])
         known = out[f"{kind}_low"].notna()
         inside = (out[f"{kind}_low"] <= out[f"actual_{kind}"]) & (out[f"actual_{kind}"] <= out[f"{kind}_high"])
-        out[f"inside_{kind}"] = pd.array(np.where(known, inside, None), dtype="boolean")
+        out[f"inside_{kind}"] = inside.astype("boolean").mask(~known)
     lead_cols = ["period", "period_start", "period_end", "as_of", *([col] if by is not None else []), "method"]
     out = out[[*lead_cols, "forecast_amount", "forecast_count", "amount_low", "amount_high", "count_low",
                "count_high", "actual_amount", "actual_count", "error_amount", "abs_error_amount",

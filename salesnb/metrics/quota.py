@@ -400,7 +400,7 @@ def attainment(
         measures = [m for m in MEASURES if m in present]
     snap = data.at(view.as_of)
     col = group_column(by)
-    share, done, total = elapsed_share(data, view)
+    elapsed, done, total = elapsed_share(data, view)
     won = won_so_far(snap, view, by)
     created = _created_so_far(snap, view, by) if "created_count" in measures else None
     pipe, no_close = _pipeline(snap, view, by)
@@ -431,9 +431,9 @@ def attainment(
     frame = pd.DataFrame(rows, columns=["_g", "_m", col, "measure", "target", "actual", "pipeline"])
     frame = frame.sort_values(["_g", "_m"], kind="stable").drop(columns=["_g", "_m"]).reset_index(drop=True)
     target = frame["target"].to_numpy(dtype="float64")
-    actual = frame["actual"].to_numpy(dtype="float64")
-    expected = target * share
-    remaining = np.maximum(target - actual, 0.0)
+    achieved = frame["actual"].to_numpy(dtype="float64")
+    expected = target * elapsed
+    remaining = np.maximum(target - achieved, 0.0)
     out = pd.DataFrame({
         "period": pd.Series([view.label] * len(frame), dtype="str"),
         "period_start": pd.Series([view.start] * len(frame), dtype=f"datetime64[ns, {data.settings.timezone}]"),
@@ -441,10 +441,10 @@ def attainment(
         col: frame[col].astype("str"),
         "measure": frame["measure"].astype("str"),
         "target": target,
-        "actual": actual,
-        "attainment": ratio(actual, target),
+        "actual": achieved,
+        "attainment": ratio(achieved, target),
         "expected_by_now": expected,
-        "gap": actual - expected,
+        "gap": achieved - expected,
         "remaining": remaining,
         "pipeline": frame["pipeline"].to_numpy(dtype="float64"),
         "coverage": ratio(frame["pipeline"], remaining),
@@ -458,6 +458,6 @@ def attainment(
         without = 0
     if no_close:
         notes.append(f"{no_close} open deal(s) without an expected close date are left out of the pipeline")
-    out.attrs.update(as_of=view.as_of, elapsed_share=float(share), business_days_elapsed=float(done),
+    out.attrs.update(as_of=view.as_of, elapsed_share=float(elapsed), business_days_elapsed=float(done),
                      business_days_total=float(total), notes=notes, label=view.label)
     return with_excluded(out, won_without_amount=without, no_expected_close=no_close)

@@ -1622,7 +1622,7 @@ def plot_forecast_fan(
                     Line2D([], [], color=COLORS["accent"], label=_t("legend_target_line", language))]
     as_of = table.attrs.get("as_of")
     if as_of is not None:
-        ax.axvline(pd.Timestamp(as_of).to_pydatetime(), color=COLORS["light"], linewidth=1)
+        ax.axvline(pd.Timestamp(as_of).to_pydatetime(), color=COLORS["light"], linewidth=1)  # type: ignore[arg-type]
     _date_ticks(ax, at, calendar, language)
     ax.set_ylim(bottom=0)
     _number_axis(ax.yaxis, language)

@@ -64,9 +64,9 @@ __all__ = [
     "ACCURACY_LEAD_DAYS",
     "ACCURACY_PERIODS",
     "CSV_LINK",
-    "Outlook",
     "TOP_ROWS",
     "VIEWS",
+    "Outlook",
     "Section",
     "accuracy_view",
     "attainment_view",
@@ -87,6 +87,7 @@ __all__ = [
     "section_html",
     "section_objects",
     "show",
+    "target_summary",
     "top_rows",
     "volume_view",
     "win_rate_view",
@@ -819,11 +820,11 @@ def outlook(ctx: NotebookContext) -> Outlook:
 
     w, data = ctx.window, ctx.data
     s = data.settings
-    opts = {"calendar": w.calendar, "tz": s.timezone,
-            "week_start": s.week_start if w.calendar == s.calendar else None}
+    week_start = s.week_start if w.calendar == s.calendar else None
 
     def rows(lo: pd.Timestamp, hi: pd.Timestamp, kind: str) -> pd.DataFrame:
-        return periods.period_table(lo, hi, period=kind, **opts)
+        return periods.period_table(lo, hi, period=kind, calendar=w.calendar, tz=s.timezone,
+                                    week_start=week_start)
 
     kind, report = "month", None
     for k in ("month", "quarter", "year", "week"):
@@ -1019,6 +1020,56 @@ def accuracy_view(ctx: NotebookContext) -> Section:
         i18n.translate("accuracy_table", ctx.language, days=days): present(rows, ctx),
         _t(ctx, "accuracy_summary"): present(summary, ctx),
     }, [fig], [note])
+
+
+def target_summary(ctx: NotebookContext) -> list[tuple[str, str]]:
+    """The report index's targets: (title, HTML) of the attainment of the report period and of
+    the forecast of the period in progress, per salesperson and for the team, as progress bars.
+
+    Empty when the data has no targets.
+    """
+    from salesnb.metrics.forecasting import forecast
+    from salesnb.metrics.quota import attainment
+
+    if getattr(ctx.data, "targets", None) is None:
+        return []
+    lang = ctx.language
+    o = outlook(ctx)
+    start, end, label = o.report
+    done = attainment(ctx.data, period=(start, end), as_of=min(end, o.moment), by="owner", measure="won_amount")
+    team = attainment(ctx.data, period=(start, end), as_of=min(end, o.moment), by=None, measure="won_amount")
+
+    def share(actual: float, target: float) -> float | None:
+        return actual / target if target and np.isfinite(target) else None
+
+    def pct(value: float | None) -> str:
+        return "—" if value is None or not np.isfinite(value) else f"{100 * value:.0f}%"
+
+    rows = [(i18n.translate_value(r["owner"], lang), share(r["actual"], r["target"]),
+             pct(share(r["actual"], r["target"]))) for _, r in done.iterrows()]
+    for _, r in team.iterrows():
+        rows.append((i18n.translate("(all)", lang), share(r["actual"], r["target"]), pct(share(r["actual"], r["target"]))))
+    out = [(i18n.translate("attainment_of", lang, period=_digits(label, lang)), charts.progress_bars(rows, language=lang))]
+    start, end, label = o.current
+    goals = attainment(ctx.data, period=(start, end), as_of=o.moment, by="owner", measure="won_amount")
+    goal_all = attainment(ctx.data, period=(start, end), as_of=o.moment, by=None, measure="won_amount")
+    per = forecast(ctx.data, period=(start, end), as_of=o.moment, by="owner").set_index("owner")
+    total = forecast(ctx.data, period=(start, end), as_of=o.moment, by=None).set_index("group")
+    rows = []
+    for frame, goal, col in ((per, goals, "owner"), (total, goal_all, "group")):
+        for _, r in goal.iterrows():
+            name = r[col]
+            if name not in frame.index:
+                continue
+            f = frame.loc[name]
+            mid = share(f["expected_amount"], r["target"])
+            text = pct(mid)
+            if mid is not None:
+                text += f" ({pct(share(f['amount_low'], r['target']))}–{pct(share(f['amount_high'], r['target']))})"
+            rows.append((i18n.translate_value(name, lang), mid, text))
+    title = i18n.translate("index_forecast", lang, period=_digits(label, lang), as_of=_date_text(o.moment, ctx))
+    out.append((title, charts.progress_bars(rows, language=lang)))
+    return out
 
 
 VIEWS: dict[str, View] = {
