@@ -214,12 +214,13 @@ def _bounds(out: pd.DataFrame, data: SalesData, calendar: str) -> pd.DataFrame:
     ends: list[Any] = []
     for label in out["period"]:
         try:
-            lo, hi = periods.period_bounds(label, calendar=calendar, week_start=week_start,
-                                           fiscal_year_start=s.fiscal_year_start, tz=s.timezone)
+            bounds: tuple[Any, Any] = periods.period_bounds(
+                label, calendar=calendar, week_start=week_start, fiscal_year_start=s.fiscal_year_start,
+                tz=s.timezone)
         except (SettingsError, ValueError, TypeError):
-            lo = hi = None
-        starts.append(lo)
-        ends.append(hi)
+            bounds = (None, None)
+        starts.append(bounds[0])
+        ends.append(bounds[1])
     tz = s.timezone
     out["period_start"] = pd.to_datetime(pd.Series(starts, dtype=object), utc=True).dt.tz_convert(tz)
     out["period_end"] = pd.to_datetime(pd.Series(ends, dtype=object), utc=True).dt.tz_convert(tz)
@@ -248,7 +249,7 @@ def _overlapping(frame: pd.DataFrame) -> pd.Series:
 def schema(owners: Sequence[str], teams: Sequence[str] | None) -> Any:
     """Return the pandera schema of a cleaned targets table, for a dataset's owners and teams.
 
-    ``teams`` is None when the data has no team column (then no team may be named).
+    ``teams`` is None when the data has no teams (then no team may be named).
     The checks, each reported with the rows that break it: ``period`` present and a
     period of the calendar (``period_start`` known), ``measure`` one of :data:`MEASURES`,
     ``target`` a number >= 0, ``owner`` and ``team`` known to the data, not both on one
@@ -325,7 +326,7 @@ def _problems(err: Any, frame: pd.DataFrame, labels: RowLabel, source: str, cale
             if int(index) not in found[key]:
                 found[key].append(int(index))
     example = "1404" if calendar == "jalali" else "2025"
-    team_fix = ("the data has no team column: set targets per owner or for the company"
+    team_fix = ("the data has no teams: set targets per owner or for the company"
                 if teams is None else f"write teams exactly as in the opportunities (known: {', '.join(teams)})")
     problems = []
     for key, (column, rule, fix) in _RULES.items():
@@ -415,7 +416,7 @@ def from_raw(raw: pd.DataFrame, data: SalesData, *, labels: RowLabel = position_
     name = source
     frame = _bounds(_clean(raw, name), data, cal)
     owners = data.values("owner")
-    teams = data.values("team") if "team" in data.opportunity_table.columns else None
+    teams = (data.values("team") or None) if "team" in data.opportunity_table.columns else None
     return _validated(frame, labels, name, cal, owners, teams)
 
 

@@ -7,18 +7,26 @@ have such forecasts been?
 * **salesnb**: what was won so far plus, for every deal open at ``as_of``, the chance
   that it is won before the period ends (the risk model, :func:`salesnb.risk`, with the
   horizon from ``as_of`` to the end; for a period not yet started, the chance by the end
-  minus the chance by the start) times its amount. The 10–90 % interval comes from the
-  same deal-level chances, the deals taken as independent: for the count, the exact
-  Poisson-binomial distribution (:func:`poisson_binomial`); for the amount, a weighted
-  sum of Bernoulli outcomes whose distribution has no closed form, simulated
-  (:data:`DRAWS` draws from a generator seeded with :data:`SEED`, deals in source
-  order: the same data always give the same interval; :func:`simulate_sums`).
+  minus the chance by the start, at least 0) times its amount; plus the deals not
+  created yet that will be won within the period (``new_deals``): in up to
+  :data:`NEW_DEAL_WINDOWS` past stretches of time as long as ``as_of`` → end, the deals
+  created after the stretch began and won in the same part of it as the period; their
+  mean number is the expected count (a Poisson count), their amounts the ones drawn.
+  The 10–90 % interval comes from the same probabilities, the deals taken as
+  independent: for the count, the exact Poisson-binomial distribution
+  (:func:`poisson_binomial`) convolved with the Poisson count of new deals; for the
+  amount, a weighted sum of Bernoulli outcomes (and a compound Poisson sum) whose
+  distribution has no closed form, simulated (:data:`DRAWS` draws from generators
+  seeded with :data:`SEED`, deals in source order: the same data always give the same
+  interval; :func:`simulate_sums`). The interval reflects the randomness of the
+  outcomes given the probabilities, not the error of the probabilities themselves.
 * **stage_weighted**: the pipeline weighted by the stage's probability, what a CRM shows:
   won so far plus each open deal's amount times the CRM's own ``probability`` when the
   data has it, else the historical win share of the deal's stage (won ÷ closed among
   the deals closed by ``as_of`` that reached it, won deals counting as having reached
   every stage). Without ``expected_close_at`` every open deal counts, whatever its close
-  date; with it, those expected to close in the period.
+  date; with it, as in a CRM's forecast view, those expected to close within the period
+  (an overdue deal, expected before the period, belongs to an earlier one).
 * **forecast_category** (when the data has ``forecast_category``): won so far plus the
   amounts of the ``commit`` deals; ``best case`` adds those deals, ``pipeline`` the rest.
 
@@ -51,7 +59,13 @@ from salesnb.metrics._tables import (
     with_excluded,
 )
 from salesnb.metrics.deal_risk import risk
-from salesnb.metrics.quota import PeriodLike, TargetPeriod, resolve_target_period, won_so_far
+from salesnb.metrics.quota import (
+    PeriodLike,
+    TargetPeriod,
+    in_period_pipeline,
+    resolve_target_period,
+    won_so_far,
+)
 from salesnb.metrics.window import TimeLike
 
 __all__ = [
@@ -93,9 +107,9 @@ def poisson_binomial(p: Sequence[float] | np.ndarray) -> tuple[np.ndarray, int]:
     """Return the distribution of the number of successes of independent Bernoulli trials.
 
     Exact up to the tails: the probability mass function is built one trial at a time
-    (a convolution with ``[1 - p, p]``), dropping at most 1e-15 of mass from either
-    end as it goes, so the work grows with the number of trials times the spread of
-    the distribution, not its square.
+    (a convolution with ``[1 - p, p]``), dropping from either end as it goes masses that
+    add up to at most 1e-15, so the work grows with the number of trials times the
+    spread of the distribution, not its square.
 
     Parameters
     ----------
@@ -115,13 +129,15 @@ def poisson_binomial(p: Sequence[float] | np.ndarray) -> tuple[np.ndarray, int]:
     """
     pmf = np.ones(1)
     offset = 0
-    for q in np.asarray(p, dtype="float64"):
+    probs = np.asarray(p, dtype="float64")
+    tail = _TAIL / max(1, len(probs))  # at most 1e-15 dropped from each end in all
+    for q in probs:
         nxt = np.empty(len(pmf) + 1)
         nxt[:-1] = pmf * (1.0 - q)
         nxt[-1] = 0.0
         nxt[1:] += pmf * q
-        lo = int(np.searchsorted(np.cumsum(nxt), _TAIL, side="right"))
-        hi = len(nxt) - int(np.searchsorted(np.cumsum(nxt[::-1]), _TAIL, side="right"))
+        lo = int(np.searchsorted(np.cumsum(nxt), tail, side="right"))
+        hi = len(nxt) - int(np.searchsorted(np.cumsum(nxt[::-1]), tail, side="right"))
         lo = min(lo, hi - 1)
         pmf, offset = nxt[lo:hi], offset + lo
     return pmf, offset
@@ -231,16 +247,8 @@ def _open_deals(snap: Snapshot, view: TargetPeriod, by: str | None) -> pd.DataFr
     cur = snap.current()
     c = cur.select(_ck=cur.opp_key, _pos=cur.position)
     j = t.left_join(c, t._row == c._ck)
-    if "expected_close_at" in o.columns:
-        x = j.expected_close_at
-        keep = x.notnull() & (x < micros(view.end))
-        if not view.started:
-            keep = keep & (x >= micros(view.start))
-        in_pipe = keep.fill_null(False)
-        no_close = x.isnull()
-    else:
-        in_pipe = ibis.literal(True)
-        no_close = ibis.literal(False)
+    in_pipe = in_period_pipeline(j, view)
+    no_close = j.expected_close_at.isnull() if "expected_close_at" in o.columns else ibis.literal(False)
     extra = {name: j[name] for name in ("probability", "forecast_category") if name in o.columns}
     q = j.select(_row=j._row, opportunity_id=j.opportunity_id, _g=group_value(j, by), amount=j.amount,
                  _pos=j._pos, _in_pipe=in_pipe, _no_close=no_close, **extra)
@@ -501,27 +509,23 @@ def forecast(
 
     salesnb's forecast is what was won in the period by ``as_of`` plus, over the deals
     open at ``as_of``, the chance of each being won before the period ends (from
-    :func:`~salesnb.risk`) times its amount. The interval treats the deals as
-    independent: exact (Poisson-binomial) for the count, simulated for the amount
-    (``draws`` draws, a fixed ``seed``). Beside it, the forecasts a CRM shows: the
+    :func:`~salesnb.risk`) times its amount, plus the deals not created yet that the
+    same stretch of time brought in the past (``new_deals``). The interval treats the
+    deals as independent: exact (Poisson-binomial, convolved with the Poisson count of
+    new deals) for the count, simulated for the amount (``draws`` draws, a fixed
+    ``seed``). Beside it, the forecasts a CRM shows: the
     stage-probability-weighted pipeline, and the CRM's forecast categories when the
     data has ``forecast_category``. The module docstring gives the rules.
 
     Parameters
     ----------
     {data}
-    period : str or (start, end)
-        The period: a label in ``calendar`` (``1404-08``, ``2025-Q4``...) or a
-        ``(start, end)`` pair.
-    as_of : str, date or Timestamp, optional
-        The moment the forecast is made, with what was known then; inside the period or
-        before it (default: its end or the last event in the data, whichever is first).
+    {target_period}
+    {as_of_period}
     {by}
     {calendar}
-    draws : int, default 10000
-        Draws of the amount simulation.
-    seed : int, default 16
-        Seed of the simulation's random generator.
+    {new_deals}
+    {draws}
 
     Returns
     -------
@@ -530,7 +534,8 @@ def forecast(
         column, ``won_amount`` and ``won_count`` (won by ``as_of``), ``open_count``,
         ``open_without_amount``, ``expected_amount``, ``amount_low``, ``amount_high``,
         ``expected_count``, ``count_low``, ``count_high`` (the 10 % and 90 % quantiles),
-        ``stage_weighted_amount``, ``stage_weighted_count``, and with categories
+        ``new_amount`` and ``new_count`` (the part of the expected values from deals not
+        created yet), ``stage_weighted_amount``, ``stage_weighted_count``, and with categories
         ``commit_amount``, ``best_case_amount``, ``pipeline_amount`` (cumulative) and
         their ``_count``. ``attrs``: ``as_of``, ``horizon_days``, ``draws``, ``seed``,
         ``notes``, ``probability_source`` (deals weighted by the CRM's probability or by
@@ -596,12 +601,10 @@ def forecast_backtest(
     lead_days : float
         How long before each period's end the forecast is made, in days (more than the
         period's length: before it starts).
-    by : {"owner", "team", ...} or None, default None
-        Score per group (None: the team total).
+    {by_none}
     {calendar}
-    draws : int, default 10000
-    seed : int, default 16
-        The amount simulation, as in :func:`forecast`.
+    {new_deals}
+    {draws}
 
     Returns
     -------
@@ -727,6 +730,7 @@ def backtest_document(table: pd.DataFrame, periods: Sequence[str]) -> dict[str, 
 
 
 # --------------------------------------------------------------------------- the fan
+@fill_doc
 def forecast_fan(
     data: SalesData,
     *,
@@ -748,20 +752,16 @@ def forecast_fan(
 
     Parameters
     ----------
-    data : SalesData
-        The dataset.
-    period : str or (start, end)
-        The period, as in :func:`forecast`.
-    as_of : str, date or Timestamp, optional
-        The moment of the forecast (as in :func:`forecast`).
+    {data}
+    {target_period}
+    {as_of_period}
     targets : Targets, DataFrame, str or Path, optional
         The targets (default: the dataset's own); without any, no pace.
-    calendar : {"gregorian", "jalali"}, optional
-        Calendar of the label and date strings.
+    {calendar}
     steps : int, default 3
         Forecast points between ``as_of`` and the end.
-    draws, seed : int
-        The amount simulation, as in :func:`forecast`.
+    {new_deals}
+    {draws}
 
     Returns
     -------

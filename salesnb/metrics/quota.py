@@ -46,7 +46,7 @@ from salesnb.metrics.window import TimeLike, Window, to_timestamp
 if TYPE_CHECKING:
     import ibis.expr.types as ir
 
-__all__ = ["PeriodLike", "TargetPeriod", "attainment", "business_days", "period_pipeline",
+__all__ = ["PeriodLike", "TargetPeriod", "attainment", "business_days", "in_period_pipeline", "period_pipeline",
            "resolve_target_period", "targets_for", "won_so_far"]
 
 #: A period: a label in the calendar (``1404-07``, ``2025-Q3``...) or a ``(start, end)`` pair.
@@ -296,21 +296,28 @@ def _created_so_far(snap: Snapshot, period: TargetPeriod, by: str | None) -> pd.
     return out.astype({"_g": "str"}).rename(columns={"_g": col})
 
 
+def in_period_pipeline(t: ir.Table, period: TargetPeriod) -> ir.BooleanValue:
+    """Whether an open deal is in the period's pipeline, as a CRM's forecast view has it:
+    every open deal when the data has no ``expected_close_at``; else those expected to
+    close within the period (a deal expected before the period started is overdue and
+    belongs to an earlier period; one without a date to none)."""
+    import ibis
+
+    if "expected_close_at" not in t.columns:
+        return ibis.literal(True)
+    x = t.expected_close_at
+    return (x.notnull() & (x >= micros(period.start)) & (x < micros(period.end))).fill_null(False)
+
+
 def period_pipeline(snap: Snapshot, period: TargetPeriod) -> tuple[ir.Table, int]:
-    """The deals open at ``as_of`` that may close in the period: every open deal, or, when the
-    data has ``expected_close_at``, those expected to close before the period's end (and,
-    for a period not yet started, not before its start); returns the engine table and how
-    many open deals have no expected close date (left out)."""
+    """The deals open at ``as_of`` in the period's pipeline (:func:`in_period_pipeline`), and
+    how many open deals have no expected close date (left out)."""
     o = snap.table
     t = o.filter(snap.is_open(o))
     if "expected_close_at" not in o.columns:
         return t, 0
-    x = t.expected_close_at
-    keep = x.notnull() & (x < micros(period.end))
-    if not period.started:
-        keep = keep & (x >= micros(period.start))
-    missing = int(snap.data.engine.one(t.aggregate(n=count_true(x.isnull()))).get("n") or 0)
-    return t.filter(keep), missing
+    missing = int(snap.data.engine.one(t.aggregate(n=count_true(t.expected_close_at.isnull()))).get("n") or 0)
+    return t.filter(in_period_pipeline(t, period)), missing
 
 
 def _pipeline(snap: Snapshot, period: TargetPeriod, by: str | None) -> tuple[pd.DataFrame, int]:
@@ -347,7 +354,7 @@ def attainment(
     (actual − expected by now: negative is behind), the ``remaining`` target
     (target − actual, at least 0), the ``pipeline`` that may still close it (the open
     deals at ``as_of``; with ``expected_close_at`` in the data, those expected to close
-    in the period; amounts for ``won_amount``, a count for ``won_count``) and its
+    within the period; amounts for ``won_amount``, a count for ``won_count``) and its
     ``coverage`` (pipeline ÷ remaining).
 
     Parameters
@@ -356,13 +363,10 @@ def attainment(
     targets : Targets, DataFrame, str or Path, optional
         The targets (:func:`~salesnb.load_targets`, or anything it reads); default: the
         dataset's own (``data.targets``: a folder's ``targets.csv``...).
-    period : str or (start, end)
-        The period: a label in ``calendar`` (``1404-07``, ``1404-Q3``, ``2025-10``...) or
-        a ``(start, end)`` pair. Target rows of other periods count for the business
-        days they share with it (a quarter's target over one of its months: its share).
-    as_of : str, date or Timestamp, optional
-        The moment the period is seen from; it may be inside the period (default: its
-        end or the last event in the data, whichever is first).
+    {target_period}
+        Target rows of other periods count for the business days they share with it (a
+        quarter's target over one of its months: its share).
+    {as_of_period}
     by : {"owner", "team"} or None, default "owner"
         Salespeople, teams, or the company (None: the company's targets, else the sum
         of the teams', else of the salespeople's).
