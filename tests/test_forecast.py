@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -19,8 +20,14 @@ from test_attainment import AS_OF, HISTORY, SETTINGS, build, deals
 import salesnb as sn
 from salesnb.exceptions import WindowError
 from salesnb.metrics import forecasting
-from salesnb.metrics.forecasting import count_quantiles, poisson_binomial, simulate_sums, sum_quantiles
+from salesnb.metrics.forecasting import (
+    count_quantiles,
+    poisson_binomial,
+    simulate_sums,
+    sum_quantiles,
+)
 
+ROOT = Path(__file__).resolve().parent.parent
 #: P(won before the end of Farvardin), as the risk model would give it.
 KNOWN = {"d2": 0.5, "d5": 0.25, "d6": 0.2}
 
@@ -298,3 +305,26 @@ def test_a_dataset_with_no_opportunity_in_reach(known_risk: list[float]) -> None
     f = sn.forecast(data, period="1390-01", by="owner")
     assert list(f.columns[:4]) == ["period", "period_start", "period_end", "owner"]
     assert len(f) == 0 or (f["expected_amount"] == 0).all()
+
+
+# --------------------------------------------------------------------------- engines
+def _same_everywhere(other: sn.SalesData) -> None:
+    here = sn.load(sn.sample_path())
+    for by in ("owner", None):
+        pd.testing.assert_frame_equal(
+            sn.forecast(here, period="1404-08", as_of="1404-08-10", by=by),
+            sn.forecast(other, period="1404-08", as_of="1404-08-10", by=by), check_exact=True)
+    pd.testing.assert_frame_equal(
+        sn.attainment(here, period="1404-08", as_of="1404-08-10", by=None),
+        sn.attainment(other, here.targets, period="1404-08", as_of="1404-08-10", by=None), check_exact=True)
+
+
+def test_the_same_numbers_inside_sqlite() -> None:
+    _same_everywhere(sn.load(f"sqlite:///{ROOT / 'data' / 'sample.sqlite'}"))
+
+
+def test_the_same_numbers_inside_postgresql(pg_url: str) -> None:
+    from salesnb.data.sql import write_sql
+
+    write_sql(sn.load(sn.sample_path()), pg_url)
+    _same_everywhere(sn.load(pg_url))

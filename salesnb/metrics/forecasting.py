@@ -463,8 +463,13 @@ def _forecast(data: SalesData, view: TargetPeriod, by: str | None, draws: int,
         notes.append(f"{n_no_p} open deal(s) have no win probability (no history to compare with) and add "
                      "nothing to the salesnb forecast")
     if not view.complete:
-        notes.append("the forecast covers the deals open at as_of: deals created later and won within the "
-                     "period are not foreseen")
+        if new.windows:
+            notes.append(f"deals not created yet: {sum(new.rate.values()):.1f} expected to be created and "
+                         f"won within the period, as in the {new.windows} past stretch(es) of the same length")
+        else:
+            notes.append("the forecast covers the deals open at as_of: deals created later and won within "
+                         "the period are not foreseen" + ("" if new_deals else " (new_deals=False)")
+                         + ("" if not new_deals else " (no past stretch of the same length in the data)"))
         if "expected_close_at" not in data.opportunity_table.columns:
             notes.append("no expected close dates: the stage-weighted pipeline counts every open deal, "
                          "whatever its close date")
@@ -477,6 +482,7 @@ def _forecast(data: SalesData, view: TargetPeriod, by: str | None, draws: int,
         notes.append(f"{other} open deal(s) have a forecast category other than commit, best case, "
                      "pipeline or omitted and are left out of the category forecast")
     out.attrs.update(as_of=view.as_of, label=view.label, horizon_days=view.days_left, draws=int(draws),
+                     new_deal_windows=new.windows, new_deals_expected=float(sum(new.rate.values())),
                      seed=int(seed), interval=INTERVAL, notes=notes,
                      probability_source={"crm": int((use_crm & in_pipe).sum()),
                                          "stage_history": int((~use_crm & in_pipe).sum())},
@@ -539,7 +545,8 @@ def forecast(
         ``commit_amount``, ``best_case_amount``, ``pipeline_amount`` (cumulative) and
         their ``_count``. ``attrs``: ``as_of``, ``horizon_days``, ``draws``, ``seed``,
         ``notes``, ``probability_source`` (deals weighted by the CRM's probability or by
-        the stage's history), ``excluded``.
+        the stage's history), ``new_deal_windows`` (past stretches behind the new-deal
+        estimate; 0: none), ``new_deals_expected``, ``excluded``.
 
     Examples
     --------

@@ -130,7 +130,7 @@ def resolve_target_period(data: SalesData, period: PeriodLike, as_of: TimeLike =
     >>> import salesnb as sn
     >>> p = resolve_target_period(sn.load(sn.sample_path()), "1404-08")
     >>> p.label, p.start.isoformat(), p.as_of.isoformat()
-    ('1404-08', '2025-10-23T00:00:00+03:30', '2025-11-20T11:30:00+03:30')
+    ('1404-08', '2025-10-23T00:00:00+03:30', '2025-11-20T12:10:00+03:30')
     """
     cal = check_option("calendar", calendar or data.settings.calendar, CALENDARS)
     s = data.settings
@@ -389,11 +389,12 @@ def attainment(
     Examples
     --------
     {load_sample}
-    >>> a = sn.attainment(data, period="1404-07", by=None, measure="won_amount")
-    >>> a[["group", "measure", "target"]].values.tolist()
-    [['(all)', 'won_amount', 63000000000.0]]
-    >>> round(float(a["attainment"].iloc[0]), 3)
-    0.894
+    >>> a = sn.attainment(data, period="1404-07", measure="won_amount")
+    >>> a.loc[a["owner"] == "Babak Sadeghi", ["target", "actual", "attainment"]].round(2).values.tolist()
+    [[2500000000.0, 3500500000.0, 1.4]]
+    >>> team = sn.attainment(data, period="1404-07", by=None, measure="won_amount")
+    >>> round(float(team["attainment"].iloc[0]), 2)  # the yearly target's share of Mehr
+    0.7
     """
     by = _check_targets_by(canonical_by(data, by) if by is not None else None)
     view = resolve_target_period(data, period, as_of, calendar)

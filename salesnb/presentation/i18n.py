@@ -427,6 +427,10 @@ _TARGETS_TEXT: dict[str, tuple[str, str]] = {
                           "within the period are not foreseen",
                           "پیش‌بینی فقط معاملات باز در {as_of} را در بر می‌گیرد: معاملاتی که بعداً ایجاد و در "
                           "همین دوره موفق شوند پیش‌بینی نشده‌اند"),
+    "note_new_deals": ("Besides the open deals, {n} deal(s) not created yet are expected to be created and "
+                       "won within the period, as in the last {windows} stretches of time of the same length",
+                       "افزون بر معاملات باز، انتظار می‌رود {n} معامله که هنوز ایجاد نشده در همین دوره ایجاد و "
+                       "موفق شوند، همانند {windows} بازه زمانی هم‌اندازه گذشته"),
     "note_no_close_dates": ("The data has no expected close dates: the stage-weighted pipeline counts "
                             "every open deal, whatever its close date",
                             "داده‌ها تاریخ بسته‌شدن مورد انتظار ندارند: فرصت‌های وزن‌دهی‌شده همه معاملات باز "
@@ -482,7 +486,7 @@ _TARGETS_TEXT: dict[str, tuple[str, str]] = {
     "m_won_amount": ("Won amount", "مبلغ موفق"),
     "m_won_count": ("Won deals", "تعداد موفق"),
     "m_created_count": ("Opportunities created", "فرصت‌های ایجادشده"),
-    "salesnb": ("salesnb", "salesnb"),
+    "salesnb": ("salesnb", "پیش‌بینی salesnb"),
     "stage_weighted": ("Stage-weighted pipeline", "فرصت‌های وزن‌دهی‌شده"),
     "forecast_category": ("CRM commit", "قطعی CRM"),
     # --- plots

@@ -937,7 +937,13 @@ def _forecast_notes(table: pd.DataFrame, ctx: NotebookContext) -> list[str]:
     notes = []
     as_of = table.attrs.get("as_of")
     if table.attrs.get("horizon_days", 0) > 0 and as_of is not None:
-        notes.append(i18n.translate("note_not_foreseen", ctx.language, as_of=_date_text(as_of, ctx)))
+        windows = int(table.attrs.get("new_deal_windows", 0))
+        if windows:
+            notes.append(i18n.translate("note_new_deals", ctx.language, windows=_digits(str(windows), ctx.language),
+                                        n=_digits(f"{table.attrs.get('new_deals_expected', 0.0):.1f}",
+                                                  ctx.language)))
+        else:
+            notes.append(i18n.translate("note_not_foreseen", ctx.language, as_of=_date_text(as_of, ctx)))
         if "expected_close_at" not in ctx.data.opportunity_table.columns:
             notes.append(_t(ctx, "note_no_close_dates"))
     missing = table.attrs.get("excluded", {}).get("no_probability", 0)
