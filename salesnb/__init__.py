@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from salesnb.data.recognise import recognise_export
     from salesnb.data.settings import FunnelSettings, load_settings
     from salesnb.data.sql import load_sql
+    from salesnb.data.targets import Targets, load_targets
     from salesnb.exceptions import (
         DatabaseError,
         DataFileError,
@@ -46,9 +47,11 @@ if TYPE_CHECKING:
     from salesnb.metrics.cycle import cycle_comparison, cycle_durations, cycle_survival, sales_cycle
     from salesnb.metrics.deal_risk import risk
     from salesnb.metrics.flow import funnel, stage_transitions, time_in_stage
+    from salesnb.metrics.forecasting import forecast, forecast_backtest
     from salesnb.metrics.opportunities import new_opportunities, open_opportunities, open_over_time
     from salesnb.metrics.outcomes import lost_reasons, won_lost
     from salesnb.metrics.pipeline_health import pipeline_coverage, sales_velocity
+    from salesnb.metrics.quota import attainment
     from salesnb.metrics.stages import stage_visits
     from salesnb.metrics.stalled import slowest_movers, stuck_opportunities
     from salesnb.metrics.summary import kpi_summary
@@ -70,6 +73,8 @@ _EXPORTS: dict[str, str] = {
     "FunnelSettings": "salesnb.data.settings",
     "load_settings": "salesnb.data.settings",
     "sample_path": "salesnb.data.bundled",
+    "load_targets": "salesnb.data.targets",
+    "Targets": "salesnb.data.targets",
     # calendars and periods
     "parse_date": "salesnb.periods",
     "period_bounds": "salesnb.periods",
@@ -99,6 +104,10 @@ _EXPORTS: dict[str, str] = {
     "sales_velocity": "salesnb.metrics.pipeline_health",
     "pipeline_coverage": "salesnb.metrics.pipeline_health",
     "kpi_summary": "salesnb.metrics.summary",
+    # targets and forecasts
+    "attainment": "salesnb.metrics.quota",
+    "forecast": "salesnb.metrics.forecasting",
+    "forecast_backtest": "salesnb.metrics.forecasting",
     # notebooks: the parameters contract and context (a public submodule)
     "notebook": "salesnb.presentation.notebook",
     # errors and warnings

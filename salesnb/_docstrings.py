@@ -91,6 +91,25 @@ min_closed : int, default 200
     Fewest won and fewest lost deals closed by ``as_of`` for the model to be used;
     below, the stage baseline (the won share of the closed deals that reached the
     deal's stage) stands in for it, and the output says so. 0: always the model.""",
+    "target_period": """\
+period : str or (start, end)
+    The period: a label in ``calendar`` (``1404-07``, ``1404-Q3``, ``1404``, ``2025-10``,
+    ``2025-W07``...) or a ``(start, end)`` pair.""",
+    "as_of_period": """\
+as_of : str, date or Timestamp, optional
+    The moment the period is seen from, with what was known then; it may lie inside
+    the period or before it (default: its end or the last event in the data, whichever
+    comes first).""",
+    "new_deals": """\
+new_deals : bool, default True
+    Add the deals not created yet at ``as_of`` that will be won within the period: as
+    many, with amounts like them, as the same stretch of time brought in up to 6 past
+    stretches (False: only the deals open at ``as_of``, the issue's bare formula).""",
+    "draws": """\
+draws : int, default 10000
+    Draws of the simulation of the won amount.
+seed : int, default 16
+    Seed of the simulation's random generator (the same data give the same interval).""",
     "load_sample": """\
 >>> import salesnb as sn
 >>> data = sn.load(sn.sample_path())""",

@@ -3,7 +3,8 @@
 Subcommands: ``sample`` (write a synthetic dataset), ``validate DATA`` (check a
 dataset and summarise it), ``kpi DATA`` (the five metrics and the funnel for a
 window, as text or JSON), ``backtest DATA`` (score the open-deal win probabilities
-against what happened), ``report`` (run the notebooks into an HTML report),
+against what happened), ``forecast DATA`` (a period's forecast against its targets,
+or ``--backtest``: past forecasts scored), ``report`` (run the notebooks into an HTML report),
 ``notebooks DEST`` (copy the notebooks to open in JupyterLab), ``app DATA`` (serve the
 overview as a web app with Voilà).
 Exit codes: 0 success, 1 invalid data or failed run, 2 usage error.
@@ -21,7 +22,7 @@ import sys
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from salesnb._options import CALENDARS, ENGINES, LANGUAGES, check_option
 from salesnb._version import __version__
@@ -148,6 +149,30 @@ def build_parser() -> argparse.ArgumentParser:
                    help="calendar of the dates given (default: the dataset's calendar)")
     p.add_argument("--json", action="store_true", help="print a JSON list, one object per point")
     p.set_defaults(func=_cmd_backtest, flags=_flags(p))
+
+    p = sub.add_parser("forecast", help="forecast a period (won amount and count, 10-90%% interval) "
+                                        "against its targets, or score past forecasts (--backtest)")
+    _add_data_args(p)
+    p.add_argument("--period", required=True, action="append", metavar="P", dest="period",
+                   help="the period, in --calendar: a month (1404-08, 2025-10), a quarter (2025-Q3), a "
+                        "year; with --backtest, repeat for each past period to score")
+    p.add_argument("--as-of", metavar="TIMESTAMP",
+                   help="forecast with what was known at this moment (default: the period's end or the "
+                        "last event, whichever is first)")
+    p.add_argument("--targets", metavar="FILE",
+                   help="targets file (period, owner or team, measure, target); default: the "
+                        "dataset's own targets.csv / targets sheet / targets table, if any")
+    p.add_argument("--by", default="owner", metavar="{owner,team,none}",
+                   help="rows per salesperson (default), team, or none (the team total only)")
+    p.add_argument("--backtest", action="store_true",
+                   help="score forecasts made --lead-days before the end of each --period against what "
+                        "happened")
+    p.add_argument("--lead-days", type=float, metavar="DAYS",
+                   help="with --backtest: how long before each period's end the forecast is made")
+    p.add_argument("--calendar", type=_choice("calendar", CALENDARS), metavar="{gregorian,jalali}",
+                   help="calendar of the periods and dates given (default: the dataset's calendar)")
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.set_defaults(func=_cmd_forecast, flags={**_flags(p), "periods": "--period"})
 
     p = sub.add_parser("report", help="run the notebooks into a dated HTML report")
     p.add_argument("data", metavar="DATA", nargs="?", default=None,
@@ -290,6 +315,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         print(report.describe() + "\n")
         data = replace(data, notes=tuple(n for n in data.notes if n not in report.notes))
     print(data.describe())
+    if getattr(data, "targets", None) is not None:
+        print(data.targets.describe())
     for message in doc["warnings"]:
         print(f"warning: {message}")
     if not doc["ok"]:
@@ -433,3 +460,177 @@ def _cmd_notebooks(args: argparse.Namespace) -> int:
           f"{', '.join(p.name for p in copied)}")
     print(f"open them with: jupyter lab {args.dest}")
     return 0
+
+
+def _cmd_forecast(args: argparse.Namespace) -> int:
+    import json
+
+    by = None if str(args.by).strip().lower() in ("none", "") else check_option("by", args.by, ("owner", "team"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SalesnbWarning)
+        data = _load(args)
+    if args.backtest:
+        from salesnb.metrics.forecasting import backtest_document, forecast_backtest
+
+        if args.lead_days is None:
+            raise WindowError("`--backtest` needs `lead_days`", fix="give e.g. `lead_days` 30")
+        if args.targets or args.as_of:
+            raise WindowError("`--backtest` replays each period from `lead_days` before its end",
+                              fix="leave out `as_of` and `targets` with `--backtest`")
+        table = forecast_backtest(data, periods=args.period, lead_days=args.lead_days, calendar=args.calendar)
+        labels = list(dict.fromkeys(table["period"].astype(str)))
+        doc = backtest_document(table, labels)
+        if args.json:
+            print(json.dumps(doc, ensure_ascii=False, indent=2, allow_nan=False))
+        else:
+            print(_backtest_text(table, data))
+        return 0
+    if args.lead_days is not None:
+        raise WindowError("`lead_days` goes with `--backtest`", fix="add `--backtest`, or leave out `lead_days`")
+    if len(args.period) != 1:
+        raise WindowError("give one `period` to forecast (several only with `--backtest`)",
+                          fix="keep one `period`, or add `--backtest` to score past periods")
+    doc = forecast_document(data, period=args.period[0], as_of=args.as_of, by=by, targets=args.targets,
+                            calendar=args.calendar)
+    if args.json:
+        print(json.dumps(doc, ensure_ascii=False, indent=2, allow_nan=False))
+    else:
+        print(_forecast_text(doc, data))
+    return 0
+
+
+def _plain(value: object) -> object:
+    """A table value as JSON: timestamps as ISO text, NaN as None, numpy numbers as Python's."""
+    import math
+
+    import pandas as pd
+
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    if hasattr(value, "item") and type(value).__module__ == "numpy":
+        value = value.item()  # type: ignore[attr-defined]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def forecast_document(data: SalesData, *, period: str, as_of: str | None, by: str | None,
+                      targets: str | None, calendar: str | None) -> dict[str, Any]:
+    """The ``salesnb forecast --json`` document: the period, its forecast per group and for the
+    team total, and, when there are targets, the attainment of each measure."""
+    from salesnb.metrics.forecasting import forecast
+    from salesnb.metrics.quota import attainment, resolve_target_period
+
+    view = resolve_target_period(data, period, as_of, calendar)
+    total = forecast(data, period=period, as_of=view.as_of, by=None, calendar=calendar)
+    per = forecast(data, period=period, as_of=view.as_of, by=by, calendar=calendar) if by else None
+    have_targets = targets is not None or getattr(data, "targets", None) is not None
+    goals: dict[str | None, object] = {}
+    if have_targets:
+        for level in {by, None}:
+            goals[level] = attainment(data, targets, period=period, as_of=view.as_of, by=level, calendar=calendar)
+    skip = {"period", "period_start", "period_end"}
+
+    def rows(table: object, level: str | None) -> list[dict[str, object]]:
+        import pandas as pd
+
+        assert isinstance(table, pd.DataFrame)
+        col = level if level else "group"
+        out = []
+        for rec in table.to_dict("records"):
+            item = {str(k): _plain(v) for k, v in rec.items() if k not in skip}
+            if level is None:
+                item.pop("group", None)
+            goal = goals.get(level)
+            if isinstance(goal, pd.DataFrame):
+                mine = goal[goal[col] == rec[col]]
+                item["targets"] = {str(r["measure"]): {k: _plain(r[k]) for k in (
+                    "target", "actual", "attainment", "expected_by_now", "gap", "remaining", "pipeline",
+                    "coverage")} for r in mine.to_dict("records")}
+            out.append(item)
+        return out
+
+    doc: dict[str, Any] = {
+        "period": view.label, "start": view.start.isoformat(), "end": view.end.isoformat(),
+        "as_of": view.as_of.isoformat(), "by": by,
+        "groups": rows(per, by) if per is not None else [],
+        "total": rows(total, None)[0],
+        "notes": list(total.attrs.get("notes", [])),
+    }
+    if have_targets:
+        goal = goals.get(None)
+        doc["elapsed_share"] = _plain(getattr(goal, "attrs", {}).get("elapsed_share"))
+    return doc
+
+
+def _forecast_text(doc: dict[str, Any], data: SalesData) -> str:
+    from salesnb import periods
+    from salesnb.presentation.text import format_amount
+
+    cur, unit, cal = data.settings.currency, data.settings.amount_unit, data.settings.calendar
+
+    def amount(v: Any) -> str:
+        return format_amount(v if isinstance(v, int | float) else None, cur, unit)
+
+    def count(v: Any) -> str:
+        return "—" if v is None else f"{v:,.0f}"
+
+    when = periods.format_datetime(doc["as_of"], calendar=cal)
+    lines = [f"forecast for {doc['period']}, as of {when}"]
+    if doc.get("elapsed_share") is not None:
+        lines.append(f"business days elapsed: {100 * float(doc['elapsed_share']):.0f}%")
+    groups: list[dict[str, Any]] = [*doc["groups"], {**doc["total"], "_name": "TOTAL"}]
+    for g in groups:
+        name = g.get("_name") or g.get(str(doc["by"]), "")
+        lines.append(f"{name}")
+        lines.append(f"  won so far      {amount(g['won_amount'])} ({g['won_count']} deals)")
+        lines.append(f"  salesnb         {amount(g['expected_amount'])} (10-90%: {amount(g['amount_low'])} – "
+                     f"{amount(g['amount_high'])}); {g['expected_count']:.1f} deals ({g['count_low']}–"
+                     f"{g['count_high']})")
+        lines.append(f"  stage-weighted  {amount(g['stage_weighted_amount'])}; "
+                     f"{g['stage_weighted_count']:.1f} deals")
+        if "commit_amount" in g:
+            lines.append(f"  commit {amount(g['commit_amount'])}, best case {amount(g['best_case_amount'])}, "
+                         f"pipeline {amount(g['pipeline_amount'])}")
+        for measure, t in (g.get("targets") or {}).items():
+            if t.get("target") is None:
+                continue
+            shown = amount if measure == "won_amount" else count
+            att = "—" if t["attainment"] is None else f"{100 * t['attainment']:.0f}%"
+            lines.append(f"  target {measure}: {shown(t['target'])}, actual {shown(t['actual'])} ({att}), "
+                         f"expected by now {shown(t['expected_by_now'])}")
+    for note in doc.get("notes") or []:
+        lines.append(f"note: {note}")
+    return "\n".join(lines)
+
+
+def _backtest_text(table: Any, data: SalesData) -> str:
+    import pandas as pd
+
+    from salesnb.presentation.text import format_amount
+
+    cur, unit = data.settings.currency, data.settings.amount_unit
+
+    def amount(v: Any) -> str:
+        return format_amount(float(v) if v is not None and pd.notna(v) else None, cur, unit)
+
+    lines = [f"forecasts made {table.attrs['lead_days']:g} days before each period's end"]
+    records: list[dict[str, Any]] = table.to_dict("records")
+    for period in dict.fromkeys(r["period"] for r in records):
+        part = [r for r in records if r["period"] == period]
+        first = part[0]
+        lines.append(f"{period} (as of {first['as_of'].isoformat()}): actual {amount(first['actual_amount'])}, "
+                     f"{first['actual_count']:.0f} deals")
+        for r in part:
+            interval = ""
+            if pd.notna(r["amount_low"]):
+                inside = "inside" if bool(r["inside_amount"]) else "outside"
+                interval = f" (10-90%: {amount(r['amount_low'])} – {amount(r['amount_high'])}, {inside})"
+            lines.append(f"  {r['method']:<17} {amount(r['forecast_amount'])}{interval}; "
+                         f"{r['forecast_count']:.1f} deals")
+    lines.append("summary (mean absolute error):")
+    for r in table.attrs["summary"]:
+        cov = "" if r["coverage"] is None or pd.isna(r["coverage"]) else \
+            f", interval coverage {100 * r['coverage']:.0f}%"
+        lines.append(f"  {r['method']:<17} {amount(r['mae_amount'])}; {r['mae_count']:.1f} deals{cov}")
+    return "\n".join(lines)

@@ -94,6 +94,9 @@ class SalesData:
         The field history (what ``amount``, ``expected_close_at``, ``owner``,
         ``probability`` and ``forecast_category`` held from each ``changed_at`` on), or
         None: then those fields are taken as constant.
+    targets : Targets or None
+        The dataset's validated targets (:func:`salesnb.load_targets`; a folder's
+        ``targets.csv``, a workbook's or database's ``targets``), or None.
     """
 
     engine: Engine
@@ -107,6 +110,9 @@ class SalesData:
     #: The field history in the engine (``seq``, ``opp_key``, ``field``, ``changed_at``,
     #: ``value_text``, ``value_number``, ``value_time``), or None when the data has none.
     field_table: Any = None
+    #: The validated targets (:class:`~salesnb.data.targets.Targets`), or None; kept by
+    #: :meth:`subset` (a target names people the subset may leave out).
+    targets: Any = None
     #: The most recently used snapshots, by ``as_of`` (at most :data:`SNAPSHOTS_KEPT`);
     #: never copied by ``dataclasses.replace``, so a subset starts with none.
     _snapshots: BoundedCache[int, Snapshot] = field(

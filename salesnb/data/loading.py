@@ -1,10 +1,11 @@
 """Loading datasets from folders (CSV / Parquet), Excel workbooks and databases.
 
 A dataset folder holds ``opportunities.csv`` or ``opportunities.parquet``, optionally
-``stage_history.csv`` / ``.parquet``, ``field_history.csv`` / ``.parquet`` and
-``funnel.yml``; instead of the tables it may
+``stage_history.csv`` / ``.parquet``, ``field_history.csv`` / ``.parquet``,
+``targets.csv`` / ``.parquet`` and ``funnel.yml``; instead of the tables it may
 hold one Excel workbook (``*.xlsx``) with sheets ``opportunities`` and (optionally)
-``stage_history``. A workbook path may also be given directly.
+``stage_history`` and ``targets``. A workbook path may also be given directly. A
+database's ``targets`` table is picked up too (:mod:`salesnb.data.targets`).
 """
 
 from __future__ import annotations
@@ -80,13 +81,17 @@ def load(
     Returns
     -------
     SalesData
+        With ``targets`` (:class:`~salesnb.data.targets.Targets`) when the folder has a
+        ``targets.csv`` / ``.parquet``, the workbook a ``targets`` sheet or the database a
+        ``targets`` table (validated like the rest).
 
     Raises
     ------
     DataFileError
         A file is missing, empty, unreadable or wrongly encoded.
     DataSchemaError
-        The data break the canonical layout's rules (every problem is listed).
+        The data break the canonical layout's rules (every problem is listed), or the
+        targets do (:func:`salesnb.load_targets`).
     SettingsError
         ``funnel.yml`` is malformed.
 
@@ -107,8 +112,10 @@ def load(
         return data if engine in (None, "duckdb", "database") else _moved(data, make_engine(engine, spark))
     if isinstance(source, str) and "://" in source:
         from salesnb.data.sql import load_sql
+        from salesnb.data.targets import database_targets
 
-        return load_sql(source, settings=settings, engine=engine, spark=spark)
+        data = load_sql(source, settings=settings, engine=engine, spark=spark)
+        return _with_targets(data, source) if database_targets(source) else data
     path = Path(source)
     if not path.exists():
         raise DataFileError("no such file or folder", path=str(path),
@@ -151,7 +158,15 @@ def load(
     raw_f = None if fields_file is None else _raw_table(eng, fields_file, encoding, "field_history")
     data = SalesData.from_raw(eng, raw_o, raw_h, resolved, source=str(opp_file), field_history=raw_f)
     release_memory()  # the readers' scratch buffers
-    return data
+    targets_file = find_table(path, "targets")
+    return data if targets_file is None else _with_targets(data, targets_file, encoding)
+
+
+def _with_targets(data: SalesData, source: Any, encoding: str = "utf-8") -> SalesData:
+    """The dataset with its own targets (a folder's ``targets.csv``, a database's table) attached."""
+    from salesnb.data.targets import attach, load_targets
+
+    return attach(data, load_targets(source, data, encoding=encoding))
 
 
 def _raw_table(engine: Engine, path: Path, encoding: str, name: str) -> RawTable:
@@ -223,8 +238,13 @@ def _load_workbook(path: Path, *, settings: SettingsLike, base: FunnelSettings |
         )
     resolved = coerce_settings(settings, base=base)
     hist = by_name.get("stage_history")
-    return SalesData.from_frames(
+    data = SalesData.from_frames(
         by_name["opportunities"], hist, resolved,
         source=f"{path} [opportunities]", history_source=f"{path} [stage_history]",
         opportunities_rows=line_labels(2), history_rows=line_labels(2), engine=engine,
     )
+    if "targets" not in by_name:
+        return data
+    from salesnb.data.targets import attach, from_raw
+
+    return attach(data, from_raw(by_name["targets"], data, labels=line_labels(2), source=f"{path} [targets]"))

@@ -397,6 +397,126 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "reason_low_chance": ("win chance {p} in 90 days", "احتمال موفقیت {p} تا ۹۰ روز"),
 }
 
+#: Targets, attainment and forecasts (notebook 07, the report index): text, headers, values.
+_TARGETS_TEXT: dict[str, tuple[str, str]] = {
+    # --- sections and tables
+    "targets_title": ("Targets and attainment", "اهداف و میزان تحقق"),
+    "attainment_of": ("Attainment of {period}", "تحقق اهداف {period}"),
+    "forecast_title": ("Forecast for {period}", "پیش‌بینی {period}"),
+    "accuracy_title": ("How accurate past forecasts were", "دقت پیش‌بینی‌های گذشته"),
+    "attainment_by_owner": ("Won amount against target, per salesperson",
+                            "مبلغ موفق در برابر هدف، به تفکیک کارشناس"),
+    "attainment_company": ("The company's targets", "اهداف شرکت"),
+    "forecast_by_owner": ("Forecast of the won amount, per salesperson", "پیش‌بینی مبلغ موفق هر کارشناس"),
+    "forecast_total": ("Forecast of the whole team", "پیش‌بینی کل تیم"),
+    "accuracy_table": ("Forecasts made {days} days before each period's end, against what happened",
+                       "پیش‌بینی‌های {days} روز پیش از پایان هر دوره، در برابر آنچه رخ داد"),
+    "accuracy_summary": ("Accuracy of each method", "دقت هر روش"),
+    "no_targets": ("No targets: put a targets.csv (period, owner or team, measure, target) beside the "
+                   "opportunities to compare with them",
+                   "هدفی تعریف نشده است: برای مقایسه، فایل targets.csv (دوره، کارشناس یا تیم، شاخص، هدف) "
+                   "را کنار فرصت‌ها قرار دهید"),
+    "note_pace": ("{pct} of the period's business days had passed at {as_of} (weekend and holidays "
+                  "excluded); expected by now is the target times that share",
+                  "تا {as_of}، {pct} از روزهای کاری دوره گذشته بود (بدون تعطیلات آخر هفته و رسمی)؛ "
+                  "انتظار تا امروز برابر هدف ضرب در همین سهم است"),
+    "note_prorated": ("Some targets cover the period only in part: they count for the business days "
+                      "they share with it",
+                      "برخی اهداف تنها بخشی از دوره را می‌پوشانند و به نسبت روزهای کاری مشترک حساب شده‌اند"),
+    "note_not_foreseen": ("The forecast covers the deals open at {as_of}: deals created later and won "
+                          "within the period are not foreseen",
+                          "پیش‌بینی فقط معاملات باز در {as_of} را در بر می‌گیرد: معاملاتی که بعداً ایجاد و در "
+                          "همین دوره موفق شوند پیش‌بینی نشده‌اند"),
+    "note_new_deals": ("Besides the open deals, {n} deal(s) not created yet are expected to be created and "
+                       "won within the period, as in the last {windows} stretches of time of the same length",
+                       "افزون بر معاملات باز، انتظار می‌رود {n} معامله که هنوز ایجاد نشده در همین دوره ایجاد و "
+                       "موفق شوند، همانند {windows} بازه زمانی هم‌اندازه گذشته"),
+    "note_no_close_dates": ("The data has no expected close dates: the stage-weighted pipeline counts "
+                            "every open deal, whatever its close date",
+                            "داده‌ها تاریخ بسته‌شدن مورد انتظار ندارند: فرصت‌های وزن‌دهی‌شده همه معاملات باز "
+                            "را، صرف‌نظر از زمان بسته‌شدن، حساب می‌کنند"),
+    "note_no_probability": ("{n} open deal(s) have no win probability (no history to compare with) "
+                            "and add nothing to the forecast",
+                            "{n} معامله باز احتمال موفقیت ندارند (سابقه‌ای برای مقایسه نیست) و در "
+                            "پیش‌بینی سهمی ندارند"),
+    "note_accuracy": ("Over {n} periods: mean absolute error of salesnb {salesnb}, of the stage-weighted "
+                      "pipeline {stage}; the actual fell inside salesnb's 10–90% range in {inside} of "
+                      "{n} periods (about 80% is expected)",
+                      "در {n} دوره: میانگین خطای مطلق salesnb {salesnb} و فرصت‌های وزن‌دهی‌شده {stage}؛ "
+                      "مقدار واقعی در {inside} دوره از {n} دوره درون بازه ۱۰–۹۰٪ salesnb بود "
+                      "(حدود ۸۰٪ انتظار می‌رود)"),
+    "accuracy_not_enough": ("No complete past period to score yet", "هنوز دوره کاملی برای ارزیابی نیست"),
+    # --- columns
+    "measure": ("Measure", "شاخص"),
+    "target": ("Target", "هدف"),
+    "actual": ("Actual", "عملکرد"),
+    "target_amount": ("Target", "هدف"),
+    "actual_amount": ("Actual", "عملکرد"),
+    "attainment_share": ("Attainment", "درصد تحقق"),
+    "expected_by_now": ("Expected by now (pace)", "انتظار تا امروز"),
+    "expected_by_now_amount": ("Expected by now (pace)", "انتظار تا امروز"),
+    "gap": ("Gap to pace", "فاصله تا انتظار"),
+    "gap_amount": ("Gap to pace", "فاصله تا انتظار"),
+    "remaining_amount": ("Remaining", "باقی‌مانده"),
+    "pipeline_value": ("Pipeline", "فرصت‌های در جریان"),
+    "coverage_ratio": ("Coverage (pipeline ÷ remaining)", "پوشش (فرصت‌ها ÷ باقی‌مانده)"),
+    "won_so_far_amount": ("Won so far", "موفق تاکنون"),
+    "won_so_far": ("Deals won so far", "معاملات موفق تاکنون"),
+    "expected_amount": ("Forecast (expected)", "پیش‌بینی (مقدار انتظاری)"),
+    "low_amount": ("10% (low)", "۱۰٪ (پایین)"),
+    "high_amount": ("90% (high)", "۹۰٪ (بالا)"),
+    "expected_deals": ("Forecast deals", "تعداد پیش‌بینی‌شده"),
+    "low_count": ("Deals 10%", "تعداد ۱۰٪"),
+    "high_count": ("Deals 90%", "تعداد ۹۰٪"),
+    "stage_weighted_amount": ("Stage-weighted pipeline", "فرصت‌های وزن‌دهی‌شده با احتمال مرحله"),
+    "commit_amount": ("Commit", "قطعی"),
+    "best_case_amount": ("Best case", "بهترین حالت"),
+    "category_pipeline_amount": ("Pipeline (category)", "در جریان (دسته CRM)"),
+    "method": ("Method", "روش"),
+    "forecast_made": ("Forecast made", "زمان پیش‌بینی"),
+    "forecast_amount": ("Forecast", "پیش‌بینی"),
+    "abs_error_amount": ("Absolute error", "خطای مطلق"),
+    "rel_error_share": ("Relative error", "خطای نسبی"),
+    "inside_interval": ("Inside 10–90%", "درون بازه ۱۰–۹۰٪"),
+    "mae_amount": ("Mean absolute error", "میانگین خطای مطلق"),
+    "mae_deals": ("Mean absolute error (deals)", "میانگین خطای مطلق (تعداد)"),
+    "coverage_share": ("Inside 10–90%", "درون بازه ۱۰–۹۰٪"),
+    "periods_scored": ("Periods", "دوره‌ها"),
+    # --- values: measures and methods
+    "m_won_amount": ("Won amount", "مبلغ موفق"),
+    "m_won_count": ("Won deals", "تعداد موفق"),
+    "m_created_count": ("Opportunities created", "فرصت‌های ایجادشده"),
+    "salesnb": ("salesnb", "پیش‌بینی salesnb"),
+    "stage_weighted": ("Stage-weighted pipeline", "فرصت‌های وزن‌دهی‌شده"),
+    "forecast_category": ("CRM commit", "قطعی CRM"),
+    # --- plots
+    "title_attainment": ("Won amount against target per {group}", "مبلغ موفق در برابر هدف به تفکیک {group}"),
+    "axis_share_of_target": ("Share of target", "درصد هدف"),
+    "legend_target": ("Target (100%)", "هدف (۱۰۰٪)"),
+    "legend_pace": ("Expected by now ({pct})", "انتظار تا امروز ({pct})"),
+    "legend_on_pace": ("At or ahead of pace", "هم‌گام یا جلوتر از انتظار"),
+    "legend_behind": ("Behind pace", "عقب‌تر از انتظار"),
+    "legend_forecast": ("Forecast with its 10–90% range", "پیش‌بینی با بازه ۱۰–۹۰٪"),
+    "no_target": ("no target", "بدون هدف"),
+    "title_fan": ("Won amount in {period}: so far, forecast and target",
+                  "مبلغ موفق در {period}: تاکنون، پیش‌بینی و هدف"),
+    "axis_won_in_period": ("Won amount ({unit})", "مبلغ موفق ({unit})"),
+    "legend_actual": ("Won so far", "موفق تاکنون"),
+    "legend_expected": ("Forecast (expected)", "پیش‌بینی (مقدار انتظاری)"),
+    "legend_fan": ("10–90% range", "بازه ۱۰–۹۰٪"),
+    "legend_target_line": ("Target", "هدف"),
+    "legend_pace_line": ("Pace (business days)", "مسیر هدف (روزهای کاری)"),
+    "title_accuracy": ("Forecasts {days} days before the end, against what happened",
+                       "پیش‌بینی {days} روز پیش از پایان، در برابر آنچه رخ داد"),
+    "legend_actual_outcome": ("Actual", "واقعی"),
+    "legend_salesnb": ("salesnb forecast (10–90%)", "پیش‌بینی salesnb (۱۰–۹۰٪)"),
+    "legend_stage_weighted": ("Stage-weighted pipeline", "فرصت‌های وزن‌دهی‌شده"),
+    "legend_commit": ("CRM commit", "قطعی CRM"),
+    "off_scale": ("▲ beyond the top of the chart", "▲ بیرون از بالای نمودار"),
+    "index_forecast": ("Forecast for {period} (as of {as_of})", "پیش‌بینی {period} (با داده‌های تا {as_of})"),
+}
+_CATALOGUE.update(_TARGETS_TEXT)
+
 #: Persian display names of the values the package's own sample data writes (stage names,
 #: outcomes, lost reasons, risk levels) and of the common English CRM stage words. Other
 #: data values are shown as stored, in both languages.
@@ -494,6 +614,7 @@ def translate_value(value: object, language: str = "en") -> str:
 _VALUE_KEYS = frozenset({"(all)", "(none)", "(unspecified)", "(unknown)", "(no amount)", "above",
                          "below", "within", "no amount", "no reference", "forward", "skip",
                          "regression", "repeat", "current", "previous", "year_ago"})
+_VALUE_KEYS = _VALUE_KEYS | {"salesnb", "stage_weighted", "forecast_category"}
 
 
 def latin_digits(text: object) -> str:

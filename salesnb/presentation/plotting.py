@@ -30,6 +30,9 @@ plot_time_in_stage          ``stage_visits`` (or the ``time_in_stage`` summary)
 plot_cycle_distribution     ``cycle_durations``
 plot_survival               ``cycle_survival``
 plot_size_bands             ``deal_size_bands``
+plot_attainment             ``attainment`` (and optionally ``forecast``)
+plot_forecast_fan           ``salesnb.metrics.forecasting.forecast_fan``
+plot_forecast_accuracy      ``forecast_backtest`` (``by=None``)
 =========================== ================================================
 """
 
@@ -55,8 +58,11 @@ from salesnb.presentation.text import amount_scale, format_amount
 
 __all__ = [
     "PlotInputError",
+    "plot_attainment",
     "plot_cycle_distribution",
     "plot_deal_sizes",
+    "plot_forecast_accuracy",
+    "plot_forecast_fan",
     "plot_funnel",
     "plot_lost_reason_stage",
     "plot_lost_reasons",
@@ -1425,3 +1431,292 @@ def _sig_decimals(value: float) -> int:
     if v == 0 or v >= 100:
         return 0
     return int(min(2, max(0, 2 - math.floor(math.log10(v)))))
+
+
+# =========================================================================== targets and forecasts
+def plot_attainment(
+    table: pd.DataFrame,
+    *,
+    ax: Axes | None = None,
+    language: str = "en",
+    forecast: pd.DataFrame | None = None,
+    measure: str = "won_amount",
+    **kwargs: Any,
+) -> Axes:
+    """Draw each group's attainment: actual ÷ target, with the pace and the forecast range.
+
+    One horizontal bar per group (best attainment on top), green when the actual is at
+    or ahead of the expected-by-now pace, orange when behind; a solid line at 100 % (the
+    target) and a dashed one at the share of business days elapsed (the pace: where
+    everybody should be by now). With ``forecast`` (a :func:`~salesnb.forecast` table of
+    the same groups), a diamond at the expected outcome ÷ target and a whisker over its
+    10–90 % range. Groups without a target are listed at the bottom with "no target".
+
+    Parameters
+    ----------
+    table : DataFrame
+        The table returned by :func:`~salesnb.attainment` (by owner or team).
+    ax : Axes, optional
+        Axes to draw on (default: a new figure).
+    language : {"en", "fa"}, default "en"
+    forecast : DataFrame, optional
+        A :func:`~salesnb.forecast` table of the same period and groups.
+    measure : str, default "won_amount"
+        The measure drawn (the rows of ``table`` with it).
+    **kwargs
+        Passed to :meth:`~matplotlib.axes.Axes.barh`.
+
+    Returns
+    -------
+    Axes
+    """
+    language = i18n.check_language(language)
+    _require(table, ["measure", "target", "actual", "expected_by_now"], "plot_attainment", "attainment()")
+    t = table[table["measure"] == measure].reset_index(drop=True)
+    col = next((c for c in t.columns if c not in {"period", "period_start", "period_end", "measure", "target",
+                                                  "actual", "attainment", "expected_by_now", "gap",
+                                                  "remaining", "pipeline", "coverage"}), "group")
+    n = len(t)
+    ax = _axes(ax, (8.5, max(3.0, 0.45 * n + 1.8)))
+    title = _t("title_attainment", language, group=_group_noun(col, language))
+    xlabel = _t("axis_share_of_target", language)
+    ylabel = _d(i18n.translate(col, language) if col in ("owner", "team", "group") else col, language)
+    target = t["target"].to_numpy(dtype="float64")
+    has = np.isfinite(target) & (target > 0)
+    if n == 0 or not has.any():
+        return _empty(ax, language, title=title, xlabel=xlabel, ylabel=ylabel)
+    share = np.where(has, t["actual"].to_numpy(dtype="float64") / np.where(has, target, 1.0), np.nan)
+    pace = np.where(has, t["expected_by_now"].to_numpy(dtype="float64") / np.where(has, target, 1.0), np.nan)
+    order = np.lexsort((np.arange(n), -np.where(has, share, -np.inf)))
+    t, share, pace, has = t.iloc[order].reset_index(drop=True), share[order], pace[order], has[order]
+    y = np.arange(n)[::-1].astype("float64")
+    ahead = share >= pace - 1e-12
+    colors = [COLORS["won"] if a else COLORS["flag"] for a in ahead]
+    opts: dict[str, Any] = {"height": 0.6, "color": colors}
+    ax.barh(y[has], share[has], **{**opts, "color": [c for c, h in zip(colors, has, strict=True) if h], **kwargs})
+    right = float(np.nanmax(share[has]))
+    cap = 3.0  # the axis ends at 300 % at most: longer bars end at the edge, labelled there
+    for yi, s, ok in zip(y, share, has, strict=True):
+        if ok and s > cap * 1.1:
+            ax.text(cap * 1.1 * 0.99, yi, _num(s, language, 0, percent=True) + " ▸", va="center", ha="right",
+                    fontsize="small", color="white", fontweight="bold")
+        elif ok:
+            ax.text(s + 0.01, yi, _num(s, language, 0, percent=True), va="center", ha="left", fontsize="small")
+        else:
+            ax.text(0.01, yi, _t("no_target", language), va="center", ha="left", fontsize="small",
+                    color=COLORS["muted"], gid="no-target-row")
+    ax.axvline(1.0, color=COLORS["accent"], linewidth=1.2)
+    elapsed = float(np.nanmax(pace)) if np.isfinite(pace).any() else np.nan
+    handles: list[Any] = [Line2D([], [], color=COLORS["accent"], linewidth=1.2, label=_t("legend_target", language))]
+    if np.isfinite(elapsed) and elapsed < 1.0 - 1e-9:
+        ax.axvline(elapsed, color=COLORS["muted"], linestyle="--", linewidth=1.2)
+        handles.append(Line2D([], [], color=COLORS["muted"], linestyle="--", linewidth=1.2,
+                              label=_t("legend_pace", language, pct=_num(elapsed, language, 0, percent=True))))
+    handles += [Patch(color=COLORS["won"], label=_t("legend_on_pace", language)),
+                Patch(color=COLORS["flag"], label=_t("legend_behind", language))]
+    if forecast is not None and len(forecast):
+        _require(forecast, ["expected_amount", "amount_low", "amount_high"], "plot_attainment",
+                 "forecast()")
+        f = forecast.set_index(col) if col in forecast.columns else None
+        if f is not None:
+            kind = "amount" if measure == "won_amount" else "count"
+            exp_col = "expected_amount" if kind == "amount" else "expected_count"
+            names = t[col].astype(str)
+            ex = names.map(f[exp_col]).to_numpy(dtype="float64") / np.where(has, target, np.nan)
+            lo = names.map(f[f"{kind}_low"]).to_numpy(dtype="float64") / np.where(has, target, np.nan)
+            hi = names.map(f[f"{kind}_high"]).to_numpy(dtype="float64") / np.where(has, target, np.nan)
+            ok = has & np.isfinite(ex)
+            ax.errorbar(ex[ok], y[ok] - 0.0, xerr=np.vstack([np.clip(ex - lo, 0, None), np.clip(hi - ex, 0, None)])[:, ok],
+                        fmt="D", color=COLORS["base"], markersize=5, elinewidth=1.4, capsize=3, gid="forecast")
+            handles.append(Line2D([], [], color=COLORS["base"], marker="D", markersize=5,
+                                  label=_t("legend_forecast", language)))
+            if ok.any():
+                right = max(right, float(np.nanmax(hi[ok])))
+    ax.set_xlim(0, max(1.15, min(right * 1.12, cap * 1.1)))
+    ax.set_yticks(y, labels=[_d(v, language) for v in t[col]])
+    ax.set_ylim(-0.7, n - 0.3)
+    _number_axis(ax.xaxis, language, percent=True)
+    ax.grid(axis="x", alpha=0.3)
+    _legend_below(ax, handles, ncols=2, drop=36.0)
+    return _finish(ax, language, title=title, xlabel=xlabel, ylabel=ylabel)
+
+
+def _date_ticks(ax: Axes, times: pd.Series, calendar: str, language: str, n: int = 6) -> None:
+    """Label a time axis with a few dates written in ``calendar``."""
+    from salesnb import periods
+
+    times = pd.Series(times).dropna().sort_values()
+    if not len(times):
+        return
+    picks = times.iloc[np.unique(np.linspace(0, len(times) - 1, min(n, len(times))).round().astype(int))]
+    labels = [i18n.plot_text(periods.format_date(ts, calendar=calendar), language) for ts in picks]
+    ax.set_xticks([ts.to_pydatetime() for ts in picks], labels=labels)
+
+
+def plot_forecast_fan(
+    table: pd.DataFrame,
+    *,
+    ax: Axes | None = None,
+    language: str = "en",
+    currency: str | None = None,
+    amount_unit: str = "auto",
+    calendar: str = "gregorian",
+    **kwargs: Any,
+) -> Axes:
+    """Draw the won amount of a period: so far, the forecast fan to the end, the target and its pace.
+
+    The amount won by each day up to ``as_of`` (a step line), then salesnb's expected
+    outcome (dashed) inside its 10–90 % band widening to the period's end; the target as
+    a horizontal line and its pace by business days (flat over weekends and holidays).
+
+    Parameters
+    ----------
+    table : DataFrame
+        The table returned by :func:`salesnb.metrics.forecasting.forecast_fan`.
+    ax : Axes, optional
+        Axes to draw on (default: a new figure).
+    language : {"en", "fa"}, default "en"
+    currency, amount_unit : str, optional
+        The dataset's currency and amount unit.
+    calendar : {"gregorian", "jalali"}, default "gregorian"
+        Calendar of the dates on the time axis.
+    **kwargs
+        Passed to :meth:`~matplotlib.axes.Axes.fill_between` (the band).
+
+    Returns
+    -------
+    Axes
+    """
+    language = i18n.check_language(language)
+    _require(table, ["at", "actual", "expected", "low", "high", "pace"], "plot_forecast_fan", "forecast_fan()")
+    ax = _axes(ax, (9.0, 4.6))
+    target = float(table.attrs.get("target", np.nan))
+    values = np.concatenate([table[c].to_numpy(dtype="float64") for c in ("actual", "high", "pace")] + [[target]])
+    div, unit = _scale(values, currency, amount_unit, language)
+    title = _t("title_fan", language, period=_d(table.attrs.get("label", ""), language))
+    ylabel = _t("axis_won_in_period", language, unit=_unit_text(unit, language))
+    if not len(table):
+        return _empty(ax, language, title=title, xlabel="", ylabel=ylabel)
+    at = pd.to_datetime(table["at"])
+    x = np.array([ts.to_pydatetime() for ts in at])
+    actual = table["actual"].to_numpy(dtype="float64") / div
+    seen = np.isfinite(actual)
+    handles: list[Any] = []
+    if seen.any():
+        ax.step(x[seen], actual[seen], where="post", color=COLORS["won"], linewidth=2)
+        handles.append(Line2D([], [], color=COLORS["won"], linewidth=2, label=_t("legend_actual", language)))
+    fan = np.isfinite(table["expected"].to_numpy(dtype="float64"))
+    if fan.sum() > 1:
+        lo = table["low"].to_numpy(dtype="float64")[fan] / div
+        hi = table["high"].to_numpy(dtype="float64")[fan] / div
+        ex = table["expected"].to_numpy(dtype="float64")[fan] / div
+        ax.fill_between(x[fan], lo, hi, **{"color": COLORS["base"], "alpha": 0.2, "linewidth": 0, **kwargs})
+        ax.plot(x[fan], ex, color=COLORS["base"], linestyle="--", linewidth=1.8, marker="o", markersize=3)
+        handles += [Line2D([], [], color=COLORS["base"], linestyle="--", label=_t("legend_expected", language)),
+                    Patch(color=COLORS["base"], alpha=0.2, label=_t("legend_fan", language))]
+    pace = table["pace"].to_numpy(dtype="float64")
+    if np.isfinite(target):
+        ax.plot(x, pace / div, color=COLORS["muted"], linestyle=":", linewidth=1.5)
+        ax.axhline(target / div, color=COLORS["accent"], linewidth=1.2)
+        handles += [Line2D([], [], color=COLORS["muted"], linestyle=":", label=_t("legend_pace_line", language)),
+                    Line2D([], [], color=COLORS["accent"], label=_t("legend_target_line", language))]
+    as_of = table.attrs.get("as_of")
+    if as_of is not None:
+        ax.axvline(pd.Timestamp(as_of).to_pydatetime(), color=COLORS["light"], linewidth=1)  # type: ignore[arg-type]
+    _date_ticks(ax, at, calendar, language)
+    ax.set_ylim(bottom=0)
+    _number_axis(ax.yaxis, language)
+    ax.grid(axis="y", alpha=0.3)
+    _legend(ax, handles, loc="upper left")
+    return _finish(ax, language, title=title, ylabel=ylabel)
+
+
+def plot_forecast_accuracy(
+    table: pd.DataFrame,
+    *,
+    ax: Axes | None = None,
+    language: str = "en",
+    currency: str | None = None,
+    amount_unit: str = "auto",
+    **kwargs: Any,
+) -> Axes:
+    """Draw past forecasts of the won amount against what happened, period by period.
+
+    Per period: the actual (black dot), salesnb's forecast with its 10–90 % range
+    (blue), the stage-weighted pipeline (orange cross) and the CRM's commit (purple,
+    when present). A forecast far above the rest (more than three times the largest
+    actual or range) is drawn as a triangle at the top edge, its value in the table.
+
+    Parameters
+    ----------
+    table : DataFrame
+        The table returned by :func:`~salesnb.forecast_backtest` (``by=None``).
+    ax : Axes, optional
+        Axes to draw on (default: a new figure).
+    language : {"en", "fa"}, default "en"
+    currency, amount_unit : str, optional
+        The dataset's currency and amount unit.
+    **kwargs
+        Passed to :meth:`~matplotlib.axes.Axes.errorbar` (salesnb's forecasts).
+
+    Returns
+    -------
+    Axes
+    """
+    language = i18n.check_language(language)
+    _require(table, ["period", "method", "forecast_amount", "amount_low", "amount_high", "actual_amount"],
+             "plot_forecast_accuracy", "forecast_backtest()")
+    order = _period_order(table) if len(table) else []
+    n = len(order)
+    ax = _axes(ax, (max(6.5, 0.8 * n + 3), 4.6))
+    days = table.attrs.get("lead_days", 0)
+    title = _t("title_accuracy", language, days=_num(days, language))
+    div, unit = _scale(np.concatenate([table["actual_amount"].to_numpy(dtype="float64"),
+                                       table["amount_high"].to_numpy(dtype="float64")]), currency, amount_unit,
+                       language)
+    ylabel = _t("axis_won_in_period", language, unit=_unit_text(unit, language))
+    if n == 0:
+        return _empty(ax, language, title=title, xlabel="", ylabel=ylabel)
+    pos = {p: i for i, p in enumerate(order)}
+    first = table.drop_duplicates("period").set_index("period")
+    x = np.arange(n, dtype="float64")
+    actual = first.loc[order, "actual_amount"].to_numpy(dtype="float64") / div
+    ours = table[table["method"] == "salesnb"].set_index("period").reindex(order)
+    ex = ours["forecast_amount"].to_numpy(dtype="float64") / div
+    lo = ours["amount_low"].to_numpy(dtype="float64") / div
+    hi = ours["amount_high"].to_numpy(dtype="float64") / div
+    top = float(np.nanmax(np.concatenate([actual, hi, [0.0]]))) * 1.15 or 1.0
+    handles: list[Any] = []
+    ok = np.isfinite(ex)
+    opts: dict[str, Any] = {"fmt": "o", "color": COLORS["base"], "elinewidth": 2, "capsize": 4, "markersize": 6}
+    ax.errorbar(x[ok] - 0.12, ex[ok], yerr=np.vstack([np.clip(ex - lo, 0, None), np.clip(hi - ex, 0, None)])[:, ok],
+                **{**opts, **kwargs})
+    handles.append(Line2D([], [], color=COLORS["base"], marker="o", label=_t("legend_salesnb", language)))
+    off = False
+    for method, color, marker, key in (("stage_weighted", COLORS["flag"], "X", "legend_stage_weighted"),
+                                       ("forecast_category", COLORS["below"], "s", "legend_commit")):
+        part = table[table["method"] == method]
+        if not len(part):
+            continue
+        xs = np.array([pos[p] for p in part["period"]], dtype="float64") + 0.12
+        ys = part["forecast_amount"].to_numpy(dtype="float64") / div
+        inside = ys <= top
+        ax.scatter(xs[inside], ys[inside], color=color, marker=marker, s=45, zorder=3)
+        if (~inside).any():
+            off = True
+            ax.scatter(xs[~inside], np.full((~inside).sum(), top * 0.97), color=color, marker="^", s=55, zorder=3,
+                       gid=f"off-scale-{method}")
+        handles.append(Line2D([], [], color=color, marker=marker, linestyle="", label=_t(key, language)))
+    ax.scatter(x, actual, color=COLORS["accent"], s=40, zorder=4)
+    handles.append(Line2D([], [], color=COLORS["accent"], marker="o", linestyle="",
+                          label=_t("legend_actual_outcome", language)))
+    if off:
+        handles.append(Line2D([], [], color=COLORS["muted"], marker="^", linestyle="",
+                              label=_t("off_scale", language)))
+    ax.set_ylim(0, top)
+    ax.set_xticks(x, labels=[_d(p, language) for p in order])
+    ax.set_xlim(-0.6, n - 0.4)
+    _number_axis(ax.yaxis, language)
+    ax.grid(axis="y", alpha=0.3)
+    _legend_below(ax, handles, ncols=3, drop=30.0)
+    return _finish(ax, language, title=title, ylabel=ylabel)

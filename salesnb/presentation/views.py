@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
@@ -60,18 +61,25 @@ from salesnb.presentation.text import (
 )
 
 __all__ = [
+    "ACCURACY_LEAD_DAYS",
+    "ACCURACY_PERIODS",
     "CSV_LINK",
     "TOP_ROWS",
     "VIEWS",
+    "Outlook",
     "Section",
+    "accuracy_view",
+    "attainment_view",
     "change_text",
     "cycle_view",
+    "forecast_view",
     "funnel_view",
     "headline_tiles",
     "headline_view",
     "kpi_text",
     "mark_partial",
     "opportunities_view",
+    "outlook",
     "partial_periods",
     "present",
     "quality_notes",
@@ -79,6 +87,7 @@ __all__ = [
     "section_html",
     "section_objects",
     "show",
+    "target_summary",
     "top_rows",
     "volume_view",
     "win_rate_view",
@@ -454,6 +463,9 @@ USES: dict[str, frozenset[str]] = {
     "funnel": frozenset({"people", "dates"}),
     "cycle": frozenset({"people", "dates"}),
     "risk": frozenset({"people", "as_of"}),
+    "attainment": frozenset({"people", "dates"}),
+    "forecast": frozenset({"people", "dates"}),
+    "accuracy": frozenset({"people", "dates"}),
 }
 
 
@@ -764,6 +776,308 @@ def risk_view(ctx: NotebookContext, horizon_days: int = 90, top: int = TOP_ROWS)
     }, [], notes, wrap=(i18n.translate("reasons", ctx.language),), downloads=downloads)
 
 
+# --------------------------------------------------------------------------- targets and forecasts
+#: How long before each past period's end the accuracy section's forecasts are made (days;
+#: a week's: 7), and how many past periods it scores.
+ACCURACY_LEAD_DAYS = 30
+ACCURACY_PERIODS = 6
+_PERIOD_DAYS = {"week": 7, "month": 31, "quarter": 92, "year": 366}
+
+
+@dataclass(frozen=True)
+class Outlook:
+    """The periods of the targets-and-forecast sections, resolved from a notebook's window.
+
+    ``report``: the window when it is one month, quarter, year or week, else the last
+    month of the window; ``moment``: the window's ``as_of``, or the last event in the data
+    when that comes first (a period in progress is seen from "now"); ``current``: the
+    period of the same kind holding ``moment`` (after a complete report period: the next
+    one); ``past``: up to :data:`ACCURACY_PERIODS` periods of that kind that ended by then.
+    """
+
+    kind: str
+    report: tuple[pd.Timestamp, pd.Timestamp, str]
+    current: tuple[pd.Timestamp, pd.Timestamp, str]
+    moment: pd.Timestamp
+    past: tuple[tuple[pd.Timestamp, pd.Timestamp, str], ...]
+
+    @property
+    def lead_days(self) -> int:
+        return 7 if self.kind == "week" else ACCURACY_LEAD_DAYS
+
+
+def outlook(ctx: NotebookContext) -> Outlook:
+    """Resolve the report period, the period in progress and the past periods of a context.
+
+    Examples
+    --------
+    >>> from salesnb.presentation.notebook import prepare
+    >>> o = outlook(prepare(start="1404-07-01", end="1404-08-01", interactive=False))
+    >>> o.kind, o.report[2], o.current[2], [p[2] for p in o.past][-2:]
+    ('month', '1404-07', '1404-08', ['1404-06', '1404-07'])
+    """
+    from salesnb import periods
+
+    w, data = ctx.window, ctx.data
+    s = data.settings
+    week_start = s.week_start if w.calendar == s.calendar else None
+
+    def rows(lo: pd.Timestamp, hi: pd.Timestamp, kind: str) -> pd.DataFrame:
+        return periods.period_table(lo, hi, period=kind, calendar=w.calendar, tz=s.timezone,
+                                    week_start=week_start)
+
+    kind, report = "month", None
+    for k in ("month", "quarter", "year", "week"):
+        table = rows(w.start, w.end, k)
+        if len(table) == 1 and table["period_start"].iloc[0] == w.start and table["period_end"].iloc[0] == w.end:
+            kind, report = k, table.iloc[0]
+            break
+    if report is None:
+        report = rows(w.end - pd.Timedelta(microseconds=1), w.end, "month").iloc[-1]
+    last = data.span[1]
+    moment = min(w.as_of, last)
+    current = rows(moment, moment + pd.Timedelta(microseconds=1), kind).iloc[0]
+    back = current["period_start"] - pd.Timedelta(days=_PERIOD_DAYS[kind] * (ACCURACY_PERIODS + 1))
+    earlier = rows(back, current["period_start"], kind)
+    first = data.span[0]
+    earlier = earlier[(earlier["period_end"] <= min(current["period_start"], last))
+                      & (earlier["period_start"] >= first)].tail(ACCURACY_PERIODS)
+
+    def triple(row: pd.Series) -> tuple[pd.Timestamp, pd.Timestamp, str]:
+        return row["period_start"], row["period_end"], str(row["period"])
+
+    return Outlook(kind, triple(report), triple(current), moment,
+                   tuple(triple(r) for _, r in earlier.iterrows()))
+
+
+def _digits(text: str, language: str) -> str:
+    return i18n.persian_digits(text) if language == "fa" else text
+
+
+def _date_text(ts: pd.Timestamp, ctx: NotebookContext) -> str:
+    from salesnb.periods import format_date
+
+    return _digits(format_date(ts, calendar=ctx.calendar), ctx.language)
+
+
+def _measure_values(values: pd.Series, measures: pd.Series, ctx: NotebookContext) -> list[str]:
+    """Amounts of ``won_amount`` rows written as amounts, the counts as whole numbers."""
+    amount = _cell_formatter("amount", values.astype("float64"), ctx)
+    assert amount is not None
+    return [amount(v) if m == "won_amount" else ("—" if pd.isna(v) else _digits(f"{v:,.0f}", ctx.language))
+            for v, m in zip(values, measures, strict=True)]
+
+
+def _attainment_tables(table: pd.DataFrame, ctx: NotebookContext, col: str) -> pd.DataFrame:
+    """An attainment table of ``won_amount`` rows for people (amount columns named as such)."""
+    shown = table[[col, "target", "actual", "attainment", "expected_by_now", "gap", "remaining", "pipeline",
+                   "coverage"]].rename(columns={
+        "target": "target_amount", "actual": "actual_amount", "attainment": "attainment_share",
+        "expected_by_now": "expected_by_now_amount", "gap": "gap_amount", "remaining": "remaining_amount",
+        "pipeline": "pipeline_value", "coverage": "coverage_ratio"})
+    return present(shown, ctx)
+
+
+def _attainment_notes(table: pd.DataFrame, ctx: NotebookContext) -> list[str]:
+    notes = []
+    share = float(table.attrs.get("elapsed_share", 1.0))
+    if 0.0 < share < 1.0:
+        notes.append(i18n.translate("note_pace", ctx.language, as_of=_date_text(table.attrs["as_of"], ctx),
+                                    pct=_digits(format_rate(share), ctx.language)))
+    if any("in part" in n for n in table.attrs.get("notes", [])):
+        notes.append(_t(ctx, "note_prorated"))
+    return notes
+
+
+def attainment_view(ctx: NotebookContext) -> Section:
+    """Targets: the attainment of the report period per salesperson and for the company,
+    with the pace of business days."""
+    from salesnb.metrics.quota import attainment
+
+    o = outlook(ctx)
+    start, end, label = o.report
+    title = i18n.translate("attainment_of", ctx.language, period=_digits(label, ctx.language))
+    if getattr(ctx.data, "targets", None) is None:
+        return _section(ctx, "attainment", title, {}, [], [_t(ctx, "no_targets")])
+    as_of = min(end, o.moment)
+    per = attainment(ctx.data, period=(start, end), as_of=as_of, by="owner", measure="won_amount")
+    company = attainment(ctx.data, period=(start, end), as_of=as_of, by=None)
+    fig, ax = _fig(1, 9.5, max(3.2, 0.45 * len(per) + 2.2))
+    plotting.plot_attainment(per, ax=ax, language=ctx.language)
+    whole = company[["measure", "target", "actual", "attainment", "expected_by_now", "gap"]].copy()
+    for c in ("target", "actual", "expected_by_now", "gap"):
+        whole[c] = _measure_values(company[c], company["measure"], ctx)
+    whole["measure"] = [i18n.translate(f"m_{m}", ctx.language) for m in company["measure"]]
+    whole = whole.rename(columns={"attainment": "attainment_share"})
+    notes = _attainment_notes(per, ctx)
+    return _section(ctx, "attainment", title, {
+        _t(ctx, "attainment_by_owner"): _attainment_tables(per, ctx, "owner"),
+        _t(ctx, "attainment_company"): present(whole, ctx),
+    }, [fig], notes)
+
+
+_FORECAST_COLUMNS = {"won_amount": "won_so_far_amount", "expected_amount": "expected_amount",
+                     "amount_low": "low_amount", "amount_high": "high_amount",
+                     "expected_count": "expected_deals", "count_low": "low_count", "count_high": "high_count",
+                     "stage_weighted_amount": "stage_weighted_amount", "commit_amount": "commit_amount",
+                     "best_case_amount": "best_case_amount", "pipeline_amount": "category_pipeline_amount"}
+
+
+def _forecast_table(table: pd.DataFrame, ctx: NotebookContext, col: str,
+                    targets: pd.DataFrame | None) -> pd.DataFrame:
+    shown = table[[col, *[c for c in _FORECAST_COLUMNS if c in table.columns]]].rename(columns=_FORECAST_COLUMNS)
+    if targets is not None:
+        goal = targets.set_index(col)["target"]
+        shown.insert(1, "target_amount", shown[col].map(goal).astype("float64"))
+    shown["expected_deals"] = shown["expected_deals"].round(1)
+    return present(shown, ctx)
+
+
+def _forecast_notes(table: pd.DataFrame, ctx: NotebookContext) -> list[str]:
+    notes = []
+    as_of = table.attrs.get("as_of")
+    if table.attrs.get("horizon_days", 0) > 0 and as_of is not None:
+        windows = int(table.attrs.get("new_deal_windows", 0))
+        if windows:
+            notes.append(i18n.translate("note_new_deals", ctx.language, windows=_digits(str(windows), ctx.language),
+                                        n=_digits(f"{table.attrs.get('new_deals_expected', 0.0):.1f}",
+                                                  ctx.language)))
+        else:
+            notes.append(i18n.translate("note_not_foreseen", ctx.language, as_of=_date_text(as_of, ctx)))
+        if "expected_close_at" not in ctx.data.opportunity_table.columns:
+            notes.append(_t(ctx, "note_no_close_dates"))
+    missing = table.attrs.get("excluded", {}).get("no_probability", 0)
+    if missing:
+        notes.append(_note("note_no_probability", ctx.language, n=missing))
+    return notes
+
+
+def forecast_view(ctx: NotebookContext) -> Section:
+    """Forecast of the period in progress: the fan of the team's won amount against the
+    target, and per salesperson the forecast against the target with the pace."""
+    from salesnb.metrics.forecasting import forecast, forecast_fan
+    from salesnb.metrics.quota import attainment
+
+    o = outlook(ctx)
+    start, end, label = o.current
+    per = forecast(ctx.data, period=(start, end), as_of=o.moment, by="owner")
+    total = forecast(ctx.data, period=(start, end), as_of=o.moment, by=None)
+    fan = forecast_fan(ctx.data, period=(start, end), as_of=o.moment, steps=2)
+    figures = []
+    fig, ax = _fig(1, 10, 4.6)
+    plotting.plot_forecast_fan(fan, ax=ax, language=ctx.language, currency=ctx.data.settings.currency,
+                               amount_unit=ctx.data.settings.amount_unit, calendar=ctx.calendar)
+    figures.append(fig)
+    goals = None
+    notes = _forecast_notes(total, ctx)
+    if getattr(ctx.data, "targets", None) is not None:
+        goals = attainment(ctx.data, period=(start, end), as_of=o.moment, by="owner", measure="won_amount")
+        fig2, ax2 = _fig(1, 9.5, max(3.2, 0.45 * len(goals) + 2.2))
+        plotting.plot_attainment(goals, ax=ax2, language=ctx.language, forecast=per)
+        figures.append(fig2)
+        notes = _attainment_notes(goals, ctx) + notes
+    else:
+        notes.insert(0, _t(ctx, "no_targets"))
+    team_goal = None
+    if goals is not None:
+        team_goal = pd.DataFrame({"group": ["(all)"], "target": [fan.attrs.get("target", np.nan)]})
+    title = i18n.translate("forecast_title", ctx.language, period=_digits(label, ctx.language))
+    return _section(ctx, "forecast", title, {
+        _t(ctx, "forecast_total"): _forecast_table(total, ctx, "group", team_goal),
+        _t(ctx, "forecast_by_owner"): _forecast_table(per, ctx, "owner", goals),
+    }, figures, notes)
+
+
+def accuracy_view(ctx: NotebookContext) -> Section:
+    """How accurate forecasts made some days before the end of past periods were, beside the
+    stage-weighted pipeline (and the CRM's commit)."""
+    from salesnb.metrics.forecasting import forecast_backtest
+
+    o = outlook(ctx)
+    title = _t(ctx, "accuracy_title")
+    if not o.past:
+        return _section(ctx, "accuracy", title, {}, [], [_t(ctx, "accuracy_not_enough")])
+    bt = forecast_backtest(ctx.data, periods=[(a, b) for a, b, _ in o.past], lead_days=o.lead_days)
+    fig, ax = _fig(1, 10, 4.8)
+    plotting.plot_forecast_accuracy(bt, ax=ax, language=ctx.language, currency=ctx.data.settings.currency,
+                                    amount_unit=ctx.data.settings.amount_unit)
+    rows = bt[["period", "method", "forecast_amount", "amount_low", "amount_high", "actual_amount",
+               "abs_error_amount", "rel_error_amount", "inside_amount"]].rename(columns={
+        "amount_low": "low_amount", "amount_high": "high_amount", "rel_error_amount": "rel_error_share",
+        "inside_amount": "inside_interval"})
+    rows.insert(2, "forecast_made", [_date_text(t, ctx) for t in bt["as_of"]])
+    rows["inside_interval"] = rows["inside_interval"].astype(object).where(rows["inside_interval"].notna(), "")
+    rows["inside_interval"] = ["✔" if v is True else ("✘" if v is False else "") for v in rows["inside_interval"]]
+    summary = pd.DataFrame(bt.attrs["summary"])
+    summary = summary[["method", "periods", "mae_amount", "mae_count", "coverage"]].rename(columns={
+        "periods": "periods_scored", "mae_count": "mae_deals", "coverage": "coverage_share"})
+    summary["mae_deals"] = summary["mae_deals"].round(1)
+    by_method = pd.DataFrame(bt.attrs["summary"]).set_index("method")
+    amount = _cell_formatter("amount", pd.Series([0.0]), ctx)
+    assert amount is not None
+    note = i18n.translate(
+        "note_accuracy", ctx.language, n=_digits(str(len(o.past)), ctx.language),
+        salesnb=amount(by_method.loc["salesnb", "mae_amount"]),
+        stage=amount(by_method.loc["stage_weighted", "mae_amount"]),
+        inside=_digits(str(int(bt.loc[bt["method"] == "salesnb", "inside_amount"].astype(bool).sum())),
+                       ctx.language))
+    days = _digits(f"{o.lead_days}", ctx.language)
+    return _section(ctx, "accuracy", title, {
+        i18n.translate("accuracy_table", ctx.language, days=days): present(rows, ctx),
+        _t(ctx, "accuracy_summary"): present(summary, ctx),
+    }, [fig], [note])
+
+
+def target_summary(ctx: NotebookContext) -> list[tuple[str, str]]:
+    """The report index's targets: (title, HTML) of the attainment of the report period and of
+    the forecast of the period in progress, per salesperson and for the team, as progress bars.
+
+    Empty when the data has no targets.
+    """
+    from salesnb.metrics.forecasting import forecast
+    from salesnb.metrics.quota import attainment
+
+    if getattr(ctx.data, "targets", None) is None:
+        return []
+    lang = ctx.language
+    o = outlook(ctx)
+    start, end, label = o.report
+    done = attainment(ctx.data, period=(start, end), as_of=min(end, o.moment), by="owner", measure="won_amount")
+    team = attainment(ctx.data, period=(start, end), as_of=min(end, o.moment), by=None, measure="won_amount")
+
+    def share(actual: float, target: float) -> float | None:
+        return actual / target if target and np.isfinite(target) else None
+
+    def pct(value: float | None) -> str:
+        return "—" if value is None or not np.isfinite(value) else f"{100 * value:.0f}%"
+
+    rows = [(i18n.translate_value(r["owner"], lang), share(r["actual"], r["target"]),
+             pct(share(r["actual"], r["target"]))) for _, r in done.iterrows()]
+    for _, r in team.iterrows():
+        rows.append((i18n.translate("(all)", lang), share(r["actual"], r["target"]), pct(share(r["actual"], r["target"]))))
+    out = [(i18n.translate("attainment_of", lang, period=_digits(label, lang)), charts.progress_bars(rows, language=lang))]
+    start, end, label = o.current
+    goals = attainment(ctx.data, period=(start, end), as_of=o.moment, by="owner", measure="won_amount")
+    goal_all = attainment(ctx.data, period=(start, end), as_of=o.moment, by=None, measure="won_amount")
+    per = forecast(ctx.data, period=(start, end), as_of=o.moment, by="owner").set_index("owner")
+    total = forecast(ctx.data, period=(start, end), as_of=o.moment, by=None).set_index("group")
+    rows = []
+    for frame, goal, col in ((per, goals, "owner"), (total, goal_all, "group")):
+        for _, r in goal.iterrows():
+            name = r[col]
+            if name not in frame.index:
+                continue
+            f = frame.loc[name]
+            mid = share(f["expected_amount"], r["target"])
+            text = pct(mid)
+            if mid is not None:
+                text += f" ({pct(share(f['amount_low'], r['target']))}–{pct(share(f['amount_high'], r['target']))})"
+            rows.append((i18n.translate_value(name, lang), mid, text))
+    title = i18n.translate("index_forecast", lang, period=_digits(label, lang), as_of=_date_text(o.moment, ctx))
+    out.append((title, charts.progress_bars(rows, language=lang)))
+    return out
+
+
 VIEWS: dict[str, View] = {
     "headline": headline_view,
     "opportunities": opportunities_view,
@@ -773,4 +1087,7 @@ VIEWS: dict[str, View] = {
     "funnel": funnel_view,
     "cycle": cycle_view,
     "risk": risk_view,
+    "attainment": attainment_view,
+    "forecast": forecast_view,
+    "accuracy": accuracy_view,
 }

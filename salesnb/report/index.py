@@ -79,15 +79,8 @@ def _summary_sections(data: SalesData, window: Window, language: str) -> list[tu
     if movement is not None:
         table = movement(data, start=window.start, end=window.end, by=None, calendar=window.calendar)
         out.append((t("movement_title"), movement_chart(table, language)))
-    attainment = public("attainment")
-    targets = getattr(data, "targets", None)
-    if attainment is not None and targets is not None:
-        table = attainment(data, targets, period=(window.start, window.end), as_of=window.as_of, by="owner")
-        rows = [(str(r["group"] if "group" in table.columns else r.get("owner", "")),
-                 (r["actual"] / r["target"]) if r["target"] else None,
-                 f"{100 * r['actual'] / r['target']:.0f}%" if r["target"] else "—")
-                for _, r in table.iterrows()]
-        out.append((t("attainment_title"), charts.progress_bars(rows, language=language)))
+    if getattr(data, "targets", None) is not None:  # attainment of the period, forecast of the next
+        out.extend(views.target_summary(ctx))
     return out
 
 
