@@ -321,3 +321,45 @@ def test_encoding_error_byte_offset_in_a_large_file(make_dataset) -> None:
     offset = len(head) + len(body) + len(b"x1,Jos")  # 39 + 40000 * 29 + 6 = 1_160_045
     assert offset == 1_160_045
     assert f"at byte {offset}" in str(file_error(folder))
+
+
+# --- regressions found by the fuzz tests (tests/test_fuzz.py), one per cause
+@pytest.mark.parametrize(("encoding", "words"), [
+    ("utf-9", "unknown text encoding 'utf-9'"),
+    ("", "the text encoding must be a codec name, got ''"),
+    ("hex", "'hex' is a binary codec, not a text encoding"),
+])
+def test_unknown_encoding_name_is_refused_before_reading(good_dataset: Path, encoding: str, words: str) -> None:
+    with pytest.raises(DataFileError) as info:
+        sn.load(good_dataset, encoding=encoding)
+    assert words in str(info.value) and "utf-8" in info.value.fix
+
+
+def test_utf16_without_byte_order_mark_names_the_file(make_dataset) -> None:
+    folder = make_dataset(None, None)
+    path = folder / "opportunities.csv"
+    path.write_bytes((OPP_HEADER + "o1,Sara,2025-01-05,open\n").encode("utf-16-le"))
+    msg = str(file_error(folder, encoding="utf-16"))
+    assert msg.startswith(f"{path}: cannot be read as utf-16 text (UTF-16 stream does not start with BOM)")
+    assert "utf-16-le" in msg
+    assert sn.load(folder, encoding="utf-16-le").opportunities["owner"].tolist() == ["Sara"]
+
+
+@pytest.mark.parametrize("name", ["stage_history.csv", "opportunities.csv", "funnel.yml"])
+def test_folder_in_place_of_a_file_is_named(good_dataset: Path, name: str) -> None:
+    path = good_dataset / name
+    path.unlink(missing_ok=True)
+    path.mkdir()
+    with pytest.raises(SalesnbError) as info:
+        sn.load(good_dataset)
+    assert f"{path}: is a folder, not a file" in str(info.value)
+
+
+def test_cell_larger_than_the_csv_modules_limit_still_gets_line_labels(make_dataset) -> None:
+    # A 200 kB cell above a row without an id: the error names that row by its line, read
+    # with the csv module (whose default field limit is 128 KiB).
+    folder = make_dataset(OPP_HEADER.rstrip("\n") + ",note\n" + "o1,Sara,2025-01-05,open," + "a" * 200_000 + "\n"
+                          + ",Sara,2025-01-05,open,x\n", None)
+    with pytest.raises(DataSchemaError) as info:
+        sn.load(folder)
+    assert "line 3" in str(info.value)

@@ -276,3 +276,29 @@ def test_merge_orders_keeps_agreements_and_breaks_conflicts_by_first_appearance(
     assert merge_orders([["a", "b", "c"], ["a", "x", "c"]]) == ("a", "b", "x", "c")
     assert merge_orders([["a", "b"], ["b", "a"]]) == ("a", "b")  # a cycle
     assert merge_orders([]) == ()
+
+
+# --- regressions found by the fuzz tests (tests/test_fuzz.py)
+def test_deeply_nested_yaml_is_refused_without_recursing(tmp_path: Path) -> None:
+    path = tmp_path / "funnel.yml"
+    path.write_text("stages: " + "[" * 3000 + "]" * 3000 + "\n", encoding="utf-8")
+    with pytest.raises(SettingsError) as info:
+        load_settings(path)
+    assert str(info.value).startswith(f"{path}: YAML nested more than 50 levels deep")
+
+
+def test_alias_bomb_gives_a_short_message(tmp_path: Path) -> None:
+    # Nine lists of nine references, seven levels: 4.8 million items if expanded.
+    lines = ["a: &a [x,x,x,x,x,x,x,x,x]"]
+    lines += [f"{b}: &{b} [{','.join(['*' + a] * 9)}]" for a, b in zip("abcdef", "bcdefg", strict=True)]
+    path = tmp_path / "funnel.yml"
+    path.write_text("\n".join([*lines, "stages: *g"]) + "\n", encoding="utf-8")
+    with pytest.raises(SettingsError) as info:
+        load_settings(path)
+    assert len(str(info.value)) < 1000
+
+
+def test_settings_path_that_is_a_folder(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError) as info:
+        load_settings(tmp_path)
+    assert str(info.value).startswith(f"{tmp_path}: is a folder, not a file")

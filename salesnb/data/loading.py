@@ -20,6 +20,7 @@ from salesnb.data.engine import Engine, EngineLike, make_engine
 from salesnb.data.mapping_spec import MappingLike
 from salesnb.data.readers import (
     WORKBOOK_SUFFIXES,
+    check_encoding,
     find_table,
     folder_settings,
     read_table,
@@ -102,6 +103,8 @@ def load(
     >>> data.settings.calendar
     'jalali'
     """
+    if encoding is not None:
+        check_encoding(encoding, str(source))
     if mapping is not None:
         if isinstance(source, str) and "://" in source:
             raise DataFileError("a column mapping reads export files, not databases", path=source,
@@ -149,7 +152,7 @@ def load(
         )
     resolved = coerce_settings(settings, base=base)
     eng = make_engine(engine, spark)
-    encoding = encoding or "utf-8"
+    encoding = "utf-8" if encoding is None else encoding
     hist_file = find_table(path, "stage_history")
     raw_o = _raw_table(eng, opp_file, encoding, "opportunities")
     require_rows(eng, raw_o)

@@ -31,7 +31,7 @@ from typing import Any
 import yaml
 
 from salesnb._options import check_option
-from salesnb.data.settings import FunnelSettings
+from salesnb.data.settings import FunnelSettings, check_yaml_depth
 from salesnb.exceptions import OptionError, SettingsError
 
 __all__ = [
@@ -442,6 +442,9 @@ def read_mapping(mapping: MappingLike) -> ColumnMapping:
 def _read_text(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
+    except IsADirectoryError as err:
+        raise SettingsError("is a folder, not a mapping file", source=str(path),
+                            fix="pass the mapping's .yml file, or a preset name") from err
     except UnicodeDecodeError as err:
         raise SettingsError(f"not UTF-8 text ({err.reason} at byte {err.start})", source=str(path),
                             fix="save the mapping file as UTF-8") from err
@@ -460,8 +463,12 @@ _Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|Tr
 
 
 def _parse_text(text: str, *, name: str, origin: str) -> ColumnMapping:
+    fix_nesting = "start from the full example in docs/presets.md (file:, columns:, ...)"
+    check_yaml_depth(text, source=f"mapping {origin}", fix=fix_nesting)
     try:
         content = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass: no arbitrary objects
+    except RecursionError as err:
+        raise SettingsError("YAML nested too deeply to read", source=f"mapping {origin}", fix=fix_nesting) from err
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

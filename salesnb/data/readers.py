@@ -42,12 +42,54 @@ from salesnb.data.settings import FunnelSettings, load_settings
 from salesnb.data.validation import RowLabel, position_labels
 from salesnb.exceptions import DataFileError
 
-__all__ = ["SETTINGS_FILE", "WORKBOOK_SUFFIXES", "ExportFile", "detect_encoding", "find_table",
+__all__ = ["SETTINGS_FILE", "WORKBOOK_SUFFIXES", "ExportFile", "check_encoding", "detect_encoding", "find_table",
            "folder_settings", "read_export", "read_header", "read_table", "read_workbook"]
+
+# A cell may be as large as its file (a pasted e-mail in a notes column): pandas reads
+# it, so the csv module (line labels, export headers and footers) must too, not stop at
+# its 128 KiB default. The limit is process-wide; raising it only admits larger cells.
+csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
 
 SETTINGS_FILE = "funnel.yml"
 #: File suffixes read as Excel workbooks.
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
+
+
+def check_encoding(encoding: str, source: str | None = None) -> str:
+    """Return ``encoding`` when it names a text encoding Python knows, else raise.
+
+    Checked before any file is read, so a typo (``utf-9``), an empty name or a codec
+    that is not a text encoding (``hex``, ``base64``) is one clear error, not a failure
+    deep inside the CSV parser.
+
+    Examples
+    --------
+    >>> check_encoding("cp1256")
+    'cp1256'
+    >>> check_encoding("utf-9")
+    Traceback (most recent call last):
+    ...
+    salesnb.exceptions.DataFileError: unknown text encoding 'utf-9'
+    Fix: pass a text encoding Python knows, e.g. 'utf-8', 'utf-16', 'cp1256' (Persian Windows) or 'cp1252'
+    """
+    fix = "pass a text encoding Python knows, e.g. 'utf-8', 'utf-16', 'cp1256' (Persian Windows) or 'cp1252'"
+    if not isinstance(encoding, str) or not encoding.strip():
+        raise DataFileError(f"the text encoding must be a codec name, got {encoding!r}", path=source, fix=fix)
+    try:
+        info = codecs.lookup(encoding)
+    except LookupError as err:
+        raise DataFileError(f"unknown text encoding {encoding[:60]!r}", path=source, fix=fix) from err
+    if not getattr(info, "_is_text_encoding", True):
+        raise DataFileError(f"{encoding!r} is a binary codec, not a text encoding", path=source, fix=fix)
+    return encoding
+
+
+def _not_a_folder(path: Path) -> Path:
+    """``path`` unless a folder stands where a file is expected (refused with its name)."""
+    if path.is_dir():
+        raise DataFileError("is a folder, not a file", path=str(path),
+                            fix=f"replace the folder with the {path.name} file (or remove it)")
+    return path
 
 
 def folder_settings(folder: Path) -> FunnelSettings | None:
@@ -56,13 +98,15 @@ def folder_settings(folder: Path) -> FunnelSettings | None:
     if not candidate.exists():
         alt = folder / "funnel.yaml"
         candidate = alt if alt.exists() else candidate
-    return load_settings(candidate) if candidate.exists() else None
+    return load_settings(_not_a_folder(candidate)) if candidate.exists() else None
 
 
 def find_table(folder: Path, name: str) -> Path | None:
     """Return the folder's ``name.csv`` or ``name.parquet`` (None when neither exists)."""
     found = [folder / f"{name}{ext}" for ext in (".csv", ".parquet")
              if (folder / f"{name}{ext}").exists()]
+    for candidate in found:
+        _not_a_folder(candidate)
     if len(found) > 1:
         raise DataFileError(f"both {found[0].name} and {found[1].name} exist", path=str(folder),
                             fix="keep one format per table so it is clear which one is read")
@@ -71,6 +115,7 @@ def find_table(folder: Path, name: str) -> Path | None:
 
 def read_table(path: Path, encoding: str) -> tuple[pd.DataFrame, RowLabel]:
     """Read a CSV (every column as text) or Parquet table, with its row labeller."""
+    _not_a_folder(path)
     if path.stat().st_size == 0:
         raise DataFileError("the file is empty", path=str(path),
                             fix="export the table again; a CSV needs at least a header line")
@@ -90,6 +135,12 @@ def read_table(path: Path, encoding: str) -> tuple[pd.DataFrame, RowLabel]:
             f"is not valid {encoding} text ({_decode_position(path, enc, err)})", path=str(path),
             fix="save the file as UTF-8 (in Excel: 'CSV UTF-8'), or pass the file's encoding, "
                 "e.g. encoding='cp1256' (salesnb ... --encoding cp1256)",
+        ) from err
+    except UnicodeError as err:  # e.g. "UTF-16 stream does not start with BOM"
+        raise DataFileError(
+            f"cannot be read as {encoding} text ({err})", path=str(path),
+            fix="pass the file's real encoding (utf-16-le or utf-16-be for UTF-16 without a "
+                "byte-order mark), or save the file as UTF-8",
         ) from err
     except pd.errors.EmptyDataError as err:
         raise DataFileError("the file is empty", path=str(path),

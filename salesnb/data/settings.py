@@ -340,16 +340,49 @@ def load_settings(path: str | Path) -> FunnelSettings:
     except FileNotFoundError as err:
         raise SettingsError("file not found", source=str(path),
                             fix="check the path, or leave the settings out to use the defaults") from err
+    except IsADirectoryError as err:
+        raise SettingsError("is a folder, not a file", source=str(path),
+                            fix="replace the folder with the settings file (or remove it)") from err
+    except OSError as err:
+        raise SettingsError(f"cannot be read ({err.strerror or err})", source=str(path),
+                            fix="check the file's permissions") from err
     except UnicodeDecodeError as err:
         raise SettingsError(f"not UTF-8 text ({err.reason} at byte {err.start})", source=str(path),
                             fix="save the file as UTF-8") from err
     return parse_settings_text(text, source=str(path))
 
 
+#: Deepest nesting of YAML lists and mappings accepted; settings need three levels.
+MAX_YAML_DEPTH = 50
+
+
+def check_yaml_depth(text: str, *, source: str, fix: str) -> None:
+    """Refuse YAML nested deeper than :data:`MAX_YAML_DEPTH` before parsing it.
+
+    PyYAML composes nested flow collections recursively: ``[[[[...]]]]`` a few thousand
+    levels deep exhausts Python's stack (a ``RecursionError``, after seconds). Counting
+    brackets first turns that into one clear error. Brackets inside quotes count too,
+    which only matters for text holding dozens of unmatched brackets.
+    """
+    depth = deepest = 0
+    for char in text:
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > MAX_YAML_DEPTH:
+                raise SettingsError(f"YAML nested more than {MAX_YAML_DEPTH} levels deep", source=source, fix=fix)
+        elif char in "]}" and depth:
+            depth -= 1
+
+
 def parse_settings_text(text: str, *, source: str) -> FunnelSettings:
     """Parse the YAML text of a ``funnel.yml`` into :class:`FunnelSettings`."""
+    check_yaml_depth(text, source=source, fix="write the settings as plain 'key: value' lines and lists")
     try:
         content = yaml.safe_load(text)
+    except RecursionError as err:  # deep block nesting (indentation) the bracket count does not see
+        raise SettingsError("YAML nested too deeply to read", source=source,
+                            fix="write the settings as plain 'key: value' lines and lists") from err
     except ValueError as err:  # an impossible unquoted date, e.g. holidays: [2025-02-30]
         raise SettingsError(f"{_bad_date_location(text)}is not a valid calendar date ({err})", source=source,
                             fix="correct the date (Gregorian ISO, e.g. 2025-03-21)") from err
