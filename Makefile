@@ -11,6 +11,8 @@ LOCK   := requirements/constraints.txt
 DATA     ?= data/sample
 PERIOD   ?=
 LANGUAGE ?= en
+# Test processes (pytest-xdist): one per core, at most 4; TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= auto
 
 .PHONY: report test install install-test lint typecheck data lock clean help
 .DEFAULT_GOAL := help
@@ -52,9 +54,11 @@ typecheck: install-test
 
 # One pytest run: the unit, CLI, SQL, notebook, report and wheel tests under tests/,
 # every docstring example of salesnb (doctests on the bundled sample), and every stored
-# notebook executed with its defaults by nbval.
+# notebook executed with its defaults by nbval. Test files are spread over the cores, each
+# file on one worker (a notebook's cells share one kernel).
 test: lint typecheck
-	$(BIN)/python -m pytest tests notebooks salesnb --doctest-modules --nbval-lax --nbval-current-env $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests notebooks salesnb --doctest-modules --nbval-lax --nbval-current-env \
+		-n $(TEST_WORKERS) --maxprocesses 4 --dist loadfile $(PYTEST_ARGS)
 
 # Regenerate the bundled sample (data/sample/ and data/sample.sqlite).
 data: install
