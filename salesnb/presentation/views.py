@@ -313,15 +313,36 @@ def partial_periods(table: pd.DataFrame, window: Window) -> list[bool]:
 
 
 def mark_partial(table: pd.DataFrame, window: Window, language: str) -> tuple[pd.DataFrame, list[str]]:
-    """Mark the partial periods of a per-period table: ``*`` after their label, and a note.
+    """Mark the partial periods of a per-period table: a ``partial`` column, ``*`` after
+    their label, and a note.
 
-    Returns the relabelled copy (for tables and plots alike) and the note (none when
-    every period is whole).
+    Returns a copy with a boolean ``partial`` column after ``period_end`` (always there,
+    so every per-period table has the same columns; the plot functions hatch the
+    partial periods' bars from it) and the partial periods' labels ending with ``*``,
+    and the note (none when every period is whole). A table without periods is
+    returned as it is.
+
+    Examples
+    --------
+    >>> import salesnb as sn
+    >>> from salesnb.metrics.window import resolve_window
+    >>> data = sn.load(sn.sample_path())
+    >>> w = resolve_window(data, "2024-10-22", "2025-01-01", calendar="gregorian")
+    >>> out, notes = mark_partial(sn.won_lost(data, start=w.start, end=w.end, by=None,
+    ...                                       calendar="gregorian"), w, "en")
+    >>> out[["period", "partial"]].values.tolist()
+    [['2024-10*', True], ['2024-11', False], ['2024-12', False]]
+    >>> notes[0][:16]
+    '* Partial period'
     """
-    flags = partial_periods(table, window)
-    if not any(flags):
+    if "period_start" not in table.columns:
         return table, []
-    out = table.copy()
+    flags = partial_periods(table, window)
+    out = table.drop(columns=["partial"], errors="ignore")
+    out.insert(list(out.columns).index("period_end") + 1 if "period_end" in out.columns else len(out.columns),
+               "partial", pd.Series(flags, index=out.index, dtype="bool"))
+    if not any(flags):
+        return out, []
     out["period"] = [f"{p}*" if f else p for p, f in zip(out["period"].astype(str), flags, strict=True)]
     names = sorted({p for p, f in zip(table["period"].astype(str), flags, strict=True) if f})
     listed = ", ".join(names)
@@ -609,7 +630,7 @@ def opportunities_view(ctx: NotebookContext) -> Section:
         notes.append(f"{_t(ctx, 'too_few_note')}: {names}")
     return _section(ctx, "opportunities", _t(ctx, "q1_title"), {
         _t(ctx, "open_by_owner"): present(pipe, ctx),
-        _t(ctx, "new_per_period"): present(new[["period", "created", "created_value"]], ctx),
+        _t(ctx, "new_per_period"): present(new[["period", "partial", "created", "created_value"]], ctx),
     }, [fig], notes)
 
 
