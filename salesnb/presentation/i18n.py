@@ -355,6 +355,8 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     # --- honest periods
     "partial_period_legend": ("Partial period (*)", "دوره ناقص (*)"),
     "partial": ("Partial period", "دوره ناقص"),
+    "heading": ("{opportunities} opportunities, {history} stage-history rows, {owners} salespeople",
+                "{opportunities} فرصت، {history} ردیف تاریخچه مرحله، {owners} کارشناس فروش"),
     "note_partial": ("* Partial period: the window covers only part of {periods}; "
                      "compare it with full periods with care",
                      "* دوره ناقص: بازه فقط بخشی از {periods} را در بر می‌گیرد؛ "

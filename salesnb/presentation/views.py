@@ -45,7 +45,6 @@ from salesnb.metrics.outcomes import lost_reasons, won_lost
 from salesnb.metrics.pipeline_health import sales_velocity
 from salesnb.metrics.stages import stage_visits
 from salesnb.metrics.stalled import slowest_movers, stuck_opportunities
-from salesnb.metrics.summary import kpi_summary
 from salesnb.metrics.volume import deal_size_bands, deal_size_flags, sales_volume
 from salesnb.metrics.window import Window
 from salesnb.metrics.winrate import win_rate
@@ -74,6 +73,7 @@ __all__ = [
     "cycle_view",
     "forecast_view",
     "funnel_view",
+    "headline_doc",
     "headline_tiles",
     "headline_view",
     "kpi_text",
@@ -496,15 +496,58 @@ def _section(ctx: NotebookContext, key: str, title: str, tables: dict[str, pd.Da
                    caption=ctx.describe_filters(USES[key]), **extra)
 
 
+def headline_doc(data: SalesData, *, start: Any = None, end: Any = None, as_of: Any = None,
+                 calendar: str | None = None) -> dict[str, Any]:
+    """Return the part of the :func:`~salesnb.kpi_summary` document the headline KPIs read.
+
+    The same numbers as ``kpi_summary`` (the same KPI functions, for the whole
+    selection: ``by=None``, no periods), without the per-salesperson maps, the lost
+    reasons and the funnel the headline does not show: the tiles of the app and of the
+    notebooks are recomputed on every filter change, so they ask only for what they show.
+
+    Examples
+    --------
+    >>> import salesnb as sn
+    >>> data = sn.load(sn.sample_path())
+    >>> part = headline_doc(data, start="1404-01-01", end="1404-02-01")
+    >>> full = sn.kpi_summary(data, start="1404-01-01", end="1404-02-01")
+    >>> headline_kpis(part) == headline_kpis(full)
+    True
+    """
+    from salesnb.metrics.window import resolve_window
+
+    w = resolve_window(data, start, end, as_of, calendar)
+    a = {"start": w.start, "end": w.end, "as_of": w.as_of, "calendar": w.calendar}
+    open_now = open_opportunities(data, as_of=w.as_of, by=None, calendar=w.calendar)
+    created = new_opportunities(data, **a, period="year", by=None)  # summed: the window's total
+    outcome = won_lost(data, **a, period=None, by=None)
+    volume = sales_volume(data, **a, by=None).iloc[0]
+    rate = win_rate(data, **a, basis="closed", by=None).iloc[0]
+    cycle = sales_cycle(data, **a, by=None).iloc[0]
+
+    def num(value: Any) -> float | None:
+        return None if value is None or pd.isna(value) else float(value)
+
+    return {
+        "opportunities": {"open_total": int(open_now["open_count"].sum()),
+                          "created_total": int(created["created"].sum())},
+        "won": {"total": int(outcome["won"].sum())},
+        "lost": {"total": int(outcome["lost"].sum())},
+        "sales_volume": {"mean_amount": num(volume["mean_amount"])},
+        "win_rate": {"closed": num(rate["win_rate"])},
+        "sales_cycle": {"median_days": num(cycle["median_days"])},
+    }
+
+
 def _previous_doc(ctx: NotebookContext) -> dict[str, Any] | None:
-    """The ``kpi_summary`` of the window before (None when it cannot be resolved)."""
+    """The headline document of the window before (None when it cannot be resolved)."""
     from salesnb.exceptions import SalesnbError
     from salesnb.periods import previous_window
 
     w = ctx.window
     try:
         lo, hi = previous_window(w.start, w.end, calendar=w.calendar)
-        return kpi_summary(ctx.data, start=lo, end=hi, calendar=w.calendar)
+        return headline_doc(ctx.data, start=lo, end=hi, calendar=w.calendar)
     except SalesnbError:
         return None
 
@@ -567,7 +610,7 @@ def headline_tiles(ctx: NotebookContext, memo: dict[Any, Any] | None = None, *,
     series_memo: dict[Any, Any] = memo if series is None else {}
     series_ctx = ctx if series is None else series
     lang = ctx.language
-    doc = memo.get("doc") or kpi_summary(ctx.data, **ctx.kpi_args())
+    doc = memo.get("doc") or headline_doc(ctx.data, **ctx.kpi_args())
     memo["doc"] = doc
     prev_doc = _previous_doc(ctx)
     prev = {k: v for k, v, _ in headline_kpis(prev_doc)} if prev_doc else {}
