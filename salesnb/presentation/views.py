@@ -517,7 +517,7 @@ def headline_doc(data: SalesData, *, start: Any = None, end: Any = None, as_of: 
     from salesnb.metrics.window import resolve_window
 
     w = resolve_window(data, start, end, as_of, calendar)
-    a = {"start": w.start, "end": w.end, "as_of": w.as_of, "calendar": w.calendar}
+    a: dict[str, Any] = {"start": w.start, "end": w.end, "as_of": w.as_of, "calendar": w.calendar}
     open_now = open_opportunities(data, as_of=w.as_of, by=None, calendar=w.calendar)
     created = new_opportunities(data, **a, period="year", by=None)  # summed: the window's total
     outcome = won_lost(data, **a, period=None, by=None)
