@@ -497,13 +497,18 @@ def _section(ctx: NotebookContext, key: str, title: str, tables: dict[str, pd.Da
 
 
 def headline_doc(data: SalesData, *, start: Any = None, end: Any = None, as_of: Any = None,
-                 calendar: str | None = None) -> dict[str, Any]:
+                 calendar: str | None = None, series: dict[str, pd.DataFrame] | None = None
+                 ) -> dict[str, Any]:
     """Return the part of the :func:`~salesnb.kpi_summary` document the headline KPIs read.
 
     The same numbers as ``kpi_summary`` (the same KPI functions, for the whole
     selection: ``by=None``, no periods), without the per-salesperson maps, the lost
     reasons and the funnel the headline does not show: the tiles of the app and of the
     notebooks are recomputed on every filter change, so they ask only for what they show.
+
+    ``series`` (the per-period tables of the same window, as the tiles' sparklines use
+    them) saves the queries of the additive numbers: the deals created, won and lost in
+    the window are the sums over its periods (partial ones included).
 
     Examples
     --------
@@ -519,8 +524,11 @@ def headline_doc(data: SalesData, *, start: Any = None, end: Any = None, as_of: 
     w = resolve_window(data, start, end, as_of, calendar)
     a: dict[str, Any] = {"start": w.start, "end": w.end, "as_of": w.as_of, "calendar": w.calendar}
     open_now = open_opportunities(data, as_of=w.as_of, by=None, calendar=w.calendar)
-    created = new_opportunities(data, **a, period="year", by=None)  # summed: the window's total
-    outcome = won_lost(data, **a, period=None, by=None)
+    if series is not None:
+        created, outcome = series["created"], series["won_lost"]
+    else:
+        created = new_opportunities(data, **a, period="year", by=None)  # summed: the window's total
+        outcome = won_lost(data, **a, period=None, by=None)
     volume = sales_volume(data, **a, by=None).iloc[0]
     rate = win_rate(data, **a, basis="closed", by=None).iloc[0]
     cycle = sales_cycle(data, **a, by=None).iloc[0]
@@ -552,9 +560,18 @@ def _previous_doc(ctx: NotebookContext) -> dict[str, Any] | None:
         return None
 
 
+def _selection(ctx: NotebookContext) -> tuple[Any, ...]:
+    """What a context's numbers depend on (a dataset's filters and window): a memo key.
+
+    The app keeps one memo across filter changes, so a selection seen before (back to
+    everybody, the calendar switched back) is not computed again.
+    """
+    return (ctx.owners, ctx.teams, ctx.pipelines, ctx.window)
+
+
 def _series(ctx: NotebookContext, memo: dict[Any, Any]) -> dict[str, pd.DataFrame]:
     """The per-period tables behind the sparklines and the trend (shared through ``memo``)."""
-    key = ("series", ctx.period)
+    key = ("series", *_selection(ctx), ctx.period)
     if key not in memo:
         a = {**ctx.kpi_args(), "period": ctx.period}
         memo[key] = {
@@ -610,11 +627,15 @@ def headline_tiles(ctx: NotebookContext, memo: dict[Any, Any] | None = None, *,
     series_memo: dict[Any, Any] = memo if series is None else {}
     series_ctx = ctx if series is None else series
     lang = ctx.language
-    doc = memo.get("doc") or headline_doc(ctx.data, **ctx.kpi_args())
-    memo["doc"] = doc
-    prev_doc = _previous_doc(ctx)
-    prev = {k: v for k, v, _ in headline_kpis(prev_doc)} if prev_doc else {}
     tables = _series(series_ctx, series_memo)
+    selection = _selection(ctx)
+    if ("doc", *selection) not in memo:
+        memo[("doc", *selection)] = headline_doc(ctx.data, **ctx.kpi_args(), series=tables if series is None else None)
+    if ("previous", *selection) not in memo:
+        memo[("previous", *selection)] = _previous_doc(ctx)
+    doc, prev_doc = memo[("doc", *selection)], memo[("previous", *selection)]
+    memo["doc"] = doc
+    prev = {k: v for k, v, _ in headline_kpis(prev_doc)} if prev_doc else {}
     cur, unit = ctx.data.settings.currency, ctx.data.settings.amount_unit
     digits = i18n.persian_digits if lang == "fa" else str
     tiles = []
