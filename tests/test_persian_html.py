@@ -152,3 +152,21 @@ def test_persian_filter_bar_options_buttons_and_dates_are_persian() -> None:
     bar.start.value = "۱۴۰۴-۱۳-۰۱"  # no 13th month
     message = "".join(read(bar.message.value).text)
     assert re.search("[\u0600-\u06ff]", message) and not re.search("[A-Za-z0-9]", message), message
+
+
+def test_a_section_that_cannot_be_computed_says_so_in_persian() -> None:
+    from salesnb.exceptions import SalesnbError
+    from salesnb.presentation.widgets import FilterBar
+
+    ctx = prepare(start="1404-01-01", end="1404-07-01", language="fa", interactive=True)
+    bar = FilterBar(ctx, {"people", "dates"})
+
+    def broken(_ctx: Any) -> str:
+        raise SalesnbError("no deal in the window")
+
+    panel = bar.add("broken", broken, {"people"})
+    reader = read(panel.widget.value.split(">", 1)[1])
+    assert reader.roots[0].get("dir") == "rtl" and reader.roots[0].get("lang") == "fa"
+    assert reader.text[0] == i18n.translate("section_error", "fa")
+    assert "no deal in the window" in panel.widget.value  # the detail, left to right
+    assert '<bdi lang="en" dir="ltr">' in panel.widget.value

@@ -355,6 +355,8 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     # --- honest periods
     "partial_period_legend": ("Partial period (*)", "دوره ناقص (*)"),
     "partial": ("Partial period", "دوره ناقص"),
+    "section_error": ("This section cannot be shown for these filters:",
+                      "این بخش برای این فیلترها نمایش داده نمی‌شود:"),
     "heading": ("{opportunities} opportunities, {history} stage-history rows, {owners} salespeople",
                 "{opportunities} فرصت، {history} ردیف تاریخچه مرحله، {owners} کارشناس فروش"),
     "note_partial": ("* Partial period: the window covers only part of {periods}; "
