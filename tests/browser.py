@@ -59,6 +59,26 @@ SCROLLS = """() => {
 }"""
 
 
+#: True once the notebook shown has a kernel (its toolbar names it) and the kernel is idle.
+#: The execution indicator alone says ``idle`` before any kernel is attached ("No Kernel");
+#: "Run All Cells" at that moment opens JupyterLab's "Select Kernel" dialog and runs nothing
+#: - the cause of the runs where the filter bar never appeared.
+KERNEL_READY = """(scope) => {
+  const panel = document.querySelector(scope);
+  if (!panel) return false;
+  const name = panel.querySelector('.jp-Toolbar-kernelName');
+  const indicator = panel.querySelector('.jp-Notebook-ExecutionIndicator');
+  const text = name ? name.innerText.trim() : '';
+  return text !== '' && text !== 'No Kernel' && !!indicator && indicator.dataset.status === 'idle';
+}"""
+
+
+def wait_kernel_ready(page: Any, scope: str = ".jp-NotebookPanel:not(.lm-mod-hidden)",
+                      timeout: float = 180_000) -> None:
+    """Wait until the notebook in ``scope`` has a kernel attached and idle (see :data:`KERNEL_READY`)."""
+    page.wait_for_function(KERNEL_READY, arg=scope, timeout=timeout)
+
+
 def free_port() -> int:
     """A free TCP port on 127.0.0.1."""
     with socket.socket() as s:

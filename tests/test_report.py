@@ -117,7 +117,22 @@ def test_persian_report_is_right_to_left(tmp_path: Path) -> None:
     assert result.ok
     assert result.folder.name == f"{PERIOD}-fa"
     for page in _pages(result.folder):
-        assert 'dir="rtl"' in page.read_text(encoding="utf-8"), page.name
+        text = page.read_text(encoding="utf-8")
+        assert '<html lang="fa" dir="rtl">' in text, page.name
+    # Every output a person reads (the sections' HTML, the printed heading) is right to
+    # left with Persian digits; opportunity ids stay as the CRM stores them.
+    from test_persian_html import latin_digits_in, read
+
+    executed = nbformat.read(result.folder / "notebooks" / "00_overview.ipynb", as_version=4)
+    outputs = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    shown = [o for o in outputs if "text/html" in o.get("data", {})]
+    assert len(shown) >= 4
+    for out in shown:
+        reader = read(out["data"]["text/html"])
+        assert reader.roots[0].get("dir") == "rtl" and reader.roots[0].get("lang") == "fa"
+        assert latin_digits_in(reader) == []
+    printed = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
+    assert "بازه" in printed and not re.search("[0-9]", printed), printed
 
 
 def _only(tmp_path: Path, name: str) -> Path:

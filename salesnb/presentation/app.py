@@ -40,7 +40,7 @@ from salesnb.presentation import charts, i18n, views
 from salesnb.presentation.notebook import NotebookContext, prepare
 from salesnb.presentation.widgets import FilterBar
 
-__all__ = ["APP_SECTIONS", "Dashboard", "app_notebook", "movement_function", "public", "serve", "voila_command"]
+__all__ = ["APP_MEMO", "APP_SECTIONS", "Dashboard", "app_notebook", "movement_function", "public", "serve", "voila_command"]
 
 #: The app's sections and the filters each reads.
 APP_SECTIONS: dict[str, frozenset[str]] = {
@@ -50,6 +50,9 @@ APP_SECTIONS: dict[str, frozenset[str]] = {
     "movement": frozenset({"people", "dates"}),
     "risk": frozenset({"people", "as_of"}),
 }
+
+#: Entries of the app's memo of KPI tables (a few per selection seen) before it is emptied.
+APP_MEMO = 256
 
 #: Deals shown in the app's list of open deals that need action.
 APP_RISK_ROWS = 15
@@ -100,7 +103,7 @@ class Dashboard:
     def __init__(self, data: SalesData, *, language: str = "en", **parameters: Any):
         self.ctx: NotebookContext = prepare(data=data, language=language, interactive=True, **parameters)
         self.language = self.ctx.language
-        self._memo: tuple[int, dict[str, Any]] = (0, {})
+        self._memo: dict[Any, Any] = {}
         self._risk: dict[pd.Timestamp, pd.DataFrame] = {}
         self.bar = FilterBar(self.ctx, frozenset().union(*APP_SECTIONS.values()))
         renders = {"tiles": self._tiles, "trend": self._trend, "funnel": self._funnel,
@@ -111,11 +114,16 @@ class Dashboard:
             self.bar.add(name, renders[name], uses)
 
     # ------------------------------------------------------------------ sections
-    def _shared(self, ctx: NotebookContext) -> dict[str, Any]:
-        """KPI tables shared by the sections of one update (the tiles and the trend)."""
-        if self._memo[0] != id(ctx):
-            self._memo = (id(ctx), {})
-        return self._memo[1]
+    def _shared(self, ctx: NotebookContext) -> dict[Any, Any]:
+        """KPI tables shared by the sections (the tiles and the trend), kept across updates.
+
+        Keys name the selection and window they were computed for
+        (:func:`salesnb.presentation.views.headline_tiles`), so going back to a selection
+        seen before costs nothing; the memo is emptied past :data:`APP_MEMO` entries.
+        """
+        if len(self._memo) > APP_MEMO:
+            self._memo.clear()
+        return self._memo
 
     def _t(self, key: str, **values: Any) -> str:
         return i18n.translate(key, self.language, **values)
@@ -140,7 +148,11 @@ class Dashboard:
     def _funnel(self, ctx: NotebookContext) -> str:
         from salesnb.metrics.flow import funnel
 
-        fun = funnel(ctx.data, **ctx.kpi_args())
+        memo = self._shared(ctx)
+        key = ("funnel", *views._selection(ctx))
+        if key not in memo:
+            memo[key] = funnel(ctx.data, **ctx.kpi_args())
+        fun = memo[key]
         chart = charts.funnel_bars([i18n.translate_value(s, ctx.language) for s in fun["stage"]],
                                    fun["reached"].tolist(), fun["lost_here"].tolist(),
                                    fun["conversion_to_next"].tolist(), won=fun.attrs.get("won"),

@@ -354,6 +354,11 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "everybody_short": ("everybody", "همه"),
     # --- honest periods
     "partial_period_legend": ("Partial period (*)", "دوره ناقص (*)"),
+    "partial": ("Partial period", "دوره ناقص"),
+    "section_error": ("This section cannot be shown for these filters:",
+                      "این بخش برای این فیلترها نمایش داده نمی‌شود:"),
+    "heading": ("{opportunities} opportunities, {history} stage-history rows, {owners} salespeople",
+                "{opportunities} فرصت، {history} ردیف تاریخچه مرحله، {owners} کارشناس فروش"),
     "note_partial": ("* Partial period: the window covers only part of {periods}; "
                      "compare it with full periods with care",
                      "* دوره ناقص: بازه فقط بخشی از {periods} را در بر می‌گیرد؛ "
@@ -602,13 +607,21 @@ def translate_value(value: object, language: str = "en") -> str:
     'رقیب'
     >>> translate_value("competitor", "en"), translate_value("Acme deal desk", "fa")
     ('competitor', 'Acme deal desk')
+    >>> translate_value("Q2", "fa")
+    'چارک ۲'
     """
     text = "" if value is None or (isinstance(value, float) and value != value) else str(value)
     if text in _VALUE_KEYS:
         return translate(text, language)
     if check_language(language) == "fa":
+        band = _BAND.fullmatch(text)
+        if band:  # the size bands of deal_size_bands: Q1..Q4 (quartiles of the won amounts)
+            return f"چارک {persian_digits(band.group(1))}"
         return _DATA_WORDS_FA.get(text, text)
     return text
+
+
+_BAND = re.compile(r"Q([1-9])")
 
 
 _VALUE_KEYS = frozenset({"(all)", "(none)", "(unspecified)", "(unknown)", "(no amount)", "above",

@@ -146,11 +146,30 @@ class NotebookContext:
         w, lang = self.window, self.language
         t = lambda key: i18n.translate(key, lang)  # noqa: E731
         fmt = periods.format_date
+        comma = "، " if lang == "fa" else ", "
         text = (f"{fmt(w.start, calendar=w.calendar)} – {fmt(w.end, calendar=w.calendar)} "
-                f"({t(w.calendar) if lang == 'fa' else w.calendar}, {t('end_exclusive')})")
+                f"({t(w.calendar) if lang == 'fa' else w.calendar}{comma}{t('end_exclusive')})")
         if w.as_of != w.end:
-            text += f", {t('as_of')} {periods.format_datetime(w.as_of, calendar=w.calendar)}"
+            text += f"{comma}{t('as_of')} {periods.format_datetime(w.as_of, calendar=w.calendar)}"
         return i18n.persian_digits(text) if lang == "fa" else text
+
+    def heading(self) -> str:
+        """The data and the window in one line, in the context's language (the notebooks print it).
+
+        Examples
+        --------
+        >>> prepare(start="1404-01-01", end="1404-04-01", interactive=False).heading()
+        '2,000 opportunities, 6,271 stage-history rows, 10 salespeople · Window: 1404-01-01 – 1404-04-01 (jalali, end exclusive)'
+        >>> prepare(start="1404-01-01", end="1404-04-01", interactive=False, language="fa").heading()[:30]
+        '۲٬۰۰۰ فرصت، ۶٬۲۷۱ ردیف تاریخچه'
+        """
+        from salesnb.presentation import i18n
+
+        s = self.data.summary()
+        text = i18n.translate("heading", self.language, opportunities=f"{s['opportunities']:,}",
+                              history=f"{s['history_rows']:,}", owners=f"{s['owners']:,}")
+        text = i18n.persian_digits(text) if self.language == "fa" else text
+        return f"{text} · {i18n.translate('window', self.language)}: {self.describe_window()}"
 
     def with_changes(self, **changes: Any) -> NotebookContext:
         """Return a new context with some parameters changed (used by the widgets)."""

@@ -95,7 +95,7 @@ _NOT_GROUP = frozenset({
     "open_without_amount", "team_median", "too_few", "won", "lost", "closed", "won_value",
     "lost_reason", "share", "lost_value", "stage", "days", "survival", "ci_low", "ci_high",
     "at_risk", "events", "censored", "n", "open", "win_rate", "open_share", "created",
-    "created_value", "window", "start", "end",
+    "created_value", "window", "start", "end", "partial",
 })
 
 
@@ -313,6 +313,24 @@ def _period_order(table: pd.DataFrame) -> list[Any]:
     return list(pd.unique(table["period"]))
 
 
+def _partial_flags(table: pd.DataFrame, keys: Sequence[Any]) -> list[bool]:
+    """Per period of ``keys``: whether the table's ``partial`` column marks it (any of its rows).
+
+    The column is written by :func:`salesnb.presentation.views.mark_partial`; a table
+    without it has no partial periods to show.
+    """
+    if "partial" not in table.columns or "period" not in table.columns:
+        return [False] * len(keys)
+    marked = table.groupby("period", sort=False)["partial"].any()
+    return [bool(marked.get(k, False)) for k in keys]
+
+
+def _partial_handle(language: str) -> Patch:
+    """The legend entry of the partial periods (hatched, as their bars)."""
+    return Patch(facecolor="white", edgecolor=COLORS["muted"], hatch="///",
+                 label=_t("partial_period_legend", language))
+
+
 def _category_ticks(axis: Any, labels: Sequence[str], *, max_labels: int = 14) -> None:
     """Put text labels on positions 0..n-1, showing every k-th one when there are many."""
     n = len(labels)
@@ -469,6 +487,11 @@ def plot_open_over_time(
     Returns
     -------
     Axes
+
+    Notes
+    -----
+    A table marked by :func:`salesnb.presentation.views.mark_partial` (a boolean
+    ``partial`` column) has its partial periods' points hollow, with a legend entry.
     """
     language = i18n.check_language(language)
     measure = _check_measure(measure)
@@ -492,6 +515,7 @@ def plot_open_over_time(
     periods = _period_order(table)
     x = np.arange(len(periods))
     groups = list(pd.unique(table[col])) if col in table.columns else [None]
+    flags = _partial_flags(table, periods)
     for name in groups:
         rows = table if name is None else table[table[col] == name]
         series = rows.groupby("period", sort=False)[value_col].sum().reindex(periods) / div
@@ -499,15 +523,25 @@ def plot_open_over_time(
                                 "label": _d(name if name is not None else "(all)", language)}
         if len(groups) == 1:
             opts["color"] = COLORS["base"]
-        ax.plot(x, series.to_numpy(dtype="float64"), **{**opts, **kwargs})
+        line, = ax.plot(x, series.to_numpy(dtype="float64"), **{**opts, **kwargs})
+        if any(flags):  # partial periods: hollow points (their value covers part of the period)
+            pick = np.flatnonzero(flags)
+            ax.plot(x[pick], series.to_numpy(dtype="float64")[pick], linestyle="none", marker="o",
+                    markersize=5.5, markerfacecolor="white", markeredgecolor=line.get_color(), gid="partial")
     _category_ticks(ax.xaxis, [_d(p, language) for p in periods])
     if len(periods) > 8:
         plt.setp(ax.get_xticklabels(), rotation=45, ha="right", rotation_mode="anchor")
     ax.set_ylim(bottom=0)
     _number_axis(ax.yaxis, language, integer=measure == "count")
     ax.grid(axis="y", alpha=0.3)
-    if len(groups) > 1:
-        _legend(ax, outside=len(groups) > 4)
+    if len(groups) > 1 or any(flags):
+        handles, _ = ax.get_legend_handles_labels()
+        if len(groups) == 1:
+            handles = []
+        if any(flags):
+            handles.append(Line2D([], [], linestyle="none", marker="o", markerfacecolor="white",
+                                  markeredgecolor=COLORS["muted"], label=_t("partial_period_legend", language)))
+        _legend(ax, handles, outside=len(groups) > 4)
     return _finish(ax, language, title=title, xlabel=xlabel, ylabel=ylabel)
 
 
@@ -540,6 +574,12 @@ def plot_won_lost(
     -------
     Axes
         Its first two containers are the won and the lost bars.
+
+    Notes
+    -----
+    A table marked by :func:`salesnb.presentation.views.mark_partial` (a boolean
+    ``partial`` column) has its partial periods' bars lighter and hatched, with a
+    legend entry: their counts cover only part of the period.
     """
     language = i18n.check_language(language)
     _require(table, ["won", "lost"], "plot_won_lost", "won_lost()")
@@ -573,6 +613,13 @@ def plot_won_lost(
                                                      "label": _t("won", language), **kwargs})
     bars_lost = ax.bar(x + width / 2, lost, width, **{"color": COLORS["lost"], "gid": "lost",
                                                        "label": _t("lost", language), **kwargs})
+    flags = _partial_flags(table, keys) if by_period else [False] * len(keys)
+    for i, partial in enumerate(flags):  # partial periods: lighter and hatched
+        if partial:
+            for bar in (bars_won[i], bars_lost[i]):
+                bar.set_alpha(0.55)
+                bar.set_hatch("///")
+                bar.set_edgecolor("white")
     if len(keys) <= 16:
         for bars, vals in ((bars_won, won), (bars_lost, lost)):
             ax.bar_label(bars, labels=[_num(v, language) for v in vals], padding=2, fontsize="x-small")
@@ -583,7 +630,11 @@ def plot_won_lost(
     _number_axis(ax.yaxis, language, integer=True)
     ax.margins(y=0.1)
     ax.grid(axis="y", alpha=0.3)
-    _legend(ax)
+    if any(flags):
+        handles, _ = ax.get_legend_handles_labels()
+        _legend(ax, [*handles, _partial_handle(language)])
+    else:
+        _legend(ax)
     return _finish(ax, language, title=title, xlabel=xlabel, ylabel=ylabel)
 
 

@@ -45,7 +45,6 @@ from salesnb.metrics.outcomes import lost_reasons, won_lost
 from salesnb.metrics.pipeline_health import sales_velocity
 from salesnb.metrics.stages import stage_visits
 from salesnb.metrics.stalled import slowest_movers, stuck_opportunities
-from salesnb.metrics.summary import kpi_summary
 from salesnb.metrics.volume import deal_size_bands, deal_size_flags, sales_volume
 from salesnb.metrics.window import Window
 from salesnb.metrics.winrate import win_rate
@@ -74,6 +73,7 @@ __all__ = [
     "cycle_view",
     "forecast_view",
     "funnel_view",
+    "headline_doc",
     "headline_tiles",
     "headline_view",
     "kpi_text",
@@ -313,15 +313,36 @@ def partial_periods(table: pd.DataFrame, window: Window) -> list[bool]:
 
 
 def mark_partial(table: pd.DataFrame, window: Window, language: str) -> tuple[pd.DataFrame, list[str]]:
-    """Mark the partial periods of a per-period table: ``*`` after their label, and a note.
+    """Mark the partial periods of a per-period table: a ``partial`` column, ``*`` after
+    their label, and a note.
 
-    Returns the relabelled copy (for tables and plots alike) and the note (none when
-    every period is whole).
+    Returns a copy with a boolean ``partial`` column after ``period_end`` (always there,
+    so every per-period table has the same columns; the plot functions hatch the
+    partial periods' bars from it) and the partial periods' labels ending with ``*``,
+    and the note (none when every period is whole). A table without periods is
+    returned as it is.
+
+    Examples
+    --------
+    >>> import salesnb as sn
+    >>> from salesnb.metrics.window import resolve_window
+    >>> data = sn.load(sn.sample_path())
+    >>> w = resolve_window(data, "2024-10-22", "2025-01-01", calendar="gregorian")
+    >>> out, notes = mark_partial(sn.won_lost(data, start=w.start, end=w.end, by=None,
+    ...                                       calendar="gregorian"), w, "en")
+    >>> out[["period", "partial"]].values.tolist()
+    [['2024-10*', True], ['2024-11', False], ['2024-12', False]]
+    >>> notes[0][:16]
+    '* Partial period'
     """
-    flags = partial_periods(table, window)
-    if not any(flags):
+    if "period_start" not in table.columns:
         return table, []
-    out = table.copy()
+    flags = partial_periods(table, window)
+    out = table.drop(columns=["partial"], errors="ignore")
+    out.insert(list(out.columns).index("period_end") + 1 if "period_end" in out.columns else len(out.columns),
+               "partial", pd.Series(flags, index=out.index, dtype="bool"))
+    if not any(flags):
+        return out, []
     out["period"] = [f"{p}*" if f else p for p, f in zip(out["period"].astype(str), flags, strict=True)]
     names = sorted({p for p, f in zip(table["period"].astype(str), flags, strict=True) if f})
     listed = ", ".join(names)
@@ -475,22 +496,82 @@ def _section(ctx: NotebookContext, key: str, title: str, tables: dict[str, pd.Da
                    caption=ctx.describe_filters(USES[key]), **extra)
 
 
+def headline_doc(data: SalesData, *, start: Any = None, end: Any = None, as_of: Any = None,
+                 calendar: str | None = None, series: dict[str, pd.DataFrame] | None = None
+                 ) -> dict[str, Any]:
+    """Return the part of the :func:`~salesnb.kpi_summary` document the headline KPIs read.
+
+    The same numbers as ``kpi_summary`` (the same KPI functions, for the whole
+    selection: ``by=None``, no periods), without the per-salesperson maps, the lost
+    reasons and the funnel the headline does not show: the tiles of the app and of the
+    notebooks are recomputed on every filter change, so they ask only for what they show.
+
+    ``series`` (the per-period tables of the same window, as the tiles' sparklines use
+    them) saves the queries of the additive numbers: the deals created, won and lost in
+    the window are the sums over its periods (partial ones included).
+
+    Examples
+    --------
+    >>> import salesnb as sn
+    >>> data = sn.load(sn.sample_path())
+    >>> part = headline_doc(data, start="1404-01-01", end="1404-02-01")
+    >>> full = sn.kpi_summary(data, start="1404-01-01", end="1404-02-01")
+    >>> headline_kpis(part) == headline_kpis(full)
+    True
+    """
+    from salesnb.metrics.window import resolve_window
+
+    w = resolve_window(data, start, end, as_of, calendar)
+    a: dict[str, Any] = {"start": w.start, "end": w.end, "as_of": w.as_of, "calendar": w.calendar}
+    open_now = open_opportunities(data, as_of=w.as_of, by=None, calendar=w.calendar)
+    if series is not None:
+        created, outcome = series["created"], series["won_lost"]
+    else:
+        created = new_opportunities(data, **a, period="year", by=None)  # summed: the window's total
+        outcome = won_lost(data, **a, period=None, by=None)
+    volume = sales_volume(data, **a, by=None).iloc[0]
+    rate = win_rate(data, **a, basis="closed", by=None).iloc[0]
+    cycle = sales_cycle(data, **a, by=None).iloc[0]
+
+    def num(value: Any) -> float | None:
+        return None if value is None or pd.isna(value) else float(value)
+
+    return {
+        "opportunities": {"open_total": int(open_now["open_count"].sum()),
+                          "created_total": int(created["created"].sum())},
+        "won": {"total": int(outcome["won"].sum())},
+        "lost": {"total": int(outcome["lost"].sum())},
+        "sales_volume": {"mean_amount": num(volume["mean_amount"])},
+        "win_rate": {"closed": num(rate["win_rate"])},
+        "sales_cycle": {"median_days": num(cycle["median_days"])},
+    }
+
+
 def _previous_doc(ctx: NotebookContext) -> dict[str, Any] | None:
-    """The ``kpi_summary`` of the window before (None when it cannot be resolved)."""
+    """The headline document of the window before (None when it cannot be resolved)."""
     from salesnb.exceptions import SalesnbError
     from salesnb.periods import previous_window
 
     w = ctx.window
     try:
         lo, hi = previous_window(w.start, w.end, calendar=w.calendar)
-        return kpi_summary(ctx.data, start=lo, end=hi, calendar=w.calendar)
+        return headline_doc(ctx.data, start=lo, end=hi, calendar=w.calendar)
     except SalesnbError:
         return None
 
 
+def _selection(ctx: NotebookContext) -> tuple[Any, ...]:
+    """What a context's numbers depend on (a dataset's filters and window): a memo key.
+
+    The app keeps one memo across filter changes, so a selection seen before (back to
+    everybody, the calendar switched back) is not computed again.
+    """
+    return (ctx.owners, ctx.teams, ctx.pipelines, ctx.window)
+
+
 def _series(ctx: NotebookContext, memo: dict[Any, Any]) -> dict[str, pd.DataFrame]:
     """The per-period tables behind the sparklines and the trend (shared through ``memo``)."""
-    key = ("series", ctx.period)
+    key = ("series", *_selection(ctx), ctx.period)
     if key not in memo:
         a = {**ctx.kpi_args(), "period": ctx.period}
         memo[key] = {
@@ -546,11 +627,15 @@ def headline_tiles(ctx: NotebookContext, memo: dict[Any, Any] | None = None, *,
     series_memo: dict[Any, Any] = memo if series is None else {}
     series_ctx = ctx if series is None else series
     lang = ctx.language
-    doc = memo.get("doc") or kpi_summary(ctx.data, **ctx.kpi_args())
-    memo["doc"] = doc
-    prev_doc = _previous_doc(ctx)
-    prev = {k: v for k, v, _ in headline_kpis(prev_doc)} if prev_doc else {}
     tables = _series(series_ctx, series_memo)
+    selection = _selection(ctx)
+    if ("doc", *selection) not in memo:
+        memo[("doc", *selection)] = headline_doc(ctx.data, **ctx.kpi_args(), series=tables if series is None else None)
+    if ("previous", *selection) not in memo:
+        memo[("previous", *selection)] = _previous_doc(ctx)
+    doc, prev_doc = memo[("doc", *selection)], memo[("previous", *selection)]
+    memo["doc"] = doc
+    prev = {k: v for k, v, _ in headline_kpis(prev_doc)} if prev_doc else {}
     cur, unit = ctx.data.settings.currency, ctx.data.settings.amount_unit
     digits = i18n.persian_digits if lang == "fa" else str
     tiles = []
@@ -609,7 +694,7 @@ def opportunities_view(ctx: NotebookContext) -> Section:
         notes.append(f"{_t(ctx, 'too_few_note')}: {names}")
     return _section(ctx, "opportunities", _t(ctx, "q1_title"), {
         _t(ctx, "open_by_owner"): present(pipe, ctx),
-        _t(ctx, "new_per_period"): present(new[["period", "created", "created_value"]], ctx),
+        _t(ctx, "new_per_period"): present(new[["period", "partial", "created", "created_value"]], ctx),
     }, [fig], notes)
 
 

@@ -38,7 +38,7 @@ from salesnb.presentation import charts, i18n
 from salesnb.presentation.notebook import NotebookContext, restrict
 from salesnb.presentation.views import USES, VIEWS, Section, View, section_html, show
 
-__all__ = ["FilterBar", "Panel", "filter_bar", "show_section"]
+__all__ = ["FilterBar", "Panel", "filter_bar", "section_error", "show_section"]
 
 #: Renders a page section for a context: ``(ctx) -> HTML``.
 Render = Callable[[NotebookContext], str]
@@ -331,12 +331,17 @@ class FilterBar:
                 start=dates[0], end=dates[1], period=self.period.value, calendar=self.calendar.value,
             )
         except (SalesnbError, OptionError) as err:
-            self._fail(i18n.translate("filter_error", self.ctx.language, detail=str(err).splitlines()[0]))
+            self._fail(i18n.translate("filter_error", self.ctx.language, detail="").rstrip(),
+                       detail=str(err).splitlines()[0])
             return
         self.update(ctx)
 
-    def _fail(self, text: str) -> None:
-        self.message.value = f'<span class="salesnb-error" role="alert">{html.escape(text)}</span>'
+    def _fail(self, text: str, detail: str = "") -> None:
+        """Show what is wrong with the filters (``detail``: the library's English words, kept
+        left to right inside a Persian sentence) and dim the sections until it is fixed."""
+        extra = f' <bdi lang="en" dir="ltr">{html.escape(detail)}</bdi>' if detail else ""
+        self.message.value = (f'<span class="salesnb-error" role="alert" lang="{self.ctx.language}" '
+                              f'dir="{charts.direction(self.ctx.language)}">{html.escape(text)}{extra}</span>')
         for panel in self.panels:
             panel.widget.add_class("salesnb-stale")
 
@@ -367,8 +372,7 @@ class FilterBar:
         try:
             value = panel.render(ctx)
         except SalesnbError as err:
-            value = (f'<div class="salesnb-section" dir="{charts.direction(ctx.language)}">'
-                     f'<p class="salesnb-error">{html.escape(str(err).splitlines()[0])}</p></div>')
+            value = section_error(str(err), ctx.language)
         panel.timing["total"] = time.perf_counter() - started
         panel.key = key
         return f'<div data-section="{panel.name}" data-version="{self.generation}">{value}</div>'
@@ -381,6 +385,24 @@ class FilterBar:
     def _status_html(self, generation: int, timing: dict[str, float]) -> str:
         attrs = " ".join(f'data-{k.replace("_", "-")}="{v:.1f}"' for k, v in timing.items())
         return f'<span class="salesnb-status" data-generation="{generation}" {attrs}></span>'
+
+
+def section_error(detail: str, language: str) -> str:
+    """What a section shows when it cannot be computed for the filters: a short message in
+    ``language``, then the library's first line (English, laid out left to right inside a
+    Persian page).
+
+    Examples
+    --------
+    >>> out = section_error("no deal in the window", "fa")
+    >>> 'dir="rtl" lang="fa"' in out and '<bdi lang="en" dir="ltr">no deal in the window</bdi>' in out
+    True
+    """
+    lead = i18n.translate("section_error", language)
+    first = html.escape(detail.splitlines()[0] if detail else "")
+    return (f'<div class="salesnb-section" dir="{charts.direction(language)}" lang="{language}">'
+            f'<p class="salesnb-error" role="alert">{html.escape(lead)}</p>'
+            f'<p class="salesnb-note"><bdi lang="en" dir="ltr">{first}</bdi></p></div>')
 
 
 def _values(data: Any, column: str) -> list[str]:

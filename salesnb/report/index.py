@@ -156,6 +156,6 @@ li.failed {{ color: #a00; }} pre {{ white-space: pre-wrap; background: #fff4f4; 
 {''.join(rows)}</table>
 <h2>{html.escape(t('sections'))}</h2><ul>{''.join(sections)}</ul>
 <h2>{html.escape(t('data_quality'))}</h2><ul class="notes">{''.join(f'<li>{n}</li>' for n in notes)}</ul>
-<p class="sub"><a href="kpis.json">kpis.json</a> · {html.escape(t('generated'))} {generated}</p>
+<p class="sub"><a href="kpis.json">kpis.json</a> · {html.escape(t('generated'))} {digits(generated)}</p>
 </body></html>
 """
