@@ -51,7 +51,8 @@ from salesnb.metrics._tables import (
 from salesnb.metrics.stages import label_positions
 from salesnb.metrics.window import TimeLike, Window, resolve_moment, resolve_window
 
-__all__ = ["MOVEMENT_COLUMNS", "overdue_deals", "pipeline_movement", "stage_movement"]
+__all__ = ["MOVEMENT_COLUMNS", "Deal", "Walk", "deals_from_rows", "is_balanced", "overdue_deals", "pipeline_movement",
+           "stage_movement", "walk"]
 
 #: The numbers of one row of :func:`pipeline_movement`, in order (the ``salesnb movement
 #: --json`` keys after ``group``, before ``balanced``).
@@ -86,19 +87,24 @@ class _Field:
     base: Any
     times: list[int] = field(default_factory=list)
     values: list[Any] = field(default_factory=list)
+    #: The first recorded value (the first in source order at the earliest instant).
+    first: Any = None
 
     def at(self, t: int, *, inclusive: bool) -> Any:
         """The value at ``t``: the latest change before ``t`` (at or before when
-        ``inclusive``); before the first change, the first change's value; without any,
+        ``inclusive``); before the first change, the first recorded value; without any,
         the table's value (the replay rule of the snapshots)."""
         if not self.times:
             return self.base
         i = (bisect.bisect_right if inclusive else bisect.bisect_left)(self.times, t)
-        return self.values[i - 1] if i else self.values[0]
+        return self.values[i - 1] if i else self.first
 
 
 @dataclass
-class _Deal:
+class Deal:
+    """A deal as the walk sees it: its times (microseconds), outcome, fixed group and the
+    replayed fields (built by :func:`deals_from_rows`)."""
+
     row: int
     opportunity_id: str
     created: int
@@ -131,34 +137,46 @@ def _decimal(value: Any) -> Decimal | None:
     return Decimal(repr(float(value)))
 
 
-def _fetch_deals(data: SalesData, lo: int, hi: int, by: str | None) -> list[_Deal]:
+def _fetch_deals(data: SalesData, lo: int, hi: int, by: str | None) -> list[Deal]:
     """The deals open at some moment of ``[lo, hi)`` (created before ``hi``, not closed before
     ``lo``), with the changes of their replayed fields, in source order."""
     o = data.opportunity_table
     rel = o.filter((o.created_at < hi) & (o.closed_at.isnull() | (o.closed_at >= lo)))
-    has_ecd = "expected_close_at" in o.columns
     cols: dict[str, Any] = {"_g": group_value(rel, by if by != "owner" else None)}
-    if has_ecd:
+    if "expected_close_at" in o.columns:
         cols["_ecd"] = rel.expected_close_at
     rows = data.engine.arrow(rel.select("_row", "opportunity_id", "created_at", "closed_at", "status",
-                                        "amount", "owner", **cols).order_by("_row")).to_pylist()
-    deals: dict[int, _Deal] = {}
-    for r in rows:
-        deals[int(r["_row"])] = _Deal(
+                                        "amount", "owner", **cols)).to_pylist()
+    f = data.field_table
+    changes: list[dict[str, Any]] = []
+    if f is not None and rows:
+        wanted = [n for n in _FIELDS if n in o.columns]
+        picked = f.filter(f.field.isin(wanted) & f.opp_key.isin(rel._row))
+        changes = data.engine.arrow(picked.select("opp_key", "field", "changed_at", "seq", "value_text",
+                                                  "value_number", "value_time")).to_pylist()
+    return deals_from_rows(rows, changes)
+
+
+def deals_from_rows(rows: list[dict[str, Any]], changes: list[dict[str, Any]]) -> list[Deal]:
+    """Build the deals of a walk from the engine's rows (any order; kept in source order).
+
+    ``rows``: ``_row``, ``opportunity_id``, ``created_at``, ``closed_at`` (microseconds or
+    None), ``status``, ``amount`` (float or None), ``owner``, ``_g`` (the group label when
+    not by owner) and optionally ``_ecd`` (expected close, microseconds). ``changes``: the
+    field history rows of these deals (``opp_key``, ``field``, ``changed_at``, ``seq``,
+    ``value_text``, ``value_number``, ``value_time``); several at one instant: the last in
+    source order holds.
+    """
+    deals: dict[int, Deal] = {}
+    for r in sorted(rows, key=lambda r: int(r["_row"])):
+        deals[int(r["_row"])] = Deal(
             row=int(r["_row"]), opportunity_id=str(r["opportunity_id"]), created=int(r["created_at"]),
             closed=None if r["closed_at"] is None else int(r["closed_at"]), status=str(r["status"]),
             group=str(r["_g"]),
             fields={"amount": _Field(_decimal(r["amount"])), "owner": _Field(r["owner"]),
                     "expected_close_at": _Field(r.get("_ecd"))})
-    f = data.field_table
-    if f is None or not deals:
-        return list(deals.values())
-    wanted = [n for n in _FIELDS if n in o.columns]
-    changes = f.filter(f.field.isin(wanted) & f.opp_key.isin(rel._row))
-    found = data.engine.arrow(changes.select("opp_key", "field", "changed_at", "seq", "value_text",
-                                             "value_number", "value_time")
-                              .order_by(["opp_key", "field", "changed_at", "seq"])).to_pylist()
-    for c in found:
+    for c in sorted(changes, key=lambda c: (int(c["opp_key"]), str(c["field"]), int(c["changed_at"]),
+                                            int(c["seq"]))):
         deal = deals[int(c["opp_key"])]
         name = str(c["field"])
         value: Any = (_decimal(c["value_number"]) if name == "amount" else
@@ -168,6 +186,8 @@ def _fetch_deals(data: SalesData, lo: int, hi: int, by: str | None) -> list[_Dea
         if target.times and target.times[-1] == t:
             target.values[-1] = value      # the same instant: the last in source order holds
         else:
+            if not target.times:
+                target.first = value
             target.times.append(t)
             target.values.append(value)
     return list(deals.values())
@@ -181,8 +201,9 @@ def _zero_row() -> dict[str, Any]:
 
 
 @dataclass
-class _Walk:
-    """The walk of one sub-window: per group, the counts and exact values."""
+class Walk:
+    """The walk of one sub-window: per group, the counts and exact values of
+    :data:`MOVEMENT_COLUMNS`; per flow, the deals counted without an amount."""
 
     rows: dict[str, dict[str, Any]] = field(default_factory=lambda: defaultdict(_zero_row))
     without_amount: dict[str, int] = field(default_factory=lambda: defaultdict(int))
@@ -207,15 +228,15 @@ def _in(value: int | None, lo: int, hi: int) -> bool:
     return value is not None and lo <= value < hi
 
 
-def _walk(deals: Iterable[_Deal], lo: int, hi: int, following: tuple[int, int], *,
-          by_owner: bool) -> _Walk:
+def walk(deals: Iterable[Deal], lo: int, hi: int, following: tuple[int, int], *,
+          by_owner: bool) -> Walk:
     """Walk the open pipeline from just before ``lo`` to just before ``hi``.
 
     ``following`` is the period the pulled-in / pushed-out view looks at; ``by_owner``:
     the groups are the owners, and a change of owner is a reassignment (otherwise a deal
     keeps its group).
     """
-    out = _Walk()
+    out = Walk()
     for d in deals:
         if d.created >= hi or (d.closed is not None and d.closed < lo):
             continue
@@ -250,7 +271,8 @@ def _walk(deals: Iterable[_Deal], lo: int, hi: int, following: tuple[int, int], 
     return out
 
 
-def _balanced(row: dict[str, Any]) -> bool:
+def is_balanced(row: dict[str, Any]) -> bool:
+    """Whether a row of a :class:`Walk` balances, by count and by value (exactly)."""
     count = (row["open_start_count"] + row["created_count"] + row["reassigned_in_count"]
              - row["reassigned_out_count"] - row["won_count"] - row["lost_count"])
     value = _ZERO
@@ -346,18 +368,18 @@ def pipeline_movement(
     excluded: dict[str, int] = defaultdict(int)
     groups = set(all_groups(data.at(window.as_of), by)) if by is not None else {TOTAL}
     for label, p_lo, p_hi, following in parts:
-        walk = _walk(deals, micros(p_lo), micros(p_hi), (micros(following[0]), micros(following[1])),
+        steps = walk(deals, micros(p_lo), micros(p_hi), (micros(following[0]), micros(following[1])),
                      by_owner=by == "owner")
-        for flow, n in walk.without_amount.items():
+        for flow, n in steps.without_amount.items():
             excluded[f"{flow}_without_amount"] += n
-        for g in sorted(groups | set(walk.rows)):
-            row = walk.rows[g] if g in walk.rows else _zero_row()
+        for g in sorted(groups | set(steps.rows)):
+            row = steps.rows[g] if g in steps.rows else _zero_row()
             rec: dict[str, Any] = {}
             if label is not None:
                 rec.update(period=label, period_start=p_lo, period_end=p_hi)
             rec[col] = g
             rec.update({c: int(row[c]) if c in _COUNTS else float(row[c]) for c in MOVEMENT_COLUMNS})
-            rec["balanced"] = _balanced(row)
+            rec["balanced"] = is_balanced(row)
             rec["_exact"] = {c: row[c] for c in _VALUES}
             out_rows.append(rec)
     lead = ["period", "period_start", "period_end"] if period is not None else []
