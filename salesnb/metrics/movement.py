@@ -339,7 +339,8 @@ def pipeline_movement(
         exactly, by count and by value). ``attrs``: ``notes`` (no field history, no
         expected close dates), ``following`` (the period of pulled in / pushed out; a
         list with ``period``), ``excluded`` (deals counted without an amount, per flow:
-        ``open_start_without_amount``...).
+        ``open_start_without_amount``...), ``exact`` (per row, the value columns as the
+        exact :class:`~decimal.Decimal` sums).
 
     Raises
     ------
