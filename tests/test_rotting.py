@@ -58,6 +58,11 @@ def test_on_the_sample_each_rule_is_named() -> None:
     flagged_by_rotting = set(t.index[t["rule"].isin(["rotting_days", "both"])])
     assert flagged_by_rotting <= set(pos.loc[pos["stage"] == "proposal", "opportunity_id"])
     assert "rotting_days: proposal 14" in data.settings.describe()
+    # The risk reasons say which limit a deal passed.
+    only_rotting = sorted(set(t.index[t["rule"] == "rotting_days"]))
+    assert only_rotting
+    reasons = sn.risk(data, as_of="1404-08-01").set_index("opportunity_id").loc[only_rotting, "reasons"]
+    assert all("(rotting limit 14 d)" in r for r in reasons), reasons.tolist()[:3]
 
 
 @pytest.mark.parametrize(("value", "message"), [
