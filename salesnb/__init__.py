@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from salesnb.metrics.deal_risk import risk
     from salesnb.metrics.flow import funnel, stage_transitions, time_in_stage
     from salesnb.metrics.forecasting import forecast, forecast_backtest
+    from salesnb.metrics.movement import overdue_deals, pipeline_movement, stage_movement
     from salesnb.metrics.opportunities import new_opportunities, open_opportunities, open_over_time
     from salesnb.metrics.outcomes import lost_reasons, won_lost
     from salesnb.metrics.pipeline_health import pipeline_coverage, sales_velocity
@@ -101,6 +102,9 @@ _EXPORTS: dict[str, str] = {
     "cycle_comparison": "salesnb.metrics.cycle",
     "risk": "salesnb.metrics.deal_risk",
     "backtest": "salesnb.metrics.backtesting",
+    "pipeline_movement": "salesnb.metrics.movement",
+    "stage_movement": "salesnb.metrics.movement",
+    "overdue_deals": "salesnb.metrics.movement",
     "sales_velocity": "salesnb.metrics.pipeline_health",
     "pipeline_coverage": "salesnb.metrics.pipeline_health",
     "kpi_summary": "salesnb.metrics.summary",

@@ -5,6 +5,7 @@ dataset and summarise it), ``kpi DATA`` (the five metrics and the funnel for a
 window, as text or JSON), ``backtest DATA`` (score the open-deal win probabilities
 against what happened), ``forecast DATA`` (a period's forecast against its targets,
 or ``--backtest``: past forecasts scored), ``report`` (run the notebooks into an HTML report),
+``movement DATA`` (the open pipeline's walk between two moments),
 ``notebooks DEST`` (copy the notebooks to open in JupyterLab), ``app DATA`` (serve the
 overview as a web app with Voilà).
 Exit codes: 0 success, 1 invalid data or failed run, 2 usage error.
@@ -173,6 +174,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="calendar of the periods and dates given (default: the dataset's calendar)")
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.set_defaults(func=_cmd_forecast, flags={**_flags(p), "periods": "--period"})
+
+    p = sub.add_parser("movement", help="the open pipeline's walk from --start to --end (created, "
+                                        "reassigned, grown, shrunk, won, lost; pulled in, pushed out)")
+    _add_data_args(p)
+    p.add_argument("--start", required=True, metavar="T0",
+                   help="the first moment, in --calendar, e.g. 1404-07-01 or 2025-10-01T09:00")
+    p.add_argument("--end", required=True, metavar="T1", help="the second moment (the window is [T0, T1))")
+    p.add_argument("--by", default="none", metavar="{owner,team,pipeline,none}",
+                   help="one walk per salesperson, team or pipeline, then the total; none (default): "
+                        "the total only")
+    p.add_argument("--calendar", type=_choice("calendar", CALENDARS), metavar="{gregorian,jalali}",
+                   help="calendar of the dates given (default: the dataset's calendar)")
+    p.add_argument("--json", action="store_true",
+                   help="print a JSON list, one object per group (group null for the total)")
+    p.set_defaults(func=_cmd_movement, flags=_flags(p))
 
     p = sub.add_parser("report", help="run the notebooks into a dated HTML report")
     p.add_argument("data", metavar="DATA", nargs="?", default=None,
@@ -379,6 +395,73 @@ def _cmd_kpi(args: argparse.Namespace) -> int:
         print(format_summary(doc, calendar=args.calendar or data.settings.calendar,
                              currency=data.settings.currency, amount_unit=data.settings.amount_unit))
     return 0
+
+
+def movement_records(data: SalesData, *, start: str, end: str, by: str | None,
+                     calendar: str | None) -> tuple[list[dict[str, Any]], list[str]]:
+    """The ``salesnb movement --json`` list: one object per group (when ``by`` is given), then
+    the total (``group`` null), each with exactly ``group``, the movement numbers and
+    ``balanced``; and the notes of the walk."""
+    from salesnb.metrics.movement import MOVEMENT_COLUMNS, pipeline_movement
+
+    tables = ([pipeline_movement(data, start=start, end=end, by=by, calendar=calendar)] if by else [])
+    tables.append(pipeline_movement(data, start=start, end=end, by=None, calendar=calendar))
+    records: list[dict[str, Any]] = []
+    for table, total in zip(tables, [False] * (len(tables) - 1) + [True], strict=True):
+        col = table.columns[0]
+        for rec, exact in zip(table.to_dict("records"), table.attrs["exact"], strict=True):
+            item: dict[str, Any] = {"group": None if total else str(rec[col])}
+            for key in MOVEMENT_COLUMNS:
+                if key.endswith("_count"):
+                    item[key] = int(rec[key])
+                else:   # the exact sum: an integer when it is one (Rial), else the nearest float
+                    value = exact[key]
+                    item[key] = int(value) if value == value.to_integral_value() else float(value)
+            item["balanced"] = bool(rec["balanced"])
+            records.append(item)
+    return records, list(tables[-1].attrs.get("notes", []))
+
+
+def _movement_text(records: list[dict[str, Any]], notes: list[str], data: SalesData, by: str | None,
+                   window: tuple[str, str]) -> str:
+    from salesnb.presentation.text import format_amount
+
+    cur, unit = data.settings.currency, data.settings.amount_unit
+
+    def amount(v: Any) -> str:
+        return format_amount(float(v), cur, unit)
+
+    lines = [f"pipeline movement from {window[0]} to {window[1]}" + (f", by {by}" if by else "")]
+    for r in records:
+        lines.append(f"{r['group'] if r['group'] is not None else 'TOTAL'}")
+        rows = [("open at start", "open_start", "+"), ("created", "created", "+"),
+                ("reassigned in", "reassigned_in", "+"), ("reassigned out", "reassigned_out", "−"),
+                ("increased", "increased", "+"), ("decreased", "decreased", "−"),
+                ("won", "won", "−"), ("lost", "lost", "−"), ("open at end", "open_end", "="),
+                ("pulled in", "pulled_in", " "), ("pushed out", "pushed_out", " ")]
+        for label, key, sign in rows:
+            count = r.get(f"{key}_count")
+            shown = f"{count:>6,}" if count is not None else " " * 6
+            lines.append(f"  {sign} {label:<15}{shown}  {amount(r[f'{key}_value'])}")
+        lines.append(f"  balanced: {'yes' if r['balanced'] else 'NO'}")
+    for note in notes:
+        lines.append(f"note: {note}")
+    return "\n".join(lines)
+
+
+def _cmd_movement(args: argparse.Namespace) -> int:
+    import json
+
+    by = None if str(args.by).strip().lower() in ("none", "") else args.by
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SalesnbWarning)
+        data = _load(args)
+    records, notes = movement_records(data, start=args.start, end=args.end, by=by, calendar=args.calendar)
+    if args.json:
+        print(json.dumps(records, ensure_ascii=False, indent=2, allow_nan=False))
+    else:
+        print(_movement_text(records, notes, data, by, (args.start, args.end)))
+    return 0 if all(r["balanced"] for r in records) else 1
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

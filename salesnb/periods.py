@@ -112,6 +112,7 @@ __all__ = [
     "default_week_start",
     "format_date",
     "format_datetime",
+    "next_window",
     "parse_date",
     "period_bounds",
     "period_table",
@@ -1076,6 +1077,45 @@ def previous_window(
     if days:
         return _shift(lo, 0, -days, calendar), lo
     return lo - (hi - lo), lo
+
+
+def next_window(
+    start: DateLike, end: DateLike, *, calendar: str = "gregorian"
+) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """Return the window of the same size just after ``[start, end)``.
+
+    The mirror of :func:`previous_window`: whole calendar months move by their number
+    of months (so the month after Jalali Shahrivar, 31 days, is Mehr, 30 days); whole
+    days by their number of local days; anything else by its exact duration. The result
+    starts at ``end``.
+
+    Parameters
+    ----------
+    start, end : str, datetime.date or pandas.Timestamp
+        The window ``[start, end)``.
+    calendar : {"gregorian", "jalali"}, default "gregorian"
+        The calendar whose months are counted.
+
+    Returns
+    -------
+    tuple of pandas.Timestamp
+        ``(end, next_end)``.
+
+    Examples
+    --------
+    >>> lo, hi = period_bounds("1404-06", calendar="jalali", tz="Asia/Tehran")
+    >>> [format_date(t, calendar="jalali") for t in next_window(lo, hi, calendar="jalali")]
+    ['1404-07-01', '1404-08-01']
+    """
+    calendar = _check_calendar(calendar)
+    lo, hi = _window(start, end)
+    months = _whole_months(lo, hi, calendar)
+    if months:
+        return hi, _shift(hi, months, 0, calendar)
+    days = _whole_days(lo, hi)
+    if days:
+        return hi, _shift(hi, 0, days, calendar)
+    return hi, hi + (hi - lo)
 
 
 def year_ago_window(

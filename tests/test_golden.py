@@ -102,6 +102,8 @@ def test_public_tables_match_golden(golden_tables: dict[str, Any]) -> None:
 #: golden column and attr must still be there and equal.
 ADDED: dict[str, tuple[set[str], set[str]]] = {
     "risk": (set(), {"model", "n_won", "n_lost", "landmarks"}),
+    # issue 15: the per-stage rotting_days rule beside the historical one.
+    "stuck_opportunities": ({"rotting_days", "rule"}, set()),
     "backtest": ({"auc_model", "auc_baseline", "auc_stage_horizon", "mean_stage_age", "brier_stage_age",
                   "log_loss_stage_age", "auc_stage_age", "crm_scale", "n_crm", "mean_crm", "brier_crm",
                   "log_loss_crm", "auc_crm", "brier_model_crm_deals", "log_loss_model_crm_deals", "model",

@@ -145,7 +145,8 @@ def test_full_file(tmp_path: Path) -> None:
             "week_start: Saturday\nweekend: friday\n"
             "holidays: [2026-03-21, 2026-03-20, 2026-03-21]\n"
             "fiscal_year_start: 4\namount_unit: toman\n"
-            "pipelines: {Main: [lead, qualified, proposal, negotiation], Upsell: [proposal, negotiation]}\n")
+            "pipelines: {Main: [lead, qualified, proposal, negotiation], Upsell: [proposal, negotiation]}\n"
+            "rotting_days: {proposal: 14, negotiation: 21.5}\n")
     s = load_settings(write_funnel(tmp_path, text))
     assert s.stages == ("lead", "qualified", "proposal", "negotiation")
     assert s.pipelines["Upsell"] == ("proposal", "negotiation")
@@ -154,6 +155,7 @@ def test_full_file(tmp_path: Path) -> None:
     assert (s.week_start, s.weekend) == ("saturday", ("friday",))
     assert s.holidays == (dt.date(2026, 3, 20), dt.date(2026, 3, 21))  # sorted, de-duplicated
     assert (s.fiscal_year_start, s.amount_unit) == (4, "toman")
+    assert s.rotting_days == {"proposal": 14.0, "negotiation": 21.5}
     assert s.defaulted == ()
 
 

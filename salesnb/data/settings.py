@@ -22,6 +22,8 @@ key                    default
 ``fiscal_year_start``  ``1`` (month of the calendar in use where the year starts)
 ``amount_unit``        ``auto``: Rial shown in million/billion Rial; ``toman`` shows
                        Toman (Rial / 10); ``plain`` shows the number as stored
+``rotting_days``       none: ``{stage: days}``, how long a deal may stay in an open stage
+                       before the stuck-deal view flags it (beside the historical rule)
 =====================  =====================================================
 """
 
@@ -60,6 +62,7 @@ DEFAULTS: dict[str, Any] = {
     "holidays": [],
     "fiscal_year_start": 1,
     "amount_unit": "auto",
+    "rotting_days": None,
 }
 
 
@@ -100,6 +103,9 @@ class FunnelSettings:
         Month (1-12, in ``calendar``) where the fiscal year starts.
     amount_unit : {"auto", "plain", "toman"}
         How amounts are displayed in plots and reports.
+    rotting_days : dict of str to float
+        Per open stage, the days a deal may stay in it before it counts as stuck (empty:
+        only the historical rule).
     source : str
         Where the settings came from.
     defaulted : tuple of str
@@ -120,6 +126,7 @@ class FunnelSettings:
     holidays: tuple[dt.date, ...] = ()
     fiscal_year_start: int = 1
     amount_unit: str = "auto"
+    rotting_days: Mapping[str, float] = field(default_factory=dict)
     source: str = field(default="defaults", compare=False)
     defaulted: tuple[str, ...] = field(default=(), compare=False)
 
@@ -228,6 +235,7 @@ class FunnelSettings:
                 fix="write for example: fiscal_year_start: 1 (the first month of the calendar year)",
             )
         amount_unit = _choice(str(values["amount_unit"]).lower(), AMOUNT_UNITS, "amount_unit", source)
+        rotting = _rotting_days(values["rotting_days"], stages, source)
         currency = values["currency"]
         if currency is not None:
             currency = str(currency).strip().upper() or None
@@ -245,6 +253,7 @@ class FunnelSettings:
             holidays=holidays,
             fiscal_year_start=fys,
             amount_unit=amount_unit,
+            rotting_days=rotting,
             source=source,
             defaulted=defaulted,
         )
@@ -284,6 +293,10 @@ class FunnelSettings:
             if f.name in ("stages_inferred", "source", "defaulted", "stages_source"):
                 continue
             value = getattr(self, f.name)
+            if f.name == "rotting_days":
+                if value:
+                    out[f.name] = dict(value)
+                continue
             if f.name == "pipelines":
                 value = {name: list(order) for name, order in value.items()}
             elif isinstance(value, tuple):
@@ -307,6 +320,8 @@ class FunnelSettings:
                 value = ", ".join(str(v) for v in value) or "(none)"
             note = " (default)" if key in self.defaulted else ""
             lines.append(f"{key}: {value}{note}")
+        if self.rotting_days:
+            lines.append("rotting_days: " + ", ".join(f"{k} {v:g}" for k, v in self.rotting_days.items()))
         return lines
 
 
@@ -455,6 +470,29 @@ def _label(value: Any, key: str, source: str) -> str:
         raise SettingsError(f"'{key}' must be a non-empty stage label, got {value!r}", source=source,
                             fix=f"write e.g. '{key}: {key}'")
     return text
+
+
+def _rotting_days(value: Any, stages: tuple[str, ...], source: str) -> dict[str, float]:
+    """``rotting_days``: a mapping of open stage -> days (a number > 0)."""
+    if value is None:
+        return {}
+    example = "write e.g. rotting_days: {proposal: 14, negotiation: 21}"
+    if not isinstance(value, Mapping):
+        raise SettingsError(f"'rotting_days' must map stage names to days, got {value!r}", source=source,
+                            fix=example)
+    out: dict[str, float] = {}
+    for stage, days in value.items():
+        name = str(stage).strip()
+        if isinstance(days, bool) or not isinstance(days, int | float) or not days > 0 or days != days:
+            raise SettingsError(f"'rotting_days' of {name!r} must be a number of days above 0, got {days!r}",
+                                source=source, fix=example)
+        out[name] = float(days)
+    unknown = sorted(set(out) - set(stages)) if stages else []
+    if unknown:
+        raise SettingsError(f"'rotting_days' names stage(s) {unknown} that 'stages' does not list "
+                            f"({', '.join(stages)})", source=source,
+                            fix="use the open stages' names as in 'stages' (not won or lost)")
+    return out
 
 
 def _stages(value: Any, source: str) -> tuple[str, ...]:

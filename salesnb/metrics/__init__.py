@@ -16,6 +16,8 @@ pandas DataFrame (``kpi_summary``: a JSON-ready dict).
 * :mod:`~salesnb.metrics.deal_risk` — open-deal risk (landmark Aalen–Johansen);
 * :mod:`~salesnb.metrics.backtesting` — scoring that estimate at past moments;
 * :mod:`~salesnb.metrics.pipeline_health` — sales velocity, pipeline coverage;
+* :mod:`~salesnb.metrics.movement` — pipeline movement between two moments, stage
+  movement, overdue and pushed deals;
 * :mod:`~salesnb.metrics.summary` — ``kpi_summary`` (the ``salesnb kpi --json`` document);
 * :mod:`~salesnb.metrics.stages` — stage-history machinery and ``stage_visits``;
 * :mod:`~salesnb.metrics.statistics` — Wilson, Kaplan–Meier, Aalen–Johansen.

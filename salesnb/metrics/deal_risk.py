@@ -1148,9 +1148,14 @@ def _flag_frame(data: SalesData, at: pd.Timestamp, table: pd.DataFrame, band: fl
     stuck_part = empty.copy()
     if len(stuck):
         quantile = round(100 * stuck.attrs.get("quantile", 0.9))
-        text = ("stuck in " + stuck["stage"].to_numpy(dtype=object) + " for "
-                + _whole(stuck["days_in_stage"].to_numpy()) + f" d (p{quantile} "
-                + _whole(stuck["threshold_days"].to_numpy()) + " d)")
+        historical = ("stuck in " + stuck["stage"].to_numpy(dtype=object) + " for "
+                      + _whole(stuck["days_in_stage"].to_numpy()) + f" d (p{quantile} "
+                      + _whole(stuck["threshold_days"].fillna(0).to_numpy()) + " d)")
+        # Flagged by the stage's rotting_days of funnel.yml alone: say that limit instead.
+        rotting = ("stuck in " + stuck["stage"].to_numpy(dtype=object) + " for "
+                   + _whole(stuck["days_in_stage"].to_numpy()) + " d (rotting limit "
+                   + _whole(stuck["rotting_days"].fillna(0).to_numpy()) + " d)")
+        text = np.where((stuck["rule"] == "rotting_days").to_numpy(), rotting, historical)
         stuck_part[at_stuck[at_stuck >= 0]] = text[at_stuck >= 0]
     thin_part = empty.copy()
     if thin.any():

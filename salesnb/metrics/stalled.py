@@ -72,7 +72,8 @@ def stuck_opportunities(
     An opportunity open at ``as_of`` is *stuck* when it has been in its current stage
     (its last open-stage history entry) longer than the stage's historical
     ``quantile`` (p90 by default, linear interpolation between order statistics) of
-    completed visits known at ``as_of``.
+    completed visits known at ``as_of`` (the *historical* rule), or longer than the
+    stage's ``rotting_days`` in ``funnel.yml`` (the *rotting_days* rule), when set.
 
     Parameters
     ----------
@@ -88,10 +89,13 @@ def stuck_opportunities(
     -------
     DataFrame
         The stuck ones, most overdue first: ``opportunity_id``, ``owner``, ``stage``,
-        ``entered_stage_at``, ``days_in_stage``, ``threshold_days``, ``overdue_ratio``,
-        ``age_days``, ``amount``. ``attrs``: ``open``, ``quantile`` and ``excluded``,
-        the open deals that could not be judged: ``no_history`` and
-        ``stage_without_threshold`` (fewer than ``min_visits`` completed visits).
+        ``entered_stage_at``, ``days_in_stage``, ``threshold_days``, ``overdue_ratio``
+        (days in stage over the limit of the rule that flagged it; both: the larger),
+        ``age_days``, ``amount``, ``rotting_days`` (the stage's configured limit, NaN
+        when none), ``rule`` (``historical``, ``rotting_days`` or ``both``). ``attrs``:
+        ``open``, ``quantile`` and ``excluded``, the open deals that could not be
+        judged: ``no_history`` and ``stage_without_threshold`` (fewer than
+        ``min_visits`` completed visits and no ``rotting_days``).
 
     Examples
     --------
@@ -108,13 +112,23 @@ def _stuck_opportunities(snap: Snapshot, *, quantile: float = 0.9, min_visits: i
     pos = _open_positions(snap)
     thresholds = _stage_thresholds(snap, quantile, min_visits)
     pos["threshold_days"] = _lookup(pos["stage"], thresholds["threshold_days"])
+    rotting = pd.Series(dict(snap.data.settings.rotting_days), dtype="float64")
+    pos["rotting_days"] = _lookup(pos["stage"], rotting)
     no_history = int(pos["stage"].isna().sum())
-    no_threshold = int((pos["stage"].notna() & pos["threshold_days"].isna()).sum())
-    pos["overdue_ratio"] = ratio(pos["days_in_stage"], pos["threshold_days"])
-    stuck = pos[(pos["days_in_stage"] > pos["threshold_days"]).fillna(False)]
+    no_threshold = int((pos["stage"].notna() & pos["threshold_days"].isna() & pos["rotting_days"].isna()).sum())
+    historical = (pos["days_in_stage"] > pos["threshold_days"]).fillna(False).to_numpy(dtype=bool)
+    rotten = (pos["days_in_stage"] > pos["rotting_days"]).fillna(False).to_numpy(dtype=bool)
+    # The ratio of the rule that flagged the deal (both: the larger).
+    by_history = ratio(pos["days_in_stage"], pos["threshold_days"])
+    by_rotting = ratio(pos["days_in_stage"], pos["rotting_days"])
+    pos["overdue_ratio"] = np.where(historical & rotten, np.fmax(by_history, by_rotting),
+                                    np.where(rotten, by_rotting, by_history))
+    pos["rule"] = pd.Series(np.where(historical & rotten, "both", np.where(rotten, "rotting_days", "historical")),
+                            index=pos.index, dtype="str")
+    stuck = pos[historical | rotten]
     stuck = stuck.sort_values(["overdue_ratio", "opportunity_id"], ascending=[False, True], ignore_index=True)
     out = stuck[["opportunity_id", "owner", "stage", "entered_stage_at", "days_in_stage", "threshold_days",
-                 "overdue_ratio", "age_days", "amount"]]
+                 "overdue_ratio", "age_days", "amount", "rotting_days", "rule"]]
     out.attrs["open"] = len(pos)
     out.attrs["quantile"] = quantile
     return with_excluded(out, no_history=no_history, stage_without_threshold=no_threshold)

@@ -160,6 +160,8 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "entered_stage_at": ("Entered stage at", "زمان ورود به مرحله"),
     "days_in_stage": ("Days in stage", "روز در مرحله"),
     "threshold_days": ("Threshold (days)", "آستانه (روز)"),
+    "rotting_days": ("Rotting limit (days)", "حد ماندن در مرحله (روز)"),
+    "rule": ("Flagged by", "قاعدهٔ هشدار"),
     "overdue_ratio": ("Overdue ratio", "نسبت تأخیر"),
     "pace_ratio": ("Pace ratio", "نسبت کندی"),
     "age_days": ("Age (days)", "عمر (روز)"),
