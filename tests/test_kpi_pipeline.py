@@ -10,7 +10,7 @@ import pytest
 from test_kpi_cases import END, LATER, WINDOW, build, main_data, utc
 
 import salesnb as sn
-from salesnb.exceptions import WindowError
+from salesnb.exceptions import OptionError, WindowError
 
 
 def as_dict(frame: pd.DataFrame, key: str, value: str) -> dict:
@@ -197,3 +197,10 @@ def test_open_over_time_by_jalali_month():
     assert table["open_count"].tolist() == [1, 2, 2]
     at_end = sn.open_opportunities(data, as_of="1404-10-01", by=None)
     assert at_end["open_count"].iloc[0] == table["open_count"].iloc[-1]
+
+
+def test_new_opportunities_needs_a_period() -> None:
+    # period=None once fell through to a KeyError deep in the table code.
+    with pytest.raises(OptionError) as info:
+        sn.new_opportunities(main_data(), period=None)  # type: ignore[arg-type]
+    assert "period" in str(info.value) and "month" in str(info.value)

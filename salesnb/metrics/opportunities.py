@@ -12,6 +12,7 @@ import pandas as pd
 import pyarrow as pa
 
 from salesnb._docstrings import fill_doc
+from salesnb._options import PERIODS, check_option
 from salesnb.data.dataset import SalesData, Snapshot
 from salesnb.data.portable import count_true
 from salesnb.metrics._tables import (
@@ -212,6 +213,7 @@ def new_opportunities(
     >>> t[["period", "created"]].values.tolist()
     [['1404-01', 62], ['1404-02', 91], ['1404-03', 95]]
     """
+    period = check_option("period", period, PERIODS)  # required here: None is not "no periods"
     window = resolve_window(data, start, end, as_of, calendar)
     return _new_opportunities(data, window, period=period, by=canonical_by(data, by))
 
