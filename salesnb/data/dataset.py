@@ -458,7 +458,7 @@ class SalesData:
             unknown = [w for w in wanted if w not in known]
             if unknown:
                 raise WindowError(
-                    f"unknown {column} value(s) {unknown}",
+                    f"unknown {column} value(s) {unknown} in `{column}s`",
                     fix=f"choose among: {', '.join(sorted(known)) or '(none in the data)'}",
                 )
             cond = o[column].isin(list(wanted))

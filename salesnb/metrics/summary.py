@@ -8,6 +8,7 @@ undefined, owner names are as stored.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
@@ -15,7 +16,7 @@ import pandas as pd
 from salesnb._docstrings import fill_doc
 from salesnb.data.dataset import SalesData, Snapshot
 from salesnb.data.portable import count_true
-from salesnb.metrics._tables import fetch, in_window
+from salesnb.metrics._tables import fetch, in_window, only_pipelines
 from salesnb.metrics.cycle import _sales_cycle
 from salesnb.metrics.flow import _funnel
 from salesnb.metrics.outcomes import _lost_reasons, _won_lost
@@ -48,6 +49,7 @@ def kpi_summary(
     as_of: TimeLike = None,
     band: float = 0.5,
     calendar: str | None = None,
+    pipelines: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Compute the five metrics and the funnel for a window, as a JSON-ready dict.
 
@@ -60,6 +62,7 @@ def kpi_summary(
     {window}
     {band}
     {calendar}
+    {pipelines}
 
     Returns
     -------
@@ -77,6 +80,7 @@ def kpi_summary(
     >>> doc["won"]["total"], doc["lost"]["total"]
     (28, 53)
     """
+    data = only_pipelines(data, pipelines)
     w = resolve_window(data, start, end, as_of, calendar)
     check_band(band)
     snap = data.at(w.as_of)
@@ -124,13 +128,7 @@ def kpi_summary(
             "created_cohort": _num(cohort_rate["win_rate"]),
             "created_cohort_open_share": _num(cohort_rate["open_share"]),
         },
-        "funnel": [
-            {"stage": str(stage), "reached": int(reached), "lost_here": int(lost_here),
-             "conversion_to_next": _num(conversion), "median_days_in_stage": _num(median)}
-            for stage, reached, lost_here, conversion, median in zip(
-                fun["stage"], fun["reached"], fun["lost_here"], fun["conversion_to_next"],
-                fun["median_days_in_stage"], strict=True)
-        ],
+        "funnel": _funnel_rows(fun),
         "sales_cycle": {
             "won_count": int(cycle_total["won_count"]),
             "mean_days": _num(cycle_total["mean_days"]),
@@ -139,6 +137,19 @@ def kpi_summary(
                 cycle_by["owner"], cycle_by["mean_days"], cycle_by["won_count"], strict=True) if n > 0},
         },
     }
+
+
+def _funnel_rows(fun: pd.DataFrame) -> list[dict[str, Any]]:
+    """The funnel's rows for the document; each starts with ``pipeline`` when the data has
+    pipelines (one block of rows per pipeline, each in its own stage order)."""
+    rows = []
+    for _, r in fun.iterrows():
+        row: dict[str, Any] = {"pipeline": str(r["pipeline"])} if "pipeline" in fun.columns else {}
+        row.update({"stage": str(r["stage"]), "reached": int(r["reached"]), "lost_here": int(r["lost_here"]),
+                    "conversion_to_next": _num(r["conversion_to_next"]),
+                    "median_days_in_stage": _num(r["median_days_in_stage"])})
+        rows.append(row)
+    return rows
 
 
 def _per_owner(snap: Snapshot, window: Window) -> tuple[dict[str, int], dict[str, int]]:

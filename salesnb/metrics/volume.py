@@ -9,6 +9,7 @@ band* when ``amount > mean * (1 + band)`` and *below* when ``amount < mean * (1 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,7 @@ from salesnb.metrics._tables import (
     fetch,
     group_column,
     group_labels,
+    only_pipelines,
     ratio,
     split_by_period,
     with_excluded,
@@ -49,6 +51,7 @@ def sales_volume(
     period: str | None = None,
     calendar: str | None = None,
     by: str | None = "owner",
+    pipelines: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Summarise the amounts of the deals won in the window.
 
@@ -60,6 +63,7 @@ def sales_volume(
         Default None; of ``closed_at``.
     {calendar}
     {by}
+    {pipelines}
 
     Returns
     -------
@@ -76,6 +80,7 @@ def sales_volume(
     >>> int(t["won"].iloc[0]), int(t["won_without_amount"].iloc[0])
     (203, 6)
     """
+    data = only_pipelines(data, pipelines)
     window = resolve_window(data, start, end, as_of, calendar)
     return _sales_volume(data.at(window.as_of), window, period=period, by=canonical_by(data, by))
 
@@ -134,6 +139,7 @@ def deal_size_flags(
     as_of: TimeLike = None,
     band: float = 0.5,
     calendar: str | None = None,
+    pipelines: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Flag the open deals (at ``as_of``) whose amount is far from the mean won amount.
 
@@ -145,6 +151,7 @@ def deal_size_flags(
     {window}
     {band}
     {calendar}
+    {pipelines}
 
     Returns
     -------
@@ -163,6 +170,7 @@ def deal_size_flags(
     >>> t["flag"].value_counts().to_dict()
     {'above': 136, 'below': 119, 'within': 80, 'no amount': 6}
     """
+    data = only_pipelines(data, pipelines)
     check_band(band)
     window = resolve_window(data, start, end, as_of, calendar)
     return _deal_size_flags(data.at(window.as_of), window, band=band)
@@ -209,6 +217,7 @@ def deal_size_bands(
     as_of: TimeLike = None,
     bands: int = 4,
     calendar: str | None = None,
+    pipelines: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Compare win rate and cycle length across deal-size bands (quantiles of amount).
 
@@ -224,6 +233,7 @@ def deal_size_bands(
     bands : int, default 4
         How many amount quantiles (fewer when there are fewer distinct amounts).
     {calendar}
+    {pipelines}
 
     Returns
     -------
@@ -240,6 +250,7 @@ def deal_size_bands(
     >>> t["label"].tolist()
     ['Q1', 'Q2', 'Q3', 'Q4', '(no amount)']
     """
+    data = only_pipelines(data, pipelines)
     window = resolve_window(data, start, end, as_of, calendar)
     return _deal_size_bands(data.at(window.as_of), window, bands=bands)
 
