@@ -376,6 +376,33 @@ def ratio(num: Any, den: Any) -> Any:
         return np.where(den > 0, num / den, np.nan)
 
 
+# --------------------------------------------------------------------------- currencies
+def currency_mode(data: SalesData) -> str:
+    """How amount metrics treat currencies: ``convert`` (exchange rates and a ``currency``
+    column: every amount in the reporting currency, see :attr:`Snapshot.table`),
+    ``split`` (no rates and more than one currency code: amounts are never added or
+    averaged across currencies, one row per currency) or ``single`` (as stored)."""
+    if data.converts:
+        return "convert"
+    return "split" if len(data.currencies()) > 1 else "single"
+
+
+def currency_labels(frame: pd.DataFrame) -> pd.Series:
+    """Each row's currency code (upper case), ``(none)`` where blank."""
+    values = frame["currency"]
+    if not pd.api.types.is_string_dtype(values.dtype):
+        values = values.astype("str")
+    return values.str.upper().fillna(NONE_LABEL).astype("str")
+
+
+def split_note(data: SalesData) -> str:
+    """The sentence saying amounts are split by currency (for ``attrs`` and the summary)."""
+    codes = data.currencies()
+    return (f"amounts are in {len(codes)} currencies ({', '.join(codes)}) and no exchange rates were "
+            "given: sales volume is split by currency, never added or averaged across currencies "
+            "(give rates.csv to convert them)")
+
+
 # --------------------------------------------------------------------------- pipelines
 def only_pipelines(data: SalesData, pipelines: Sequence[str] | None) -> SalesData:
     """The dataset restricted to ``pipelines`` (None or empty: all of it).
@@ -455,6 +482,8 @@ __all__ = [
     "closed_in_window",
     "complete_grid",
     "created_in_window",
+    "currency_labels",
+    "currency_mode",
     "days",
     "fetch",
     "float_sums",
@@ -473,6 +502,7 @@ __all__ = [
     "pipeline_value",
     "ratio",
     "split_by_period",
+    "split_note",
     "summarize",
     "with_excluded",
     "with_period",

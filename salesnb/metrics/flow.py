@@ -76,7 +76,11 @@ def funnel(
         ``conversion_to_next``, ``cumulative_conversion`` (reached / cohort),
         ``completed_visits``, ``censored_visits``, ``median_days_in_stage`` (completed
         visits of cohort opportunities). ``attrs`` holds ``cohort``, ``won``, ``lost``,
-        ``open`` and ``stages_inferred``.
+        ``open`` and ``stages_inferred``. With a ``pipeline`` column: a first column
+        ``pipeline`` and one block of rows per pipeline in its own stage order
+        (positions in that order); ``attrs['pipelines']`` holds each pipeline's counts
+        and ``attrs['off_pipeline_history']`` the deals with history entries at stages
+        not of their pipeline (left out of their deepest stage).
 
     Examples
     --------
@@ -193,7 +197,8 @@ def time_in_stage(
     Returns
     -------
     DataFrame
-        ``stage`` (funnel order), (the ``by`` column,) ``visits``, ``completed``,
+        (``pipeline``, when the data has that column: each pipeline's stages in its own
+        order,) ``stage`` (funnel order), (the ``by`` column,) ``visits``, ``completed``,
         ``censored``, ``mean_days``, ``median_days``, ``p90_days`` (linear interpolation
         between the completed visits, pandas' default).
 
@@ -298,7 +303,9 @@ def stage_transitions(
     Returns
     -------
     DataFrame
-        ``from_stage``, ``to_stage``, ``kind``, ``count``; funnel order.
+        ``from_stage``, ``to_stage``, ``kind``, ``count``; funnel order. With a
+        ``pipeline`` column: a first column ``pipeline``, kinds judged in each
+        pipeline's own stage order (a move to a stage of another pipeline: ``other``).
 
     Examples
     --------

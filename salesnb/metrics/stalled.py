@@ -122,6 +122,8 @@ def stuck_opportunities(
         ``age_days``, ``amount``. ``attrs``: ``open``, ``quantile`` and ``excluded``,
         the open deals that could not be judged: ``no_history`` and
         ``stage_without_threshold`` (fewer than ``min_visits`` completed visits).
+        With a ``pipeline`` column: ``pipeline`` after ``owner``, and each deal is
+        judged against the visits of its stage in its own pipeline.
 
     Examples
     --------
