@@ -192,3 +192,18 @@ def test_one_currency_without_rates_is_unchanged():
     assert float(v["total_amount"].iloc[0]) == 3520.0
     doc = sn.kpi_summary(data, **WINDOW)["sales_volume"]
     assert "by_currency" not in doc and "currency_note" not in doc
+
+
+def test_cli_kpi_json_converts_with_a_folder_rates_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    from salesnb.cli import main
+
+    frame().to_csv(tmp_path / "opportunities.csv", index=False)
+    (tmp_path / "funnel.yml").write_text("currency: USD\nstages: [lead]\n")
+    args = ["kpi", str(tmp_path), "--start", WINDOW["start"], "--end", WINDOW["end"], "--json"]
+    assert main(args) == 0
+    split = json.loads(capsys.readouterr().out)["sales_volume"]
+    assert split["total_amount"] is None and split["by_currency"]["MXN"]["total_amount"] == 3000.0
+    RATES.to_csv(tmp_path / "rates.csv", index=False)
+    assert main(args) == 0
+    converted = json.loads(capsys.readouterr().out)["sales_volume"]
+    assert converted["total_amount"] == pytest.approx(550.0) and converted["won_without_rate"] == 3

@@ -258,3 +258,20 @@ def test_kpi_json_funnel_rows_carry_their_pipeline(tmp_path):
     single = sn.kpi_summary(two_pipelines(with_pipeline=False), **WINDOW)
     assert all("pipeline" not in r for r in single["funnel"])
     json.dumps(doc)
+
+
+def test_cli_kpi_json_reads_a_pipelines_folder(tmp_path, capsys):
+    from salesnb.cli import main
+
+    opps = pd.DataFrame(DEALS, columns=["opportunity_id", "pipeline", "owner", "created_at", "status",
+                                        "closed_at", "stage", "amount"])
+    opps.to_csv(tmp_path / "opportunities.csv", index=False)
+    pd.DataFrame(HISTORY, columns=["opportunity_id", "stage", "entered_at"]).to_csv(
+        tmp_path / "stage_history.csv", index=False)
+    (tmp_path / "funnel.yml").write_text(
+        "pipelines:\n  New: [lead, demo, proposal]\n  Renewal: [review, proposal]\n", encoding="utf-8")
+    assert main(["kpi", str(tmp_path), "--start", WINDOW["start"], "--end", WINDOW["end"], "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [(r["pipeline"], r["stage"], r["reached"], r["lost_here"]) for r in doc["funnel"]] == [
+        ("New", "lead", 4, 0), ("New", "demo", 3, 1), ("New", "proposal", 2, 1),
+        ("Renewal", "review", 4, 1), ("Renewal", "proposal", 3, 0)]
