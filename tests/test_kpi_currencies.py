@@ -207,3 +207,33 @@ def test_cli_kpi_json_converts_with_a_folder_rates_csv(tmp_path: Path, capsys: p
     assert main(args) == 0
     converted = json.loads(capsys.readouterr().out)["sales_volume"]
     assert converted["total_amount"] == pytest.approx(550.0) and converted["won_without_rate"] == 3
+
+
+@pytest.mark.spark
+def test_spark_converts_and_splits_like_duckdb(tmp_path: Path, spark: object):
+    # The conversion is a non-equi join in the engine: Spark must give the same documents.
+    from test_kpi_pipelines import DEALS as PIPELINE_DEALS
+    from test_kpi_pipelines import HISTORY, SETTINGS
+
+    frame().to_csv(tmp_path / "opportunities.csv", index=False)
+    (tmp_path / "funnel.yml").write_text("currency: USD\nstages: [lead]\n")
+    RATES.to_csv(tmp_path / "rates.csv", index=False)
+    duck = sn.sales_volume(sn.load(tmp_path), **WINDOW, by=None)
+    on_spark = sn.sales_volume(sn.load(tmp_path, engine="spark", spark=spark), **WINDOW, by=None)
+    pd.testing.assert_frame_equal(on_spark, duck)
+    assert float(on_spark["total_amount"].iloc[0]) == 550.0 and int(on_spark["won_without_rate"].iloc[0]) == 3
+    pipes = tmp_path / "pipes"
+    pipes.mkdir()
+    pd.DataFrame(PIPELINE_DEALS, columns=["opportunity_id", "pipeline", "owner", "created_at", "status",
+                                          "closed_at", "stage", "amount"]).to_csv(pipes / "opportunities.csv",
+                                                                                 index=False)
+    pd.DataFrame(HISTORY, columns=["opportunity_id", "stage", "entered_at"]).to_csv(pipes / "stage_history.csv",
+                                                                                   index=False)
+    import yaml
+
+    (pipes / "funnel.yml").write_text(yaml.safe_dump(SETTINGS))
+    window = {"start": "2025-01-01", "end": "2025-07-01"}
+    duck = sn.funnel(sn.load(pipes), **window)
+    on_spark = sn.funnel(sn.load(pipes, engine="spark", spark=spark), **window)
+    pd.testing.assert_frame_equal(on_spark, duck)
+    assert duck["pipeline"].tolist()[0] == "New"
