@@ -237,3 +237,14 @@ def test_spark_converts_and_splits_like_duckdb(tmp_path: Path, spark: object):
     on_spark = sn.funnel(sn.load(pipes, engine="spark", spark=spark), **window)
     pd.testing.assert_frame_equal(on_spark, duck)
     assert duck["pipeline"].tolist()[0] == "New"
+
+
+def test_the_text_summary_says_amounts_are_split_or_converted():
+    from salesnb.presentation.text import format_summary
+
+    split = format_summary(sn.kpi_summary(without_rates(), **WINDOW), calendar="gregorian", currency="USD")
+    assert "mean —   median —   total —" in split
+    assert "sales volume is split by currency" in split
+    assert "MXN      won     2   mean 1,500 MXN   total 3,000 MXN" in split
+    converted = format_summary(sn.kpi_summary(with_rates(), **WINDOW), calendar="gregorian", currency="USD")
+    assert "converted into USD; without an exchange rate (amount missing): 3 won, 1 open" in converted

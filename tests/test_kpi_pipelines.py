@@ -275,3 +275,11 @@ def test_cli_kpi_json_reads_a_pipelines_folder(tmp_path, capsys):
     assert [(r["pipeline"], r["stage"], r["reached"], r["lost_here"]) for r in doc["funnel"]] == [
         ("New", "lead", 4, 0), ("New", "demo", 3, 1), ("New", "proposal", 2, 1),
         ("Renewal", "review", 4, 1), ("Renewal", "proposal", 3, 0)]
+
+
+def test_the_text_summary_shows_one_funnel_per_pipeline():
+    from salesnb.presentation.text import format_summary
+
+    text = format_summary(sn.kpi_summary(two_pipelines(), **WINDOW), calendar="gregorian")
+    new, renewal = text.index("   pipeline New:"), text.index("   pipeline Renewal:")
+    assert new < text.index("   lead ") < renewal < text.index("   review ")
