@@ -248,3 +248,13 @@ def test_the_text_summary_says_amounts_are_split_or_converted():
     assert "MXN      won     2   mean 1,500 MXN   total 3,000 MXN" in split
     converted = format_summary(sn.kpi_summary(with_rates(), **WINDOW), calendar="gregorian", currency="USD")
     assert "converted into USD; without an exchange rate (amount missing): 3 won, 1 open" in converted
+
+
+def test_a_workbook_rates_sheet_is_loaded(tmp_path: Path):
+    (tmp_path / "funnel.yml").write_text("currency: USD\nstages: [lead]\n")
+    with pd.ExcelWriter(tmp_path / "crm.xlsx") as writer:
+        frame().to_excel(writer, sheet_name="opportunities", index=False)
+        RATES.to_excel(writer, sheet_name="rates", index=False)
+    data = sn.load(tmp_path / "crm.xlsx")
+    assert data.rates["currency"].tolist() == ["EUR", "EUR", "MXN"]
+    assert float(sn.sales_volume(data, **WINDOW, by=None)["total_amount"].iloc[0]) == pytest.approx(550.0)
