@@ -47,6 +47,10 @@ period : {"day", "week", "month", "quarter", "year"}, default "month"
     "by": """\
 by : str or None, default "owner"
     Column of the opportunities to group by (any case); None for the team total.""",
+    "pipelines": """\
+pipelines : list of str, optional
+    Only the deals of these pipelines (values of the ``pipeline`` column); None or
+    empty: every deal. An unknown name, or no ``pipeline`` column, is an error.""",
     "by_none": """\
 by : str or None, default None
     Column of the opportunities to group by (any case); None for the team total.""",

@@ -745,6 +745,8 @@ def test_rates_csv_in_the_export_folder_is_read_and_checked(tmp_path: Path) -> N
                                                                                   "currency": "USD"})
     data, report = apply_mapping(folder, spec)
     assert report.rates["currency"].tolist() == ["EUR", "USD"]
+    # The dataset carries them (issue 12, item 6): its amounts convert into USD.
+    pd.testing.assert_frame_equal(data.rates, report.rates)
     currencies = data.quality["currencies"]
     assert currencies["rates_file"] == "rates.csv" and currencies["without_rate"] == {"GBP": 1}
     assert any("no exchange rate for GBP (1 deals)" in n for n in data.notes)

@@ -73,7 +73,13 @@ def test_check_rates_counts_currencies_and_what_is_not_covered() -> None:
     covered = check_rates(opps, rates, "USD")
     assert covered.without_rate == {"PEN": 1}
     assert covered.before_first_rate == {"MXN": 1}  # closed 2024-12-01, the first MXN rate from 2025-01-01
-    assert len(covered.notes) == 2
+    # With rates, the deal without a currency cannot be converted: said too (issue 12).
+    assert len(covered.notes) == 3
+    assert covered.notes[1] == "1 deal without a currency: their amounts cannot be converted to USD"
+    # A rate since always (empty valid_from) leaves no deal before the currency's first rate.
+    always = clean_rates(pd.DataFrame({"currency": ["MXN", "MXN"], "valid_from": ["", "2025-01-01"],
+                                       "rate": ["0.05", "0.055"]}), source="rates.csv", tz="UTC", reporting="USD")
+    assert check_rates(opps, always, "USD").before_first_rate == {}
     assert check_rates(pd.DataFrame({"x": [1]}), None, None).notes == []
     single = check_rates(pd.DataFrame({"currency": ["EUR", "EUR"]}), None, "EUR")
     assert single.notes == [] and single.currencies == {"EUR": 2}

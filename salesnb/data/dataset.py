@@ -97,6 +97,11 @@ class SalesData:
     targets : Targets or None
         The dataset's validated targets (:func:`salesnb.load_targets`; a folder's
         ``targets.csv``, a workbook's or database's ``targets``), or None.
+    rates : DataFrame or None
+        The exchange rates into the reporting currency (``settings.currency``):
+        ``currency``, ``valid_from``, ``valid_to``, ``rate`` (see
+        :func:`salesnb.load_rates`), or None. With rates and a ``currency`` column every
+        amount the metrics read is converted (:attr:`Snapshot.table`).
     """
 
     engine: Engine
@@ -113,6 +118,9 @@ class SalesData:
     #: The validated targets (:class:`~salesnb.data.targets.Targets`), or None; kept by
     #: :meth:`subset` (a target names people the subset may leave out).
     targets: Any = None
+    #: The exchange rates (``currency``, ``valid_from``, ``valid_to``, ``rate``), or None;
+    #: kept by :meth:`subset`.
+    rates: Any = None
     #: The most recently used snapshots, by ``as_of`` (at most :data:`SNAPSHOTS_KEPT`);
     #: never copied by ``dataclasses.replace``, so a subset starts with none.
     _snapshots: BoundedCache[int, Snapshot] = field(
@@ -125,7 +133,8 @@ class SalesData:
     def from_raw(cls, engine: Engine, opportunities: V.RawTable, history: V.RawTable | None,
                  settings: FunnelSettings | None, *, source: str, notes: Sequence[str] = (),
                  quality: Mapping[str, Any] | None = None,
-                 field_history: V.RawTable | None = None) -> SalesData:
+                 field_history: V.RawTable | None = None,
+                 rates: pd.DataFrame | None = None) -> SalesData:
         """Coerce and validate tables already in ``engine`` and build a dataset.
 
         Parameters
@@ -145,6 +154,9 @@ class SalesData:
             The reader's loading report (see :attr:`quality`).
         field_history : RawTable, optional
             The field history as read (see :attr:`field_table`).
+        rates : DataFrame, optional
+            Exchange rates: a validated table (:func:`salesnb.load_rates`) or a raw
+            ``currency, valid_from, rate`` table, validated here (see :attr:`rates`).
 
         Returns
         -------
@@ -188,8 +200,12 @@ class SalesData:
         else:
             all_notes.append("no field history: amounts, expected close dates and owners are taken "
                              "as constant (as they are now)") if _has_replayable(opps) else None
+        clean_rates = coerce_rates(rates, resolved)
+        for note in currency_notes(engine, opps, clean_rates, resolved.currency):
+            if note not in all_notes:
+                all_notes.append(note)
         return cls(engine, opps, hist, resolved, source, staged is not None, tuple(all_notes),
-                   dict(quality or {}), fields)
+                   dict(quality or {}), fields, rates=clean_rates)
 
     @classmethod
     def from_frames(
@@ -208,6 +224,7 @@ class SalesData:
         field_history: pd.DataFrame | None = None,
         field_history_source: str | None = None,
         field_history_rows: V.RowLabel = V.position_labels,
+        rates: pd.DataFrame | None = None,
     ) -> SalesData:
         """Validate DataFrames in the canonical layout and build a dataset.
 
@@ -237,6 +254,10 @@ class SalesData:
             Its name in error messages.
         field_history_rows : callable, optional
             Its row labels.
+        rates : DataFrame, optional
+            Exchange rates into the reporting currency (``funnel.yml`` ``currency``):
+            ``currency, valid_from, rate`` as in ``rates.csv``, or the table
+            :func:`salesnb.load_rates` returns (see :attr:`rates`).
 
         Returns
         -------
@@ -270,7 +291,7 @@ class SalesData:
             raw_f = V.RawTable(eng.table_from_arrow(frame_to_arrow(field_history, name), "field_history_raw"),
                                name, field_history_rows)
         return cls.from_raw(eng, raw_o, raw_h, resolved, source=source, notes=notes, quality=quality,
-                            field_history=raw_f)
+                            field_history=raw_f, rates=rates)
 
     # ------------------------------------------------------------------ views
     def at(self, as_of: pd.Timestamp | str | dt.date) -> Snapshot:
@@ -430,6 +451,34 @@ class SalesData:
             self._memo[key] = cached
         return list(cached)
 
+    @property
+    def converts(self) -> bool:
+        """Whether amounts are converted into the reporting currency (rates and a ``currency`` column)."""
+        return self.rates is not None and "currency" in self.opportunity_table.columns
+
+    @property
+    def rate_table(self) -> ir.Table:
+        """The rates in the engine as intervals (see :func:`rate_intervals`); computed once."""
+        cached = self._memo.get("rate_table")
+        if cached is None:
+            cached = self.engine.table_from_arrow(rate_intervals(self.rates, self.settings.currency), "rates")
+            self._memo["rate_table"] = cached
+        return cached
+
+    def currencies(self) -> list[str]:
+        """Return the deals' currency codes (upper case, sorted); empty without a ``currency`` column."""
+        if "currency" not in self.opportunity_table.columns:
+            return []
+        key = "currencies"
+        cached = self._memo.get(key)
+        if cached is None:
+            t = self.opportunity_table
+            kept = t.filter(t.currency.notnull())
+            found = self.engine.arrow(kept.select(_v=kept.currency.upper()).distinct())
+            cached = sorted(str(v) for v in found.column("_v").to_pylist())
+            self._memo[key] = cached
+        return list(cached)
+
     def subset(self, *, owners: Sequence[str] | None = None, teams: Sequence[str] | None = None,
                pipelines: Sequence[str] | None = None) -> SalesData:
         """Return the dataset restricted to some salespeople, teams and/or pipelines.
@@ -458,7 +507,7 @@ class SalesData:
             unknown = [w for w in wanted if w not in known]
             if unknown:
                 raise WindowError(
-                    f"unknown {column} value(s) {unknown}",
+                    f"unknown {column} value(s) {unknown} in `{column}s`",
                     fix=f"choose among: {', '.join(sorted(known)) or '(none in the data)'}",
                 )
             cond = o[column].isin(list(wanted))
@@ -530,6 +579,60 @@ def _has_replayable(opps: Any) -> bool:
     """Whether the opportunities have a column a field history would replay beyond the
     always-present ``amount`` and ``owner`` (an expected close date, a CRM probability...)."""
     return any(c in opps.columns for c in ("expected_close_at", "probability", "forecast_category"))
+
+
+def coerce_rates(rates: pd.DataFrame | None, settings: FunnelSettings) -> pd.DataFrame | None:
+    """Return exchange rates as the validated table (``currency``, ``valid_from``,
+    ``valid_to``, ``rate``), validating a raw ``currency, valid_from, rate`` table; None
+    stays None."""
+    if rates is None:
+        return None
+    from salesnb.data.rates import RATE_COLUMNS, clean_rates
+
+    if not isinstance(rates, pd.DataFrame):
+        from salesnb.exceptions import OptionError
+
+        raise OptionError("rates", type(rates).__name__, ["a DataFrame (currency, valid_from, rate)", "None"])
+    if list(rates.columns) == list(RATE_COLUMNS) and isinstance(rates["valid_from"].dtype, pd.DatetimeTZDtype):
+        return rates.reset_index(drop=True)
+    return clean_rates(rates, source="rates", tz=settings.timezone, reporting=settings.currency)
+
+
+def currency_notes(engine: Engine, opps: Any, rates: pd.DataFrame | None, reporting: str | None) -> list[str]:
+    """The notes on the deals' currencies: several without rates, currencies without a
+    rate, deals closed before their currency's first rate (see :func:`~salesnb.data.rates.check_rates`)."""
+    if "currency" not in opps.columns:
+        return [] if rates is None else [
+            "exchange rates were given but the deals have no currency column: amounts are taken as they are "
+            f"(in {reporting or 'the reporting currency'}), not converted"]
+    from salesnb.data.frames import to_frame
+    from salesnb.data.rates import check_rates
+
+    distinct = engine.one(opps.aggregate(n=opps.currency.upper().nunique())).get("n") or 0
+    if rates is None and int(distinct) <= 1:
+        return []
+    frame = to_frame(engine.arrow(opps.select("currency", "closed_at")), "UTC")
+    return check_rates(frame, rates, reporting).notes
+
+
+def rate_intervals(rates: pd.DataFrame, reporting: str | None) -> Any:
+    """The rates as an Arrow table of intervals: ``_cur`` (upper case), ``_from`` and
+    ``_to`` (microseconds, UTC; open ends as far-away instants), ``_rate``. The reporting
+    currency has the rate 1 since always unless the table lists it."""
+    import pyarrow as pa
+
+    far = 2 ** 62
+    cur = [str(c).upper() for c in rates["currency"]]
+    frm = [-far if pd.isna(t) else int(t.value) // 1000 for t in rates["valid_from"]]
+    to = [far if pd.isna(t) else int(t.value) // 1000 for t in rates["valid_to"]]
+    rate = [float(r) for r in rates["rate"]]
+    if reporting and reporting.upper() not in set(cur):
+        cur.append(reporting.upper())
+        frm.append(-far)
+        to.append(far)
+        rate.append(1.0)
+    return pa.table({"_cur": pa.array(cur, pa.string()), "_from": pa.array(frm, pa.int64()),
+                     "_to": pa.array(to, pa.int64()), "_rate": pa.array(rate, pa.float64())})
 
 
 def require_rows(engine: Engine, raw: V.RawTable) -> None:
@@ -605,11 +708,30 @@ class Snapshot:
         that first change's value (the best known). Computed once per snapshot.
         """
         fields = self.data.field_table
-        if fields is None:
+        converting = self.data.converts
+        if fields is None and not converting:
             return self.data.opportunity_table
         if self._replayed is None:
-            self._replayed = self.data.engine.materialize(self._replay(fields), "replayed")
+            table = self.data.opportunity_table if fields is None else self._replay(fields)
+            if converting:
+                table = self._convert(table)
+            self._replayed = self.data.engine.materialize(table, "replayed")
         return self._replayed
+
+    def _convert(self, o: ir.Table) -> ir.Table:
+        """``o`` with ``amount`` in the reporting currency: a won or lost deal closed by
+        ``as_of`` at the rate holding at its ``closed_at``, any other at the rate holding
+        at ``as_of`` (the latest ``valid_from`` at or before that moment). Without such a
+        rate (or without a currency) the amount is missing and ``_no_rate`` is true."""
+        import ibis
+
+        r = self.data.rate_table
+        moment = ibis.ifelse(self.closed_known(o) & o.status.isin(["won", "lost"]), o.closed_at, self.us)
+        t = o.mutate(_moment=moment, _c=o.currency.upper())
+        j = t.left_join(r, [t._c == r._cur, t._moment >= r._from, t._moment < r._to])
+        return j.select(*[c for c in o.columns if c != "amount"], amount=j.amount * j._rate,
+                        _no_rate=j.amount.notnull() & j._rate.isnull(),
+                        _amount_original=j.amount).select(*o.columns, "_no_rate", "_amount_original")
 
     def field_values(self, name: str) -> ir.Table:
         """Per opportunity with changes of field ``name``: ``opp_key`` and ``value`` at ``as_of``

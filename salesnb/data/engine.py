@@ -110,7 +110,14 @@ class Engine:
             self.registered.add(name)
             return self.con.table(name)
         if self.kind == "pyspark":
-            frame = self.con._session.createDataFrame(table.to_pandas())
+            session = self.con._session
+            if table.num_rows == 0:
+                # Spark cannot infer a schema from no rows (a dataset without history).
+                from pyspark.sql.pandas.types import from_arrow_schema
+
+                frame = session.createDataFrame([], schema=from_arrow_schema(table.schema))
+            else:
+                frame = session.createDataFrame(table.to_pandas())
             frame.createOrReplaceTempView(name)
             return self.con.table(name)
         created = self.con.create_table(name, table, temp=True, overwrite=True)

@@ -2,8 +2,8 @@
 
 A dataset folder holds ``opportunities.csv`` or ``opportunities.parquet``, optionally
 ``stage_history.csv`` / ``.parquet``, ``field_history.csv`` / ``.parquet``,
-``targets.csv`` / ``.parquet`` and ``funnel.yml``; instead of the tables it may
-hold one Excel workbook (``*.xlsx``) with sheets ``opportunities`` and (optionally)
+``targets.csv`` / ``.parquet``, ``rates.csv`` (exchange rates) and ``funnel.yml``;
+instead of the tables it may hold one Excel workbook (``*.xlsx``) with sheets ``opportunities`` and (optionally)
 ``stage_history`` and ``targets``. A workbook path may also be given directly. A
 database's ``targets`` table is picked up too (:mod:`salesnb.data.targets`).
 """
@@ -159,7 +159,15 @@ def load(
     raw_h = None if hist_file is None else _raw_table(eng, hist_file, encoding, "stage_history")
     fields_file = find_table(path, "field_history")
     raw_f = None if fields_file is None else _raw_table(eng, fields_file, encoding, "field_history")
-    data = SalesData.from_raw(eng, raw_o, raw_h, resolved, source=str(opp_file), field_history=raw_f)
+    rates_file = path / "rates.csv"
+    rates = None
+    if rates_file.is_file():
+        from salesnb.data.rates import load_rates
+
+        rates = load_rates(rates_file, tz=resolved.timezone if resolved else "UTC",
+                           reporting=resolved.currency if resolved else None)
+    data = SalesData.from_raw(eng, raw_o, raw_h, resolved, source=str(opp_file), field_history=raw_f,
+                              rates=rates)
     release_memory()  # the readers' scratch buffers
     targets_file = find_table(path, "targets")
     return data if targets_file is None else _with_targets(data, targets_file, encoding)
@@ -227,7 +235,7 @@ def _moved(data: SalesData, engine: Engine) -> SalesData:
     opps = data.opportunities
     hist = data.stage_history[["opportunity_id", "stage", "entered_at"]] if data.has_history else None
     return SalesData.from_frames(opps, hist, data.settings, source=data.source, notes=data.notes,
-                                 quality=data.quality, engine=engine)
+                                 quality=data.quality, engine=engine, rates=data.rates)
 
 
 def _load_workbook(path: Path, *, settings: SettingsLike, base: FunnelSettings | None,
@@ -245,6 +253,7 @@ def _load_workbook(path: Path, *, settings: SettingsLike, base: FunnelSettings |
         by_name["opportunities"], hist, resolved,
         source=f"{path} [opportunities]", history_source=f"{path} [stage_history]",
         opportunities_rows=line_labels(2), history_rows=line_labels(2), engine=engine,
+        rates=by_name.get("rates"),
     )
     if "targets" not in by_name:
         return data

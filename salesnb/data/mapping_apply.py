@@ -168,7 +168,7 @@ def apply_mapping(
     data = SalesData.from_frames(
         opps, hist, final, source=str(main_path),
         history_source=history.source, opportunities_rows=opp_labels,
-        history_rows=hist_labels, notes=report.notes, quality=quality,
+        history_rows=hist_labels, notes=report.notes, quality=quality, rates=rates,
     )
     report = replace(report, opportunities=len(data.opportunities), history_rows=len(data.stage_history))
     run.ledger.emit()

@@ -197,7 +197,7 @@ def check_rates(opps: pd.DataFrame, rates: pd.DataFrame | None, reporting: str |
     --------
     >>> opps = pd.DataFrame({"currency": ["USD", "MXN", "MXN", None]})
     >>> check_rates(opps, None, "USD").notes[0]
-    'amounts are in 2 currencies (MXN 2, USD 1; 1 deal without a currency) and no exchange rates were given: amount metrics are split by currency, never added across currencies'
+    'amounts are in 2 currencies (MXN 2, USD 1; 1 deal without a currency) and no exchange rates were given: sales volume and deal-size flags are split by currency, never added across currencies; other amount totals (open value, coverage, forecasts) add amounts as stored: give rates.csv to convert them'
     """
     out = RatesCheck()
     if "currency" not in opps.columns:
@@ -210,7 +210,9 @@ def check_rates(opps: pd.DataFrame, rates: pd.DataFrame | None, reporting: str |
     tail = f"; {blank:,} deal{'s' if blank != 1 else ''} without a currency" if blank else ""
     if len(out.currencies) > 1 and (rates is None or rates.empty):
         out.notes.append(f"amounts are in {len(out.currencies)} currencies ({listed}{tail}) and no exchange rates "
-                         "were given: amount metrics are split by currency, never added across currencies")
+                         "were given: sales volume and deal-size flags are split by currency, never added "
+                         "across currencies; other amount totals (open value, coverage, forecasts) add amounts "
+                         "as stored: give rates.csv to convert them")
         return out
     if rates is None or rates.empty:
         return out
@@ -222,8 +224,14 @@ def check_rates(opps: pd.DataFrame, rates: pd.DataFrame | None, reporting: str |
         shown = ", ".join(f"{k} ({v:,} deals)" for k, v in out.without_rate.items())
         out.notes.append(f"no exchange rate for {shown}: their amounts cannot be converted to "
                          f"{reporting or 'the reporting currency'}")
-    if "closed_at" in opps.columns:
-        first = rates.groupby("currency")["valid_from"].min()
+    if blank:
+        out.notes.append(f"{blank:,} deal{'s' if blank != 1 else ''} without a currency: their amounts cannot "
+                         f"be converted to {reporting or 'the reporting currency'}")
+    # A currency with a rate since always (empty valid_from) has no first rate.
+    since_always = set(rates.loc[rates["valid_from"].isna(), "currency"])
+    dated = rates[~rates["currency"].isin(since_always)]
+    if "closed_at" in opps.columns and len(dated):
+        first = dated.groupby("currency")["valid_from"].min()
         starts = cur.map(first)
         early = (opps["closed_at"].notna() & starts.notna() & (opps["closed_at"] < starts)).to_numpy()
         if early.any():

@@ -18,6 +18,7 @@ same numbers to the last bit:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import ibis
@@ -29,6 +30,7 @@ from salesnb import periods
 from salesnb._options import PERIODS, check_option
 from salesnb.data.dataset import SalesData, Snapshot
 from salesnb.data.frames import to_frame
+from salesnb.data.portable import count_true
 from salesnb.exceptions import OptionError
 from salesnb.metrics.window import Window
 
@@ -374,6 +376,92 @@ def ratio(num: Any, den: Any) -> Any:
         return np.where(den > 0, num / den, np.nan)
 
 
+# --------------------------------------------------------------------------- currencies
+def currency_mode(data: SalesData) -> str:
+    """How amount metrics treat currencies: ``convert`` (exchange rates and a ``currency``
+    column: every amount in the reporting currency, see :attr:`Snapshot.table`),
+    ``split`` (no rates and more than one currency code: amounts are never added or
+    averaged across currencies, one row per currency) or ``single`` (as stored)."""
+    if data.converts:
+        return "convert"
+    return "split" if len(data.currencies()) > 1 else "single"
+
+
+def currency_labels(frame: pd.DataFrame) -> pd.Series:
+    """Each row's currency code (upper case), ``(none)`` where blank."""
+    values = frame["currency"]
+    if not pd.api.types.is_string_dtype(values.dtype):
+        values = values.astype("str")
+    return values.str.upper().fillna(NONE_LABEL).astype("str")
+
+
+def split_note(data: SalesData) -> str:
+    """The sentence saying amounts are split by currency (for ``attrs`` and the summary)."""
+    codes = data.currencies()
+    return (f"amounts are in {len(codes)} currencies ({', '.join(codes)}) and no exchange rates were "
+            "given: sales volume is split by currency, never added or averaged across currencies "
+            "(give rates.csv to convert them)")
+
+
+# --------------------------------------------------------------------------- pipelines
+def only_pipelines(data: SalesData, pipelines: Sequence[str] | None) -> SalesData:
+    """The dataset restricted to ``pipelines`` (None or empty: all of it).
+
+    The ``pipelines=`` option of every public KPI: :meth:`SalesData.subset`, which
+    raises when the data has no ``pipeline`` column or a name is not one of its values.
+    """
+    if pipelines is None:
+        return data
+    if isinstance(pipelines, str):
+        pipelines = [pipelines]
+    return data.subset(pipelines=list(pipelines)) if len(pipelines) else data
+
+
+def has_pipelines(data: SalesData) -> bool:
+    """Whether the data has a ``pipeline`` column (then the funnel family is per pipeline)."""
+    return "pipeline" in data.opportunity_table.columns
+
+
+def pipeline_orders(data: SalesData) -> list[tuple[str | None, tuple[str, ...]]]:
+    """Each pipeline of the data with its open stages in funnel order.
+
+    The pipelines configured in ``funnel.yml`` come first in their order, then the other
+    values found in the data (sorted; they use the overall ``stages``); deals without a
+    pipeline form a last group, ``None`` (labelled :data:`NONE_LABEL`), with the overall
+    ``stages``. Empty when the data has no ``pipeline`` column.
+    """
+    if not has_pipelines(data):
+        return []
+    key = "pipeline_orders"
+    cached = data._memo.get(key)
+    if cached is None:
+        found = data.values("pipeline")
+        configured = [p for p in data.settings.pipelines if p in set(found)]
+        names: list[str | None] = [*configured, *[p for p in found if p not in set(configured)]]
+        o = data.opportunity_table
+        if data.engine.one(o.aggregate(n=count_true(o.pipeline.isnull()))).get("n"):
+            names.append(None)
+        cached = [(p, data.settings.pipeline_stages(p)) for p in names]
+        data._memo[key] = cached
+    return list(cached)
+
+
+def pipeline_label(name: str | None) -> str:
+    """The label of a pipeline in a result (``(none)`` for deals without one)."""
+    return NONE_LABEL if name is None else name
+
+
+def pipeline_value(t: ir.Table) -> ir.StringValue:
+    """Each row's pipeline as text, ``(none)`` where empty (the column must exist)."""
+    column = t.pipeline if t.pipeline.type().is_string() else t.pipeline.cast("string")
+    return column.fill_null(NONE_LABEL)
+
+
+def in_pipeline(t: ir.Table, name: str | None) -> ir.BooleanValue:
+    """Rows of ``t`` in pipeline ``name`` (None: rows without a pipeline)."""
+    return t.pipeline.isnull() if name is None else (t.pipeline == name).fill_null(False)
+
+
 def with_excluded(frame: pd.DataFrame, **excluded: int) -> pd.DataFrame:
     """Attach counts of rows a computation left out, as ``frame.attrs['excluded']``."""
     frame.attrs["excluded"] = {k: int(v) for k, v in excluded.items()}
@@ -394,6 +482,8 @@ __all__ = [
     "closed_in_window",
     "complete_grid",
     "created_in_window",
+    "currency_labels",
+    "currency_mode",
     "days",
     "fetch",
     "float_sums",
@@ -401,11 +491,18 @@ __all__ = [
     "group_labels",
     "group_value",
     "grouped",
+    "has_pipelines",
+    "in_pipeline",
     "in_window",
     "micros",
+    "only_pipelines",
     "period_frame",
+    "pipeline_label",
+    "pipeline_orders",
+    "pipeline_value",
     "ratio",
     "split_by_period",
+    "split_note",
     "summarize",
     "with_excluded",
     "with_period",

@@ -23,6 +23,7 @@ from salesnb._arrays import NANOS_PER_DAY
 from salesnb._docstrings import fill_doc
 from salesnb.data.dataset import SalesData
 from salesnb.exceptions import WindowError
+from salesnb.metrics._tables import only_pipelines
 from salesnb.metrics.deal_risk import (
     MIN_CLOSED,
     OUTCOME_LOST,
@@ -157,6 +158,7 @@ def backtest(
     min_at_risk: int = 1,
     min_closed: int = MIN_CLOSED,
     calendar: str | None = None,
+    pipelines: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Score the win-probability estimate at past moments against what happened next.
 
@@ -187,6 +189,7 @@ def backtest(
     {risk_model}
     {risk_min_closed}
     {calendar}
+    {pipelines}
 
     Returns
     -------
@@ -232,6 +235,7 @@ def backtest(
     >>> bt["model"].tolist()
     ['landmark', 'landmark']
     """
+    data = only_pipelines(data, pipelines)
     model = check_risk_options(horizon_days, size_bands, prior_strength, min_comparable, (0.25, 0.75),
                                min_at_risk, min_closed)
     points = [as_of] if isinstance(as_of, str | pd.Timestamp) or not isinstance(as_of, Sequence) \

@@ -15,6 +15,7 @@ would pretend it still could).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import ibis
@@ -43,6 +44,7 @@ from salesnb.metrics._tables import (
     group_labels,
     group_value,
     in_window,
+    only_pipelines,
     period_frame,
     split_by_period,
     summarize,
@@ -87,6 +89,7 @@ def cycle_durations(
     start_event: str = "created",
     end_event: str = "won",
     business_days: bool = False,
+    pipelines: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Return the cycle length of each deal whose end event falls in the window.
 
@@ -96,6 +99,7 @@ def cycle_durations(
     {window}
     {calendar}
     {cycle_events}
+    {pipelines}
 
     Returns
     -------
@@ -112,6 +116,7 @@ def cycle_durations(
     >>> len(t), t.attrs["excluded"]
     (230, {'no_start_event': 0, 'start_after_end': 0})
     """
+    data = only_pipelines(data, pipelines)
     start_event, end_event = check_events(data, start_event, end_event)
     window = resolve_window(data, start, end, as_of, calendar)
     return _durations(data.at(window.as_of), window, start_event, end_event, business_days)
@@ -155,6 +160,7 @@ def sales_cycle(
     start_event: str = "created",
     end_event: str = "won",
     business_days: bool = False,
+    pipelines: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Summarise the sales cycle of the deals won in the window.
 
@@ -170,6 +176,7 @@ def sales_cycle(
     {calendar}
     {by}
     {cycle_events}
+    {pipelines}
 
     Returns
     -------
@@ -186,6 +193,7 @@ def sales_cycle(
     >>> int(t["won_count"].iloc[0]), round(float(t["median_days"].iloc[0]), 1)
     (230, 50.1)
     """
+    data = only_pipelines(data, pipelines)
     start_event, end_event = check_events(data, start_event, end_event)
     window = resolve_window(data, start, end, as_of, calendar)
     return _sales_cycle(data.at(window.as_of), window, period=period, by=canonical_by(data, by),
@@ -259,6 +267,7 @@ def cycle_survival(
     end_event: str = "won",
     business_days: bool = False,
     confidence: float = 0.95,
+    pipelines: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Estimate the share of deals not yet won after t days (Kaplan–Meier), open deals censored.
 
@@ -274,6 +283,7 @@ def cycle_survival(
     {by_none}
     {cycle_events}
     {confidence}
+    {pipelines}
 
     Returns
     -------
@@ -292,6 +302,7 @@ def cycle_survival(
     >>> t.attrs["medians"][["n", "events", "censored"]].values.tolist()
     [[446, 192, 254]]
     """
+    data = only_pipelines(data, pipelines)
     start_event, end_event = check_events(data, start_event, end_event)
     window = resolve_window(data, start, end, as_of, calendar)
     return _cycle_survival(data.at(window.as_of), window, by=canonical_by(data, by),
@@ -362,6 +373,7 @@ def cycle_comparison(
     start_event: str = "created",
     end_event: str = "won",
     business_days: bool = False,
+    pipelines: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Compare the sales cycle of a window with the previous window and a year before.
 
@@ -377,6 +389,7 @@ def cycle_comparison(
     {calendar}
     {by_none}
     {cycle_events}
+    {pipelines}
 
     Returns
     -------
@@ -392,6 +405,7 @@ def cycle_comparison(
     >>> t[["window", "won_count"]].values.tolist()
     [['current', 166], ['previous', 136], ['year_ago', 94]]
     """
+    data = only_pipelines(data, pipelines)
     start_event, end_event = check_events(data, start_event, end_event)
     window = resolve_window(data, start, end, as_of, calendar)
     by = canonical_by(data, by)

@@ -94,7 +94,7 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -106,6 +106,7 @@ from salesnb._arrays import utc_nanos as utc_ns
 from salesnb._docstrings import fill_doc
 from salesnb.data.dataset import SalesData
 from salesnb.exceptions import WindowError
+from salesnb.metrics._tables import only_pipelines
 from salesnb.metrics.cycle import _sales_cycle
 from salesnb.metrics.opportunities import _open_opportunities
 from salesnb.metrics.stalled import _stuck_opportunities
@@ -1221,6 +1222,7 @@ def risk(
     close_quantiles: tuple[float, float] = (0.25, 0.75),
     min_closed: int = MIN_CLOSED,
     calendar: str | None = None,
+    pipelines: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Estimate the win probability and risk of every opportunity open at ``as_of``.
 
@@ -1239,6 +1241,7 @@ def risk(
         Quantiles of the time to win (given a win) for the expected close range.
     {risk_min_closed}
     {calendar}
+    {pipelines}
 
     Returns
     -------
@@ -1274,6 +1277,7 @@ def risk(
     >>> table.attrs["model"], table.attrs["n_won"] >= 200
     ('landmark', True)
     """
+    data = only_pipelines(data, pipelines)
     model = check_risk_options(horizon_days, size_bands, prior_strength, min_comparable, close_quantiles,
                                min_at_risk, min_closed)
     check_band(band)

@@ -55,6 +55,7 @@ from salesnb.metrics._tables import (
     group_column,
     group_value,
     micros,
+    only_pipelines,
     ratio,
     with_excluded,
 )
@@ -510,6 +511,7 @@ def forecast(
     new_deals: bool = True,
     draws: int = DRAWS,
     seed: int = SEED,
+    pipelines: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Forecast the won amount and count of a period, with a 10–90 % interval.
 
@@ -532,6 +534,7 @@ def forecast(
     {calendar}
     {new_deals}
     {draws}
+    {pipelines}
 
     Returns
     -------
@@ -558,6 +561,7 @@ def forecast(
     >>> bool(row["count_low"] <= row["expected_count"] <= row["count_high"])
     True
     """
+    data = only_pipelines(data, pipelines)
     _check_draws(draws, seed)
     view = resolve_target_period(data, period, as_of, calendar)
     return _forecast(data, view, canonical_by(data, by), int(draws), int(seed), bool(new_deals))
@@ -590,6 +594,7 @@ def forecast_backtest(
     new_deals: bool = True,
     draws: int = DRAWS,
     seed: int = SEED,
+    pipelines: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Score period forecasts made ``lead_days`` before each period's end against what happened.
 
@@ -612,6 +617,7 @@ def forecast_backtest(
     {calendar}
     {new_deals}
     {draws}
+    {pipelines}
 
     Returns
     -------
@@ -646,6 +652,7 @@ def forecast_backtest(
     >>> bool(s.loc["salesnb", "mae_amount"] < s.loc["stage_weighted", "mae_amount"])
     True
     """
+    data = only_pipelines(data, pipelines)
     _check_draws(draws, seed)
     chosen = [periods] if isinstance(periods, str) else list(periods)
     if not chosen:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import bisect
 import decimal
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -45,6 +45,7 @@ from salesnb.metrics._tables import (
     group_column,
     group_value,
     micros,
+    only_pipelines,
     period_frame,
     with_excluded,
 )
@@ -292,6 +293,7 @@ def pipeline_movement(
     by: str | None = None,
     calendar: str | None = None,
     period: str | None = None,
+    pipelines: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Walk the open pipeline from ``start`` to ``end``, by count and by value, per group.
 
@@ -327,6 +329,7 @@ def pipeline_movement(
         total, ``(all)``.
     {calendar}
     {period}
+    {pipelines}
         Each period's walk covers its part of the window; one period's end is the
         next one's start.
 
@@ -359,6 +362,7 @@ def pipeline_movement(
     >>> int(row["open_end_count"]), bool(row["balanced"])
     (331, True)
     """
+    data = only_pipelines(data, pipelines)
     window = resolve_window(data, start, end, None, calendar)
     by = canonical_by(data, by)
     col = group_column(by)
@@ -457,6 +461,7 @@ def stage_movement(
     end: TimeLike = None,
     by: str | None = None,
     calendar: str | None = None,
+    pipelines: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Count the deals by their stage at ``start`` and at ``end``: advanced, slipped back, ...
 
@@ -476,6 +481,7 @@ def stage_movement(
     {by_none}
         ``"owner"``: the owner at the end of the deal's part of the window.
     {calendar}
+    {pipelines}
 
     Returns
     -------
@@ -494,6 +500,7 @@ def stage_movement(
     >>> int(t["count"].sum())  # the 300 open at the start and the 129 created in the window
     429
     """
+    data = only_pipelines(data, pipelines)
     window = resolve_window(data, start, end, None, calendar)
     by = canonical_by(data, by)
     lo, hi = micros(window.start), micros(window.end)
@@ -560,6 +567,7 @@ def overdue_deals(
     *,
     as_of: TimeLike = None,
     calendar: str | None = None,
+    pipelines: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """List the open deals past their expected close date, and those whose date was pushed.
 
@@ -573,6 +581,7 @@ def overdue_deals(
     {data}
     {as_of_moment}
     {calendar}
+    {pipelines}
 
     Returns
     -------
@@ -599,6 +608,7 @@ def overdue_deals(
     >>> t[["opportunity_id", "overdue", "days_overdue"]].values.tolist()
     [['a', True, 28.0]]
     """
+    data = only_pipelines(data, pipelines)
     at = resolve_moment(data, as_of, calendar)
     o = data.opportunity_table
     if "expected_close_at" not in o.columns:

@@ -6,6 +6,8 @@ An opportunity is *open at T* when ``created_at <= T`` and it is not closed by T
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import ibis
 import numpy as np
 import pandas as pd
@@ -27,6 +29,7 @@ from salesnb.metrics._tables import (
     grouped,
     in_window,
     micros,
+    only_pipelines,
     period_frame,
     with_excluded,
 )
@@ -44,6 +47,7 @@ def open_opportunities(
     min_share: float = 0.5,
     active_days: float | None = 365,
     calendar: str | None = None,
+    pipelines: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Count the opportunities open at ``as_of`` per group, and flag who holds too few.
 
@@ -64,6 +68,7 @@ def open_opportunities(
         ``active_days`` before it (so people who left long ago are not flagged, and
         active people with nothing open show with 0). None: everybody in the data.
     {calendar}
+    {pipelines}
 
     Returns
     -------
@@ -83,6 +88,7 @@ def open_opportunities(
     >>> int(sn.open_opportunities(data, as_of="1404-08-01", by=None)["open_count"].iloc[0])
     331
     """
+    data = only_pipelines(data, pipelines)
     at = resolve_moment(data, as_of, calendar)
     return _open_opportunities(data.at(at), by=canonical_by(data, by), min_share=min_share,
                                active_days=active_days)
@@ -146,6 +152,7 @@ def open_over_time(
     period: str = "month",
     calendar: str | None = None,
     by: str | None = None,
+    pipelines: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Count the opportunities open at the end of each period.
 
@@ -160,6 +167,7 @@ def open_over_time(
     {period_required}
     {calendar}
     {by_none}
+    {pipelines}
 
     Returns
     -------
@@ -174,6 +182,7 @@ def open_over_time(
     >>> t[["period", "open_count"]].values.tolist()
     [['1404-01', 256], ['1404-02', 250], ['1404-03', 267]]
     """
+    data = only_pipelines(data, pipelines)
     window = resolve_window(data, start, end, as_of, calendar)
     return _open_over_time(data.at(window.as_of), window, period=period, by=canonical_by(data, by))
 
@@ -188,6 +197,7 @@ def new_opportunities(
     period: str = "month",
     calendar: str | None = None,
     by: str | None = "owner",
+    pipelines: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Count the opportunities created in each period of the window (``start <= created_at < end``).
 
@@ -198,6 +208,7 @@ def new_opportunities(
     {period_required}
     {calendar}
     {by}
+    {pipelines}
 
     Returns
     -------
@@ -214,6 +225,7 @@ def new_opportunities(
     [['1404-01', 62], ['1404-02', 91], ['1404-03', 95]]
     """
     period = check_option("period", period, PERIODS)  # required here: None is not "no periods"
+    data = only_pipelines(data, pipelines)
     window = resolve_window(data, start, end, as_of, calendar)
     return _new_opportunities(data, window, period=period, by=canonical_by(data, by))
 

@@ -6,6 +6,8 @@ A deal is *won (lost) in the window* when its status is won (lost) and
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
@@ -22,6 +24,7 @@ from salesnb.metrics._tables import (
     fetch,
     group_column,
     group_labels,
+    only_pipelines,
     split_by_period,
 )
 from salesnb.metrics.stages import stage_where_lost
@@ -40,6 +43,7 @@ def won_lost(
     period: str | None = "month",
     calendar: str | None = None,
     by: str | None = "owner",
+    pipelines: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Count the deals won and lost per period and group.
 
@@ -54,6 +58,7 @@ def won_lost(
         Default "month", of ``closed_at``.
     {calendar}
     {by}
+    {pipelines}
 
     Returns
     -------
@@ -68,6 +73,7 @@ def won_lost(
     >>> t[["period", "won", "lost"]].values.tolist()
     [['1404-01', 28, 53], ['1404-02', 28, 69], ['1404-03', 20, 58]]
     """
+    data = only_pipelines(data, pipelines)
     window = resolve_window(data, start, end, as_of, calendar)
     return _won_lost(data.at(window.as_of), window, period=period, by=canonical_by(data, by))
 
@@ -102,6 +108,7 @@ def lost_reasons(
     as_of: TimeLike = None,
     calendar: str | None = None,
     by: str | None = None,
+    pipelines: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Count the deals lost in the window by reason (and optionally by stage or owner).
 
@@ -117,6 +124,7 @@ def lost_reasons(
     {calendar}
     {by_none}
         ``"stage"``: the stage where each deal was lost.
+    {pipelines}
 
     Returns
     -------
@@ -131,6 +139,7 @@ def lost_reasons(
     >>> t["lost_reason"].iloc[0], int(t["lost"].sum())
     ('no budget', 512)
     """
+    data = only_pipelines(data, pipelines)
     window = resolve_window(data, start, end, as_of, calendar)
     return _lost_reasons(data.at(window.as_of), window, by=canonical_by(data, by))
 

@@ -7,13 +7,14 @@ snapshot.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
+from salesnb._docstrings import fill_doc
 from salesnb.data.dataset import SalesData
 from salesnb.exceptions import WindowError
-from salesnb.metrics._tables import canonical_by, group_column, ratio
+from salesnb.metrics._tables import canonical_by, group_column, only_pipelines, ratio
 from salesnb.metrics.cycle import _sales_cycle
 from salesnb.metrics.opportunities import _new_opportunities, _open_opportunities
 from salesnb.metrics.volume import _sales_volume
@@ -23,6 +24,7 @@ from salesnb.metrics.winrate import _win_rate
 __all__ = ["pipeline_coverage", "sales_velocity"]
 
 
+@fill_doc
 def sales_velocity(
     data: SalesData,
     *,
@@ -32,6 +34,7 @@ def sales_velocity(
     by: str | None = "owner",
     period: str | None = None,
     calendar: str | None = None,
+    pipelines: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Compute sales velocity: opportunities × mean won value × win rate / cycle days.
 
@@ -54,6 +57,7 @@ def sales_velocity(
         Split by period (``week``, ``month``...); None for the whole window.
     calendar : {"gregorian", "jalali"}, optional
         Calendar of periods and date strings.
+    {pipelines}
 
     Returns
     -------
@@ -69,6 +73,7 @@ def sales_velocity(
     >>> bool(v["velocity_per_day"].iloc[0] > 0)
     True
     """
+    data = only_pipelines(data, pipelines)
     window = resolve_window(data, start, end, as_of, calendar)
     by = canonical_by(data, by)
     snap = data.at(window.as_of)
@@ -94,6 +99,7 @@ def sales_velocity(
                 "velocity_per_day"]]
 
 
+@fill_doc
 def pipeline_coverage(
     data: SalesData,
     *,
@@ -101,6 +107,7 @@ def pipeline_coverage(
     target: float | Mapping[str, float],
     by: str | None = "owner",
     calendar: str | None = None,
+    pipelines: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Compute pipeline coverage: open value at ``as_of`` / target, per group.
 
@@ -118,6 +125,7 @@ def pipeline_coverage(
         Column to group by, None for the total.
     calendar : {"gregorian", "jalali"}, optional
         Calendar of ``as_of``.
+    {pipelines}
 
     Returns
     -------
@@ -133,6 +141,7 @@ def pipeline_coverage(
     >>> c.columns.tolist()
     ['group', 'open_count', 'open_value', 'open_without_amount', 'target', 'coverage']
     """
+    data = only_pipelines(data, pipelines)
     by = canonical_by(data, by)
     col = group_column(by)
     table = _open_opportunities(data.at(resolve_moment(data, as_of, calendar)), by=by)

@@ -13,6 +13,7 @@ defaults to the period's end or the last event in the data, whichever comes firs
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,7 @@ from salesnb.metrics._tables import (
     group_labels,
     group_value,
     micros,
+    only_pipelines,
     ratio,
     with_excluded,
 )
@@ -342,6 +344,7 @@ def attainment(
     by: str | None = "owner",
     measure: str | None = None,
     calendar: str | None = None,
+    pipelines: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Compare the targets of a period with what was achieved by ``as_of``, with the pace.
 
@@ -373,6 +376,7 @@ def attainment(
     measure : {"won_amount", "won_count", "created_count"}, optional
         Only this measure (default: every measure the targets have).
     {calendar}
+    {pipelines}
 
     Returns
     -------
@@ -396,6 +400,7 @@ def attainment(
     >>> round(float(team["attainment"].iloc[0]), 2)  # the yearly target's share of Mehr
     0.7
     """
+    data = only_pipelines(data, pipelines)
     by = _check_targets_by(canonical_by(data, by) if by is not None else None)
     view = resolve_target_period(data, period, as_of, calendar)
     found = _resolve_targets(data, targets, view.calendar)

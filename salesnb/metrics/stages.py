@@ -16,6 +16,7 @@ of the last open stage, for the risk model.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import ibis
@@ -24,7 +25,7 @@ import pandas as pd
 
 from salesnb._docstrings import fill_doc
 from salesnb.data.dataset import SalesData, Snapshot
-from salesnb.metrics._tables import days, fetch, in_window
+from salesnb.metrics._tables import days, fetch, in_window, only_pipelines
 from salesnb.metrics.window import TimeLike, Window, resolve_moment
 
 if TYPE_CHECKING:
@@ -88,6 +89,7 @@ def stage_visits(
     as_of: TimeLike = None,
     ids: list[str] | pd.Index | pd.Series | None = None,
     calendar: str | None = None,
+    pipelines: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """List every visit of an open stage, as known at ``as_of``.
 
@@ -103,6 +105,7 @@ def stage_visits(
     ids : list of str, optional
         Only the visits of these opportunity ids (unknown ids are ignored).
     {calendar}
+    {pipelines}
 
     Returns
     -------
@@ -120,6 +123,7 @@ def stage_visits(
     >>> visits[["stage", "next_stage", "censored"]].to_dict("list")
     {'stage': ['lead', 'qualified', 'proposal'], 'next_stage': ['qualified', 'proposal', 'lost'], 'censored': [False, False, False]}
     """
+    data = only_pipelines(data, pipelines)
     at = resolve_moment(data, as_of, calendar)
     return visit_frame(data.at(at), ids=ids).drop(columns=["opp_key"])
 

@@ -7,12 +7,23 @@ historical quantile, or ranked by its pace relative to the stage's median.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
 from salesnb._docstrings import fill_doc
 from salesnb.data.dataset import SalesData, Snapshot
-from salesnb.metrics._tables import US_PER_DAY, fetch, ratio, summarize, with_excluded
+from salesnb.metrics._tables import (
+    US_PER_DAY,
+    fetch,
+    has_pipelines,
+    only_pipelines,
+    pipeline_value,
+    ratio,
+    summarize,
+    with_excluded,
+)
 from salesnb.metrics.stages import label_positions
 from salesnb.metrics.window import TimeLike, resolve_moment
 
@@ -21,16 +32,29 @@ __all__ = ["slowest_movers", "stuck_opportunities"]
 
 def _stage_thresholds(snap: Snapshot, quantile: float, min_visits: int) -> pd.DataFrame:
     """Historical duration quantile and median of the completed visits per stage, known at
-    ``snap.as_of`` (computed in the engine; NaN below ``min_visits`` visits)."""
+    ``snap.as_of`` (computed in the engine; NaN below ``min_visits`` visits).
+
+    With a ``pipeline`` column, per pipeline and stage: the index is then
+    (``pipeline``, ``stage``), each pipeline's deals judged against its own visits.
+    """
+    per_pipeline = has_pipelines(snap.data)
+
     def compute() -> pd.DataFrame:
         visits = snap.visits()
         done = visits.filter(~visits.censored)
-        return summarize(snap.data, done, ["position"], "duration",
+        keys = ["position"]
+        if per_pipeline:
+            o = snap.data.opportunity_table
+            pipes = o.select(_pk=o._row, pipeline=pipeline_value(o))
+            done = done.join(pipes, done.opp_key == pipes._pk)
+            keys = ["pipeline", "position"]
+        return summarize(snap.data, done, keys, "duration",
                          quantiles={"threshold_days": quantile, "median_days": 0.5}, count="completed")
 
     stats_ = snap.derived(("stage_thresholds", quantile), compute).copy()
     stats_["stage"] = label_positions(stats_["position"].astype("int64"), list(snap.data.settings.stages))
-    stats_ = stats_.set_index("stage")[["threshold_days", "median_days", "completed"]]
+    index = ["pipeline", "stage"] if per_pipeline else "stage"
+    stats_ = stats_.set_index(index)[["threshold_days", "median_days", "completed"]]
     for c in ("threshold_days", "median_days"):
         stats_[c] = stats_[c].astype("float64") / US_PER_DAY
     stats_.loc[stats_["completed"] < min_visits, ["threshold_days", "median_days"]] = np.nan
@@ -45,9 +69,10 @@ def _open_positions(snap: Snapshot) -> pd.DataFrame:
     cur = snap.current()
     cur = cur.select(_ck=cur.opp_key, _cpos=cur.position, _cat=cur.entered_at)
     j = open_.left_join(cur, open_._row == cur._ck)
+    extra = {"pipeline": pipeline_value(j)} if has_pipelines(data) else {}
     rows = fetch(data, j.select("opportunity_id", "owner", "created_at", "amount", "_cpos",
-                                entered_stage_at=j._cat, _r=j._row).order_by("_r"))
-    return pd.DataFrame({
+                                entered_stage_at=j._cat, _r=j._row, **extra).order_by("_r"))
+    out = pd.DataFrame({
         "opportunity_id": rows["opportunity_id"],
         "owner": rows["owner"],
         "stage": label_positions(rows["_cpos"], list(data.settings.stages)),
@@ -56,6 +81,9 @@ def _open_positions(snap: Snapshot) -> pd.DataFrame:
         "age_days": (as_of - rows["created_at"]).dt.total_seconds() / 86_400.0,
         "amount": rows["amount"].astype("float64"),
     })
+    if extra:
+        out.insert(2, "pipeline", rows["pipeline"].astype("str"))
+    return out
 
 
 @fill_doc
@@ -66,6 +94,7 @@ def stuck_opportunities(
     quantile: float = 0.9,
     min_visits: int = 5,
     calendar: str | None = None,
+    pipelines: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """List the open opportunities stuck in their current stage.
 
@@ -84,6 +113,7 @@ def stuck_opportunities(
     min_visits : int, default 5
         Fewest completed visits of a stage for it to have a threshold.
     {calendar}
+    {pipelines}
 
     Returns
     -------
@@ -96,6 +126,8 @@ def stuck_opportunities(
         ``open``, ``quantile`` and ``excluded``, the open deals that could not be
         judged: ``no_history`` and ``stage_without_threshold`` (fewer than
         ``min_visits`` completed visits and no ``rotting_days``).
+        With a ``pipeline`` column: ``pipeline`` after ``owner``, and each deal is
+        judged against the visits of its stage in its own pipeline.
 
     Examples
     --------
@@ -104,6 +136,7 @@ def stuck_opportunities(
     >>> len(t), t.attrs["excluded"]
     (183, {'no_history': 13, 'stage_without_threshold': 0})
     """
+    data = only_pipelines(data, pipelines)
     at = resolve_moment(data, as_of, calendar)
     return _stuck_opportunities(data.at(at), quantile=quantile, min_visits=min_visits)
 
@@ -111,9 +144,9 @@ def stuck_opportunities(
 def _stuck_opportunities(snap: Snapshot, *, quantile: float = 0.9, min_visits: int = 5) -> pd.DataFrame:
     pos = _open_positions(snap)
     thresholds = _stage_thresholds(snap, quantile, min_visits)
-    pos["threshold_days"] = _lookup(pos["stage"], thresholds["threshold_days"])
+    pos["threshold_days"] = _lookup(pos, thresholds["threshold_days"])
     rotting = pd.Series(dict(snap.data.settings.rotting_days), dtype="float64")
-    pos["rotting_days"] = _lookup(pos["stage"], rotting)
+    pos["rotting_days"] = _lookup(pos, rotting)
     no_history = int(pos["stage"].isna().sum())
     no_threshold = int((pos["stage"].notna() & pos["threshold_days"].isna() & pos["rotting_days"].isna()).sum())
     historical = (pos["days_in_stage"] > pos["threshold_days"]).fillna(False).to_numpy(dtype=bool)
@@ -127,7 +160,8 @@ def _stuck_opportunities(snap: Snapshot, *, quantile: float = 0.9, min_visits: i
                             index=pos.index, dtype="str")
     stuck = pos[historical | rotten]
     stuck = stuck.sort_values(["overdue_ratio", "opportunity_id"], ascending=[False, True], ignore_index=True)
-    out = stuck[["opportunity_id", "owner", "stage", "entered_stage_at", "days_in_stage", "threshold_days",
+    lead = ["pipeline"] if "pipeline" in pos.columns else []
+    out = stuck[["opportunity_id", "owner", *lead, "stage", "entered_stage_at", "days_in_stage", "threshold_days",
                  "overdue_ratio", "age_days", "amount", "rotting_days", "rule"]]
     out.attrs["open"] = len(pos)
     out.attrs["quantile"] = quantile
@@ -142,6 +176,7 @@ def slowest_movers(
     n: int = 10,
     min_visits: int = 5,
     calendar: str | None = None,
+    pipelines: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """List the open opportunities moving slowest relative to their stage's typical pace.
 
@@ -157,6 +192,7 @@ def slowest_movers(
     min_visits : int, default 5
         Fewest completed visits of a stage for it to have a median.
     {calendar}
+    {pipelines}
 
     Returns
     -------
@@ -172,19 +208,26 @@ def slowest_movers(
     >>> len(t), bool(t["pace_ratio"].is_monotonic_decreasing)
     (3, True)
     """
+    data = only_pipelines(data, pipelines)
     at = resolve_moment(data, as_of, calendar)
     snap = data.at(at)
     pos = _open_positions(snap)
     thresholds = _stage_thresholds(snap, 0.9, min_visits)
-    pos["median_days"] = _lookup(pos["stage"], thresholds["median_days"])
+    pos["median_days"] = _lookup(pos, thresholds["median_days"])
     pos["pace_ratio"] = ratio(pos["days_in_stage"], pos["median_days"])
     ranked = pos.dropna(subset=["pace_ratio"]).sort_values(
         ["pace_ratio", "opportunity_id"], ascending=[False, True], ignore_index=True).head(n)
-    out = ranked[["opportunity_id", "owner", "stage", "days_in_stage", "median_days", "pace_ratio",
+    lead = ["pipeline"] if "pipeline" in pos.columns else []
+    out = ranked[["opportunity_id", "owner", *lead, "stage", "days_in_stage", "median_days", "pace_ratio",
                   "age_days", "amount"]]
     return with_excluded(out, not_ranked=int(pos["pace_ratio"].isna().sum()))
 
 
-def _lookup(keys: pd.Series, table: pd.Series) -> pd.Series:
-    """``table[key]`` for each key (NaN where absent), indexed like ``keys``."""
-    return pd.Series(table.reindex(keys.to_numpy()).to_numpy(), index=keys.index, dtype="float64")
+def _lookup(pos: pd.Series | pd.DataFrame, table: pd.Series) -> pd.Series:
+    """``table[key]`` for each open deal of ``pos`` (its stage, or its pipeline and stage
+    when ``table`` is per pipeline); NaN where absent, indexed like ``pos``."""
+    if isinstance(table.index, pd.MultiIndex):
+        keys = pd.MultiIndex.from_arrays([pos["pipeline"].to_numpy(), pos["stage"].to_numpy()])
+    else:
+        keys = pd.Index(pos["stage"].to_numpy())
+    return pd.Series(table.reindex(keys).to_numpy(), index=pos.index, dtype="float64")

@@ -10,6 +10,8 @@ A rate with an empty denominator is missing (NaN), never 0.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
@@ -28,6 +30,7 @@ from salesnb.metrics._tables import (
     group_column,
     group_labels,
     grouped,
+    only_pipelines,
     ratio,
     split_by_period,
 )
@@ -51,6 +54,7 @@ def win_rate(
     calendar: str | None = None,
     by: str | None = "owner",
     confidence: float = 0.95,
+    pipelines: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Compute the win rate per group (and period) with its Wilson interval.
 
@@ -70,6 +74,7 @@ def win_rate(
     {calendar}
     {by}
     {confidence}
+    {pipelines}
 
     Returns
     -------
@@ -87,6 +92,7 @@ def win_rate(
     >>> round(float(t["win_rate"].iloc[0]), 3), int(t["n"].iloc[0])
     (0.284, 715)
     """
+    data = only_pipelines(data, pipelines)
     basis = check_option("basis", basis, BASES)
     window = resolve_window(data, start, end, as_of, calendar)
     return _win_rate(data.at(window.as_of), window, basis=basis, period=period,

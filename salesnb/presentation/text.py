@@ -210,6 +210,15 @@ def format_summary(doc: dict[str, Any], *, calendar: str, currency: str | None =
         f"beyond ±{100 * v['band']:.0f}% of the mean: {v['open_above_band']:,} above, "
         f"{v['open_below_band']:,} below",
     ]
+    if "won_without_rate" in v:
+        lines.append(f"   converted into {v.get('currency') or 'the reporting currency'}; without an exchange "
+                     f"rate (amount missing): {v['won_without_rate']:,} won, {v['open_without_rate']:,} open")
+    if "currency_note" in v:
+        lines.append(f"   {v['currency_note']}")
+    for code, c in v.get("by_currency", {}).items():
+        shown = None if code.startswith("(") else code
+        lines.append(f"     {code:<8} won {c['won']:>5,}   mean {format_amount(c['mean_amount'], shown, unit)}   "
+                     f"total {format_amount(c['total_amount'], shown, unit)}")
     r = doc["win_rate"]
     lines += [
         "", "4. Win rate and funnel",
@@ -217,7 +226,11 @@ def format_summary(doc: dict[str, Any], *, calendar: str, currency: str | None =
         f"{format_rate(r['created_cohort'])} (still open: {format_rate(r['created_cohort_open_share'])})",
         f"   {'stage':<16}{'reached':>9}{'lost here':>11}{'→ next':>9}{'median days':>13}",
     ]
+    shown_pipeline = None
     for row in doc["funnel"]:
+        if "pipeline" in row and row["pipeline"] != shown_pipeline:
+            shown_pipeline = row["pipeline"]
+            lines.append(f"   pipeline {shown_pipeline}:")
         lines.append(f"   {row['stage']:<16}{row['reached']:>9,}{row['lost_here']:>11,}"
                      f"{format_rate(row['conversion_to_next']):>9}{format_days(row['median_days_in_stage']):>13}")
     c = doc["sales_cycle"]
