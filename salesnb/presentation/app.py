@@ -97,7 +97,7 @@ class Dashboard:
     >>> import salesnb as sn
     >>> board = Dashboard(sn.load(sn.sample_path()), start="1404-01-01", end="1404-07-01")
     >>> [p.name for p in board.bar.panels]
-    ['tiles', 'trend', 'funnel', 'risk']
+    ['tiles', 'trend', 'funnel', 'movement', 'risk']
     """
 
     def __init__(self, data: SalesData, *, language: str = "en", **parameters: Any):
