@@ -31,6 +31,13 @@ VIEW_KEYS = [
     "stages_inferred", "start", "stuck", "team", "time_in_stage", "too_few_note",
     "transitions", "volume_by_owner", "win_rate", "win_rate_closed", "win_rate_cohort", "won",
     "won_lost_by_owner", "won_without_amount",
+    # notebook 06 (pipeline movement)
+    "q6a_title", "q6b_title", "q6c_title", "movement_by_count", "movement_by_value", "movement_forecast",
+    "stage_movement_table", "overdue_table", "overdue_rule", "overdue_none", "note_no_field_history",
+    "note_no_field_history_amounts", "note_no_close_dates_walk", "note_movement_without_amount",
+    "note_team_total", "note_no_stage_history_walk", "note_no_expected_close", "note_pushes_unknown",
+    "note_no_close_date_deals", "mv_new", "mv_advanced", "mv_slipped back", "mv_unchanged", "mv_unknown",
+    "mv_won", "mv_lost",
 ]
 
 

@@ -117,3 +117,74 @@ def test_notebook_runs(path: Path, scenario: str, kernel: str, tmp_path: Path) -
     else:
         assert "application/vnd.jupyter.widget-view+json" not in text
         assert "image/png" in text
+
+
+# --------------------------------------------------------------------------- 06 pipeline movement
+MOVEMENT_NB = ROOT / "notebooks" / "06_pipeline_movement.ipynb"
+
+
+@pytest.mark.parametrize("language", ["en", "fa"])
+def test_pipeline_movement_notebook_on_the_sample(language: str, kernel: str, tmp_path: Path) -> None:
+    """The sample has no field history and no expected close dates: the walk still balances
+    and is drawn (team total and per team), the stage matrix is drawn, and the overdue section
+    says in the page's language that there is no expected close date."""
+    import time
+
+    from salesnb.presentation import i18n
+
+    params = {**PARAMETERS, "start": "1404-06-01", "end": "1404-07-01", "interactive": False,
+              "language": language}
+    out = tmp_path / MOVEMENT_NB.name
+    began = time.perf_counter()
+    pm.execute_notebook(str(MOVEMENT_NB), str(out), parameters=params, kernel_name=kernel,
+                        progress_bar=False, cwd=str(ROOT))
+    seconds = time.perf_counter() - began
+    nb = nbformat.read(str(out), as_version=4)
+    assert _errors(nb) == []
+    html = [o["data"]["text/html"] for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+            if "text/html" in o.get("data", {})]
+    t = lambda key: i18n.translate(key, language)  # noqa: E731
+    walk = next(h for h in html if t("q6a_title") in h)
+    stages = next(h for h in html if t("q6b_title") in h)
+    overdue = next(h for h in html if t("q6c_title") in h)
+    # the team total (count, value) and one figure per team: two plots
+    assert walk.count("data:image/png;base64,") == 2
+    assert t("movement_by_count") in walk and t("movement_by_value") in walk and t("note_no_field_history") in walk
+    assert stages.count("data:image/png;base64,") == 1
+    assert t("note_no_expected_close") in overdue and "DataSchemaError" not in overdue
+    if language == "fa":
+        from test_persian_html import latin_digits_in, read
+
+        for block in (walk, stages, overdue):
+            reader = read(block)
+            assert reader.roots[0].get("dir") == "rtl" and reader.roots[0].get("lang") == "fa"
+            assert latin_digits_in(reader) == []
+    assert seconds < 30, f"the notebook took {seconds:.1f} s"
+
+
+def test_movement_views_with_field_history_and_close_dates() -> None:
+    """On data with a field history and expected close dates (the hand-worked deals of
+    test_movement): the walk shows the amount changes per team and balances, and the overdue
+    section lists the overdue and pushed deals."""
+    from test_movement import END, FIELDS, HISTORY, SETTINGS, START, _opps
+
+    import salesnb as sn
+    from salesnb.presentation import i18n, views
+    from salesnb.presentation.notebook import prepare
+
+    data = sn.SalesData.from_frames(_opps(), HISTORY, settings={**SETTINGS, "calendar": "gregorian"},
+                                    field_history=FIELDS)
+    ctx = prepare(start=START, end=END, interactive=False, data=data)
+    walk = views.movement_view(ctx)
+    by_value = walk.tables[i18n.translate("movement_by_value", "en")]
+    total = by_value.iloc[-1]
+    assert total["Team"] == "All" and total["Increased"] != "0" and total["Balances"] == "✔"
+    assert by_value["Team"].tolist() == ["T1", "T2", "All"]
+    assert not any("No field history" in n for n in walk.notes)
+    overdue = views.overdue_view(ctx)
+    table = overdue.tables[i18n.translate("overdue_table", "en")]
+    # E's date (03-20) has passed at the end of March; I was pushed twice (03-15 -> 04-10 -> 05-20),
+    # L once (04-20 -> 07-01).
+    assert table["Opportunity"].tolist()[0] == "E"
+    assert dict(zip(table["Opportunity"], table["Times pushed"], strict=True))["I"] == "2"
+    assert set(table["Opportunity"]) >= {"E", "I", "L"}

@@ -167,6 +167,34 @@ def bands_table() -> pd.DataFrame:
     })
 
 
+def movement_table() -> pd.DataFrame:
+    """A pipeline_movement(by="owner") table by hand: Ali hands a deal to سارا, each balances."""
+    cols = ["open_start", "created", "reassigned_in", "reassigned_out", "won", "lost", "open_end",
+            "pulled_in", "pushed_out"]
+    counts = {"Ali": [10, 5, 0, 1, 4, 3, 7, 1, 0], "سارا": [6, 2, 1, 0, 1, 1, 7, 0, 2]}
+    values = {"Ali": [8e9, 3e9, 0.0, 1e9, 2e9, 1.5e9, 7e9, 5e8, 0.0],
+              "سارا": [5e9, 1e9, 1e9, 0.0, 1e9, 5e8, 6e9, 0.0, 2e9]}
+    rises = {"Ali": (1.5e9, 1e9), "سارا": (1e9, 5e8)}  # increased, decreased
+    rows = []
+    for owner in counts:
+        row: dict[str, Any] = {"owner": owner}
+        for c, n, v in zip(cols, counts[owner], values[owner], strict=True):
+            row[f"{c}_count"], row[f"{c}_value"] = n, v
+        row["increased_value"], row["decreased_value"] = rises[owner]
+        row["balanced"] = True
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def stage_movement_table() -> pd.DataFrame:
+    return pd.DataFrame({
+        "from_stage": ["(new)", "lead", "lead", "proposal", "proposal", "(unknown)"],
+        "to_stage": ["lead", "proposal", "lead", "(won)", "lead", "(lost)"],
+        "movement": ["new", "advanced", "unchanged", "won", "slipped back", "lost"],
+        "count": [4, 3, 2, 2, 1, 1], "value": [4e9, 3e9, 2e9, 2e9, 1e9, 1e9],
+    })
+
+
 #: name -> (function, table factory, extra kwargs). Each draws something for its table.
 CASES: dict[str, tuple[Callable[..., Any], Callable[[], Any], dict[str, Any]]] = {
     "open_pipeline": (plotting.plot_open_pipeline, open_table, {}),
@@ -183,6 +211,11 @@ CASES: dict[str, tuple[Callable[..., Any], Callable[[], Any], dict[str, Any]]] =
                            lambda: pd.DataFrame({"days": [1.0, 2.0, 3.0, 10.0]}), {}),
     "survival": (plotting.plot_survival, survival_table, {}),
     "size_bands": (plotting.plot_size_bands, bands_table, {"currency": "IRR"}),
+    "pipeline_movement": (plotting.plot_pipeline_movement, movement_table, {}),
+    "pipeline_movement_value": (plotting.plot_pipeline_movement, movement_table,
+                                {"measure": "value", "currency": "IRR"}),
+    "stage_movement": (plotting.plot_stage_movement, stage_movement_table,
+                       {"stages": ["lead", "qualified", "proposal"]}),
 }
 
 
@@ -609,6 +642,105 @@ def test_every_plot_on_a_window_with_no_data(tiny, language):
     drawn[0].figure.canvas.draw()
     # Nothing happened in January 2024 (and nothing was open then): each plot says so.
     assert all(any(t.get_gid() == "no-data" for t in ax.texts) for ax in drawn)
+
+
+# --------------------------------------------------------------------------- pipeline movement
+def _walk_bars(ax: plt.Axes) -> list[Rectangle]:
+    assert len(ax.containers) == 1
+    bars = list(ax.containers[0])
+    assert all(b.get_gid() == "steps" for b in bars)
+    return bars
+
+
+def _signed_sum(bars: list[Rectangle], steps: list[tuple[str, float, str]]) -> float:
+    """The first bar plus the flows that add, minus those that take away (the last bar excluded)."""
+    total = bars[0].get_height()
+    for bar, (_, _, kind) in zip(bars[1:-1], steps[1:-1], strict=True):
+        total += bar.get_height() if kind == "up" else -bar.get_height()
+    return total
+
+
+def test_movement_waterfall_by_hand_bars_colours_and_balance():
+    ax = plotting.plot_pipeline_movement(movement_table(), group="Ali")
+    bars = _walk_bars(ax)
+    # open at start, created, reassigned in, reassigned out, won, lost, open at end
+    assert [b.get_height() for b in bars] == [10, 5, 0, 1, 4, 3, 7]
+    # Each flow floats on the running total: 10 -> 15 -> 15 -> 14 -> 10 -> 7.
+    assert [b.get_y() for b in bars] == [0, 10, 15, 14, 10, 7, 0]
+    colours = [matplotlib.colors.to_hex(b.get_facecolor()) for b in bars]
+    assert colours == [plotting.COLORS["base"], *[plotting.COLORS["won"]] * 2, *[plotting.COLORS["lost"]] * 3,
+                       plotting.COLORS["base"]]
+    steps = plotting.movement_steps(movement_table().iloc[0])
+    assert _signed_sum(bars, steps) == bars[-1].get_height() == 7
+    # the last flow ends where the last bar's top is
+    assert bars[-2].get_y() == bars[-1].get_height()
+    labels = [t.get_text() for t in ax.texts if t.get_text()]
+    assert labels[:4] == ["10", "+5", "+0", "−1"]
+    # The bars show the table as it is: a walk that does not add up shows the gap.
+    broken = movement_table().assign(open_end_count=[8, 7])
+    bars = _walk_bars(plotting.plot_pipeline_movement(broken, group="Ali"))
+    assert bars[-1].get_height() == 8 and _signed_sum(bars, steps) == 7
+
+
+def test_movement_waterfall_by_value_has_the_amount_changes_and_balances():
+    ax = plotting.plot_pipeline_movement(movement_table(), group="سارا", measure="value", currency="IRR")
+    bars = _walk_bars(ax)
+    assert len(bars) == 9  # increased and decreased are steps of the value walk only
+    steps = plotting.movement_steps(movement_table().iloc[1], "value")
+    assert [f for f, _, _ in steps][4:6] == ["increased", "decreased"]
+    assert _signed_sum(bars, steps) == pytest.approx(bars[-1].get_height(), rel=1e-12)
+    assert bars[-1].get_height() == pytest.approx(6.0)  # 6e9 IRR in billions
+    assert "billion IRR" in ax.get_ylabel()
+
+
+def test_movement_waterfall_team_total_is_the_sum_of_the_rows():
+    ax = plotting.plot_pipeline_movement(movement_table())
+    bars = _walk_bars(ax)
+    assert [b.get_height() for b in bars] == [16, 7, 1, 1, 5, 4, 14]
+    assert _signed_sum(bars, plotting.movement_steps(movement_table().sum(numeric_only=True))) == 14
+    assert ax.get_title().endswith("All")
+
+
+def test_movement_waterfall_on_a_real_walk_balances_for_every_owner():
+    from test_movement import END, FIELDS, HISTORY, SETTINGS, START, _opps
+
+    data = sn.SalesData.from_frames(_opps(), HISTORY, settings=SETTINGS, field_history=FIELDS)
+    table = sn.pipeline_movement(data, start=START, end=END, by="owner")
+    assert table["reassigned_in_count"].sum() == 1 and table["increased_value"].sum() == 80
+    for measure in ("count", "value"):
+        for group in [None, *table["owner"]]:
+            ax = plotting.plot_pipeline_movement(table, group=group, measure=measure)
+            bars = _walk_bars(ax)
+            rows = table if group is None else table[table["owner"] == group]
+            steps = plotting.movement_steps(rows.sum(numeric_only=True), measure)
+            assert len(bars) == len(steps)
+            end = float(rows[f"open_end_{measure}"].sum())
+            assert bars[-1].get_height() == pytest.approx(end, abs=1e-9)
+            assert _signed_sum(bars, steps) == pytest.approx(end, abs=1e-9), (measure, group)
+            plt.close("all")
+
+
+def test_movement_waterfall_refuses_several_periods_and_unknown_groups():
+    table = movement_table()
+    with pytest.raises(plotting.PlotInputError, match=r"no row 'Reza'.*Ali"):
+        plotting.plot_pipeline_movement(table, group="Reza")
+    periods = pd.concat([table.assign(period="1404-01"), table.assign(period="1404-02")])
+    with pytest.raises(plotting.PlotInputError, match="one window"):
+        plotting.plot_pipeline_movement(periods)
+    with pytest.raises(plotting.PlotInputError, match=r"pipeline_movement\(\)"):
+        plotting.plot_pipeline_movement(reasons_table())
+
+
+def test_stage_movement_matrix_in_funnel_order():
+    ax = plotting.plot_stage_movement(stage_movement_table(), stages=["lead", "qualified", "proposal"])
+    rows = [t.get_text() for t in ax.get_yticklabels()]
+    cols = [t.get_text() for t in ax.get_xticklabels()]
+    assert rows == ["(new)", "lead", "qualified", "proposal", "(unknown)"]
+    assert cols == ["lead", "qualified", "proposal", "(won)", "(lost)"]
+    mesh = next(c for c in ax.collections if isinstance(c, QuadMesh))
+    grid = np.asarray(mesh.get_array()).reshape(len(rows), len(cols))
+    assert grid[1, 2] == 3 and grid[1, 0] == 2 and grid[3, 0] == 1 and grid[3, 3] == 2 and grid[4, 4] == 1
+    assert grid.sum() == 13
 
 
 # --------------------------------------------------------------------------- review images

@@ -71,6 +71,23 @@ def test_index_links_every_section_and_shows_changes(report: Path) -> None:
     assert "data quality" in text.lower()
 
 
+def test_the_pipeline_movement_page(report: Path) -> None:
+    """Notebook 06 has its page: the walk (team total, per team), the stage matrix, and the
+    overdue section's note (the sample has no expected close dates), linked from the index
+    between the sales cycle and the targets."""
+    from salesnb.presentation import i18n
+
+    page = (report / "06_pipeline_movement.html").read_text(encoding="utf-8")
+    assert i18n.translate("q6a_title", "en") in page and i18n.translate("q6b_title", "en") in page
+    assert len(re.findall(r"<img[^>]+src=\"data:image/png;base64,", page)) == 3
+    assert i18n.translate("note_no_expected_close", "en") in page
+    assert "✔" in page  # the walk balances, row by row
+    index = (report / "index.html").read_text(encoding="utf-8")
+    links = [index.index(f"href='{name}.html'") for name in ("05_sales_cycle", "06_pipeline_movement",
+                                                              "07_targets_forecast")]
+    assert links == sorted(links)
+
+
 def test_kpis_json_equals_the_cli_document(report: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = sn.load(ROOT / "data" / "sample")
     window, _ = resolve_period(data, period=PERIOD)

@@ -524,6 +524,112 @@ _TARGETS_TEXT: dict[str, tuple[str, str]] = {
 }
 _CATALOGUE.update(_TARGETS_TEXT)
 
+#: Pipeline movement (notebook 06): sections, the walk's steps and columns, notes.
+_MOVEMENT_TEXT: dict[str, tuple[str, str]] = {
+    # --- sections and tables
+    "q6a_title": ("6a. Pipeline movement: from the start to the end of the window",
+                  "۶-الف. جابه‌جایی پایپ‌لاین: از شروع تا پایان بازه"),
+    "q6b_title": ("6b. Stage movement", "۶-ب. جابه‌جایی میان مراحل"),
+    "q6c_title": ("6c. Overdue and pushed deals", "۶-ج. معاملات عقب‌افتاده و تعویق‌شده"),
+    "movement_by_count": ("The walk by count (deals)", "گردش بر حسب تعداد معاملات"),
+    "movement_by_value": ("The walk by value", "گردش بر حسب ارزش"),
+    "movement_forecast": ("Pulled into and pushed out of the following period ({start} – {end})",
+                          "جلوافتاده به دوره بعد و عقب‌افتاده از آن ({start} – {end})"),
+    "stage_movement_table": ("Deals by stage at the start and at the end",
+                             "معاملات بر حسب مرحله در شروع و در پایان"),
+    "overdue_table": ("Open deals past their expected close date, or whose date was pushed",
+                      "معاملات باز گذشته از تاریخ بسته‌شدن مورد انتظار، یا با تاریخ تعویق‌شده"),
+    "overdue_rule": ("The {shown} of {total} deals listed first (overdue first, most overdue first)",
+                     "{shown} معامله از {total} معامله (اول عقب‌افتاده‌ها، به ترتیب بیشترین تأخیر)"),
+    "overdue_none": ("No open deal is past its expected close date or was pushed",
+                     "هیچ معامله بازی از تاریخ بسته‌شدن مورد انتظار نگذشته و تعویق نخورده است"),
+    # --- columns of the walk (the same words by count and by value)
+    "mv_open_start_count": ("Open at start", "باز در شروع"),
+    "mv_open_start_value": ("Open at start", "باز در شروع"),
+    "mv_created_count": ("Created", "ایجادشده"),
+    "mv_created_value": ("Created", "ایجادشده"),
+    "mv_reassigned_in_count": ("Reassigned in", "واگذارشده به"),
+    "mv_reassigned_in_value": ("Reassigned in", "واگذارشده به"),
+    "mv_reassigned_out_count": ("Reassigned out", "واگذارشده از"),
+    "mv_reassigned_out_value": ("Reassigned out", "واگذارشده از"),
+    "mv_increased_value": ("Increased", "افزایش مبلغ"),
+    "mv_decreased_value": ("Decreased", "کاهش مبلغ"),
+    "mv_won_count": ("Won", "موفق"),
+    "mv_won_value": ("Won", "موفق"),
+    "mv_lost_count": ("Lost", "ناموفق"),
+    "mv_lost_value": ("Lost", "ناموفق"),
+    "mv_open_end_count": ("Open at end", "باز در پایان"),
+    "mv_open_end_value": ("Open at end", "باز در پایان"),
+    "mv_pulled_in_count": ("Pulled in (deals)", "جلوافتاده (تعداد)"),
+    "mv_pulled_in_value": ("Pulled in (value)", "جلوافتاده (ارزش)"),
+    "mv_pushed_out_count": ("Pushed out (deals)", "عقب‌افتاده (تعداد)"),
+    "mv_pushed_out_value": ("Pushed out (value)", "عقب‌افتاده (ارزش)"),
+    "balanced": ("Balances", "تراز است"),
+    "movement": ("Movement", "جابه‌جایی"),
+    "expected_close_at": ("Expected close", "تاریخ بسته‌شدن مورد انتظار"),
+    "first_expected_close_at": ("First expected close", "نخستین تاریخ بسته‌شدن مورد انتظار"),
+    "overdue": ("Overdue", "عقب‌افتاده"),
+    "days_overdue": ("Days overdue", "روزهای تأخیر"),
+    "pushes": ("Times pushed", "دفعات تعویق"),
+    # --- values: stage movement
+    "(new)": ("(new)", "(جدید)"),
+    "(won)": ("(won)", "(موفق)"),
+    "(lost)": ("(lost)", "(ناموفق)"),
+    "mv_new": ("new", "جدید"),
+    "mv_advanced": ("advanced", "پیشروی"),
+    "mv_slipped back": ("slipped back", "پس‌رفت"),
+    "mv_unchanged": ("unchanged", "بدون تغییر"),
+    "mv_unknown": ("unknown", "نامعلوم"),
+    "mv_won": ("won", "موفق"),
+    "mv_lost": ("lost", "ناموفق"),
+    # --- plots
+    "title_movement_count": ("Open pipeline walk, deals: {group}", "گردش فرصت‌های باز، تعداد: {group}"),
+    "title_movement_value": ("Open pipeline walk, value: {group}", "گردش فرصت‌های باز، ارزش: {group}"),
+    "axis_movement_value": ("Value ({unit})", "ارزش ({unit})"),
+    "axis_walk": ("From the open pipeline at the start to the open pipeline at the end",
+                  "از فرصت‌های باز در شروع تا فرصت‌های باز در پایان"),
+    "step_open_start": ("Open at\nstart", "باز در\nشروع"),
+    "step_created": ("Created", "ایجادشده"),
+    "step_reassigned_in": ("Reassigned\nin", "واگذارشده\nبه"),
+    "step_reassigned_out": ("Reassigned\nout", "واگذارشده\nاز"),
+    "step_increased": ("Increased", "افزایش"),
+    "step_decreased": ("Decreased", "کاهش"),
+    "step_won": ("Won", "موفق"),
+    "step_lost": ("Lost", "ناموفق"),
+    "step_open_end": ("Open at\nend", "باز در\nپایان"),
+    "title_stage_movement": ("Deals by stage at the start and at the end of the window",
+                             "معاملات بر حسب مرحله در شروع و پایان بازه"),
+    "axis_stage_start": ("Stage at the start", "مرحله در شروع"),
+    "axis_stage_end": ("Stage at the end (or closed in the window)", "مرحله در پایان (یا بسته‌شده در بازه)"),
+    # --- notes
+    "note_no_field_history": ("No field history: amounts, owners and expected close dates are taken as they "
+                              "are now, so the walk has no reassignments, increases or decreases",
+                              "تاریخچه فیلدها موجود نیست: مبلغ، کارشناس و تاریخ بسته‌شدن مورد انتظار همان "
+                              "مقدار فعلی فرض شده‌اند، پس در این گردش واگذاری و افزایش یا کاهش مبلغ نیست"),
+    "note_no_field_history_amounts": ("No field history: amounts and owners are taken as they are now",
+                                      "تاریخچه فیلدها موجود نیست: مبلغ و کارشناس همان مقدار فعلی فرض شده‌اند"),
+    "note_no_close_dates_walk": ("No expected close dates: pulled in and pushed out are 0",
+                                 "تاریخ بسته‌شدن مورد انتظار موجود نیست: جلوافتاده و عقب‌افتاده صفر است"),
+    "note_movement_without_amount": ("{n} deal(s) without an amount: counted in the counts, not in the values",
+                                     "{n} معامله بدون مبلغ: در تعدادها شمرده شده‌اند، نه در ارزش‌ها"),
+    "note_team_total": ("Per team: a deal keeps its team, so teams have no reassignments; moves between "
+                        "salespeople are in the salesperson view (salesnb movement --by owner)",
+                        "به تفکیک تیم: هر معامله در تیم خود می‌ماند و واگذاری میان تیم‌ها نیست؛ جابه‌جایی میان "
+                        "کارشناسان در نمای کارشناس‌ها است (salesnb movement --by owner)"),
+    "note_no_stage_history_walk": ("No stage history: every stage is (unknown)",
+                                   "تاریخچه مراحل موجود نیست: همه مراحل (نامعلوم) هستند"),
+    "note_no_expected_close": ("The data has no expected close date (no expected_close_at column), so no "
+                               "deal can be overdue or pushed",
+                               "داده‌ها تاریخ بسته‌شدن مورد انتظار ندارند (ستون expected_close_at نیست)، پس هیچ "
+                               "معامله‌ای عقب‌افتاده یا تعویق‌شده نیست"),
+    "note_pushes_unknown": ("No field history: pushes are unknown (0); expected close dates are as they are now",
+                            "تاریخچه فیلدها موجود نیست: دفعات تعویق نامعلوم (صفر) است و تاریخ‌ها همان مقدار "
+                            "فعلی‌اند"),
+    "note_no_close_date_deals": ("{n} open deal(s) have no expected close date and are not judged",
+                                 "{n} معامله باز تاریخ بسته‌شدن مورد انتظار ندارند و ارزیابی نشده‌اند"),
+}
+_CATALOGUE.update(_MOVEMENT_TEXT)
+
 #: Persian display names of the values the package's own sample data writes (stage names,
 #: outcomes, lost reasons, risk levels) and of the common English CRM stage words. Other
 #: data values are shown as stored, in both languages.
@@ -630,6 +736,7 @@ _VALUE_KEYS = frozenset({"(all)", "(none)", "(unspecified)", "(unknown)", "(no a
                          "below", "within", "no amount", "no reference", "forward", "skip",
                          "regression", "repeat", "current", "previous", "year_ago"})
 _VALUE_KEYS = _VALUE_KEYS | {"salesnb", "stage_weighted", "forecast_category"}
+_VALUE_KEYS = _VALUE_KEYS | {"(new)", "(won)", "(lost)"}
 
 
 def latin_digits(text: object) -> str:

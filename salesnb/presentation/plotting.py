@@ -33,6 +33,8 @@ plot_size_bands             ``deal_size_bands``
 plot_attainment             ``attainment`` (and optionally ``forecast``)
 plot_forecast_fan           ``salesnb.metrics.forecasting.forecast_fan``
 plot_forecast_accuracy      ``forecast_backtest`` (``by=None``)
+plot_pipeline_movement      ``pipeline_movement`` (one row, or the sum of the rows)
+plot_stage_movement         ``stage_movement``
 =========================== ================================================
 """
 
@@ -57,7 +59,9 @@ from salesnb.presentation import i18n
 from salesnb.presentation.text import amount_scale, format_amount
 
 __all__ = [
+    "MOVEMENT_STEPS",
     "PlotInputError",
+    "movement_steps",
     "plot_attainment",
     "plot_cycle_distribution",
     "plot_deal_sizes",
@@ -68,7 +72,9 @@ __all__ = [
     "plot_lost_reasons",
     "plot_open_over_time",
     "plot_open_pipeline",
+    "plot_pipeline_movement",
     "plot_size_bands",
+    "plot_stage_movement",
     "plot_survival",
     "plot_time_in_stage",
     "plot_win_rate",
@@ -1771,3 +1777,211 @@ def plot_forecast_accuracy(
     ax.grid(axis="y", alpha=0.3)
     _legend_below(ax, handles, ncols=3, drop=30.0)
     return _finish(ax, language, title=title, ylabel=ylabel)
+
+
+# =========================================================================== pipeline movement
+#: The steps of the pipeline walk, in order: (flow, kind). ``total`` bars stand on zero,
+#: ``up`` adds to the running total, ``down`` takes away; the amount changes
+#: (``increased``, ``decreased``) are steps of the walk by value only.
+MOVEMENT_STEPS = (("open_start", "total"), ("created", "up"), ("reassigned_in", "up"),
+                  ("reassigned_out", "down"), ("increased", "up"), ("decreased", "down"),
+                  ("won", "down"), ("lost", "down"), ("open_end", "total"))
+_PERIOD_COLUMNS = frozenset({"period", "period_start", "period_end"})
+
+
+def movement_steps(row: Any, measure: str = "count") -> list[tuple[str, float, str]]:
+    """The steps of one row of a :func:`~salesnb.pipeline_movement` table: ``(flow, value, kind)``.
+
+    Examples
+    --------
+    >>> row = {"open_start_count": 10, "created_count": 4, "reassigned_in_count": 0,
+    ...        "reassigned_out_count": 0, "won_count": 3, "lost_count": 2, "open_end_count": 9}
+    >>> [(f, v) for f, v, _ in movement_steps(row)][-3:]
+    [('won', 3.0), ('lost', 2.0), ('open_end', 9.0)]
+    """
+    measure = _check_measure(measure)
+    suffix = "_count" if measure == "count" else "_value"
+    return [(flow, float(row[f"{flow}{suffix}"]), kind) for flow, kind in MOVEMENT_STEPS
+            if measure == "value" or flow not in ("increased", "decreased")]
+
+
+def plot_pipeline_movement(
+    table: pd.DataFrame,
+    *,
+    ax: Axes | None = None,
+    language: str = "en",
+    measure: str = "count",
+    group: str | None = None,
+    currency: str | None = None,
+    amount_unit: str = "auto",
+    **kwargs: Any,
+) -> Axes:
+    """Draw the walk of the open pipeline as a waterfall: open at start, the flows, open at end.
+
+    One bar per step of :data:`MOVEMENT_STEPS`: the open pipeline at the start (from
+    zero), then each flow floating on the running total — created and reassigned in
+    added (green), reassigned out, won and lost taken away (orange); by value also the
+    amount increases and decreases — and the open pipeline at the end (from zero). The
+    table balances, so the running total after the last flow is the top of the last
+    bar. Each bar is labelled with its signed value.
+
+    Parameters
+    ----------
+    table : DataFrame
+        The table returned by :func:`~salesnb.pipeline_movement` (without ``period``, or
+        with one period).
+    ax : Axes, optional
+        Axes to draw on (default: a new figure).
+    language : {"en", "fa"}, default "en"
+    measure : {"count", "value"}, default "count"
+        The walk by number of deals or by amount.
+    group : str, optional
+        The row (a value of the group column) to draw; default: the sum of the rows
+        shown (a table per team gives the team total).
+    currency, amount_unit : str, optional
+        For ``measure="value"``: the dataset's currency and amount unit.
+    **kwargs
+        Passed to :meth:`~matplotlib.axes.Axes.bar`.
+
+    Returns
+    -------
+    Axes
+        The bars are ``ax.containers[0]`` (``gid="steps"``), in step order.
+    """
+    language = i18n.check_language(language)
+    measure = _check_measure(measure)
+    suffix = "_count" if measure == "count" else "_value"
+    needed = [f"{flow}{suffix}" for flow, _ in MOVEMENT_STEPS
+              if measure == "value" or flow not in ("increased", "decreased")]
+    _require(table, needed, "plot_pipeline_movement", "pipeline_movement()")
+    if "period" in table.columns and table["period"].nunique() > 1:
+        raise PlotInputError("plot_pipeline_movement() draws one window: pass the table of "
+                             "pipeline_movement() without period, or one period's rows")
+    col = next((str(c) for c in table.columns if not str(c).endswith(("_count", "_value"))
+                and c not in _PERIOD_COLUMNS and c != "balanced"), "group")
+    rows = table
+    if group is not None:
+        if col not in table.columns or not (table[col] == group).any():
+            shown = sorted(map(str, table[col])) if col in table.columns else []
+            raise PlotInputError(f"plot_pipeline_movement(): no row {group!r} in the table (its "
+                                 f"{col} values: {', '.join(shown) or 'none'})")
+        rows = table[table[col] == group]
+    label = group if group is not None else (str(rows[col].iloc[0]) if len(rows) == 1 and col in rows else "(all)")
+    ax = _axes(ax, (9.0, 4.2))
+    div, unit = (1.0, "")
+    if measure == "value":
+        div, unit = _scale(rows[needed].to_numpy().ravel() if len(rows) else [], currency, amount_unit, language)
+        ylabel = _t("axis_movement_value", language, unit=_unit_text(unit, language))
+    else:
+        ylabel = _t("axis_deals", language)
+    title = _t(f"title_movement_{measure}", language, group=i18n.translate_value(label, language))
+    xlabel = _t("axis_walk", language)
+    total = rows[needed].sum()
+    steps = movement_steps(total, measure)
+    if not len(rows) or not any(v for _, v, _ in steps):
+        return _empty(ax, language, title=title, xlabel=xlabel, ylabel=ylabel)
+    bottoms, heights, colours = [], [], []
+    colour = {"total": COLORS["base"], "up": COLORS["won"], "down": COLORS["lost"]}
+    running = 0.0
+    for _, value, kind in steps:
+        if kind == "total":
+            bottom, running = 0.0, value
+        elif kind == "up":
+            bottom, running = running, running + value
+        else:
+            bottom, running = running - value, running - value
+        bottoms.append(bottom / div)
+        heights.append(value / div)
+        colours.append(colour[kind])
+    x = np.arange(len(steps))
+    opts: dict[str, Any] = {"color": colours, "width": 0.65, "gid": "steps", "edgecolor": "white"}
+    bars = ax.bar(x, heights, bottom=bottoms, **{**opts, **kwargs})
+    # Connectors: the running total carried from one bar to the next.
+    for i in range(len(steps) - 1):
+        kind = steps[i][2]
+        level = bottoms[i] + heights[i] if kind in ("total", "up") else bottoms[i]
+        ax.plot([i + 0.33, i + 0.67], [level, level], color=COLORS["muted"], linewidth=0.8,
+                linestyle=":", gid="connector")
+    texts = []
+    for (_, _, kind), h in zip(steps, heights, strict=True):
+        sign = "" if kind == "total" else ("+" if kind == "up" else "−")
+        d = 0 if measure == "count" else (2 if abs(h) < 10 else 1 if abs(h) < 100 else 0)
+        texts.append(sign + _num(h, language, d))
+    ax.bar_label(bars, labels=texts, padding=2, fontsize="small")
+    ax.set_xticks(x, labels=[_t(f"step_{flow}", language) for flow, _, _ in steps])
+    ax.tick_params(axis="x", labelsize="small")
+    ax.margins(y=0.12)
+    ax.set_ylim(bottom=0)
+    _number_axis(ax.yaxis, language, integer=measure == "count")
+    return _finish(ax, language, title=title, xlabel=xlabel, ylabel=ylabel)
+
+
+def plot_stage_movement(
+    table: pd.DataFrame,
+    *,
+    ax: Axes | None = None,
+    language: str = "en",
+    stages: Sequence[str] | None = None,
+    **kwargs: Any,
+) -> Axes:
+    """Draw the stage-movement matrix: deals by stage at the start (rows) × at the end (columns).
+
+    Rows: ``(new)`` (created in the window), the funnel's stages, ``(unknown)``;
+    columns: the stages, then ``(won)``, ``(lost)``, ``(unknown)``. Cells right of the
+    diagonal advanced, left of it slipped back, on it did not move. A table split by a
+    group column is summed per cell.
+
+    Parameters
+    ----------
+    table : DataFrame
+        The table returned by :func:`~salesnb.stage_movement`.
+    ax : Axes, optional
+        Axes to draw on (default: a new figure).
+    language : {"en", "fa"}, default "en"
+    stages : list of str, optional
+        The funnel's open stages in order (``data.settings.stages``); without it, the
+        stages found, alphabetically.
+    **kwargs
+        Passed to :func:`seaborn.heatmap`.
+
+    Returns
+    -------
+    Axes
+        With one QuadMesh in ``ax.collections`` (and a colour bar beside it).
+    """
+    import seaborn as sns
+
+    language = i18n.check_language(language)
+    _require(table, ["from_stage", "to_stage", "count"], "plot_stage_movement", "stage_movement()")
+    ax = _axes(ax, (8.0, 4.8))
+    title = _t("title_stage_movement", language)
+    xlabel, ylabel = _t("axis_stage_end", language), _t("axis_stage_start", language)
+    if not len(table) or not pd.to_numeric(table["count"], errors="coerce").fillna(0).any():
+        return _empty(ax, language, title=title, xlabel=xlabel, ylabel=ylabel)
+    grid = table.pivot_table(index="from_stage", columns="to_stage", values="count", aggfunc="sum",
+                             fill_value=0)
+    found = {str(s) for s in (*grid.index, *grid.columns)}
+    extra = {"(new)", "(won)", "(lost)", "(unknown)"}
+    order = [str(s) for s in stages] if stages is not None else sorted(found - extra)
+    order += sorted(s for s in found - extra - set(order))
+    rows = [s for s in ["(new)", *order, "(unknown)"] if s in set(map(str, grid.index)) or s in order]
+    cols = [*order, "(won)", "(lost)", *(["(unknown)"] if "(unknown)" in set(map(str, grid.columns)) else [])]
+    grid = grid.reindex(index=rows, columns=cols, fill_value=0)
+    counts = grid.to_numpy(dtype="float64")
+    annot = np.array([[_num(v, language) if v else "" for v in row] for row in counts], dtype=object)
+    opts: dict[str, Any] = {
+        "annot": annot, "fmt": "", "cmap": "Blues", "linewidths": 0.5, "linecolor": "white",
+        "xticklabels": [_d(s, language) for s in grid.columns],
+        "yticklabels": [_d(s, language) for s in grid.index],
+    }
+    sns.heatmap(counts, ax=ax, **{**opts, **kwargs})
+    ax.tick_params(axis="x", labelrotation=0, labelsize="small")
+    ax.tick_params(axis="y", labelrotation=0)
+    others: list[Axes] = []
+    colorbar = ax.collections[0].colorbar if ax.collections else None
+    if colorbar is not None:
+        colorbar.ax.yaxis.set_major_locator(mticker.MaxNLocator(integer=True))
+        colorbar.ax.yaxis.set_major_formatter(_NumberFormatter(language))
+        colorbar.set_label(_t("axis_deals", language))
+        others.append(colorbar.ax)
+    return _finish(ax, language, title=title, xlabel=xlabel, ylabel=ylabel, others=others)

@@ -78,8 +78,10 @@ __all__ = [
     "headline_view",
     "kpi_text",
     "mark_partial",
+    "movement_view",
     "opportunities_view",
     "outlook",
+    "overdue_view",
     "partial_periods",
     "present",
     "quality_notes",
@@ -87,6 +89,7 @@ __all__ = [
     "section_html",
     "section_objects",
     "show",
+    "stage_movement_view",
     "target_summary",
     "top_rows",
     "volume_view",
@@ -137,7 +140,7 @@ def _t(ctx: NotebookContext, key: str) -> str:
 
 _DATE_COLUMNS = ("period_start", "period_end", "snapshot_at", "start", "end", "created_at",
                  "entered_stage_at", "started_at", "ended_at", "closed_at", "expected_close_low",
-                 "expected_close_high")
+                 "expected_close_high", "expected_close_at", "first_expected_close_at")
 _RATE_SUFFIXES = ("rate", "share", "conversion", "_low", "_high", "conversion_to_next")
 
 
@@ -487,6 +490,9 @@ USES: dict[str, frozenset[str]] = {
     "attainment": frozenset({"people", "dates"}),
     "forecast": frozenset({"people", "dates"}),
     "accuracy": frozenset({"people", "dates"}),
+    "movement": frozenset({"people", "dates"}),
+    "stage_movement": frozenset({"people", "dates"}),
+    "overdue": frozenset({"people", "as_of"}),
 }
 
 
@@ -1163,6 +1169,144 @@ def target_summary(ctx: NotebookContext) -> list[tuple[str, str]]:
     return out
 
 
+# --------------------------------------------------------------------------- pipeline movement
+#: The columns of the walk tables (count, value) as shown: the ``mv_`` names are their headers.
+_WALK_COUNT = ("open_start_count", "created_count", "reassigned_in_count", "reassigned_out_count", "won_count",
+               "lost_count", "open_end_count")
+_WALK_VALUE = ("open_start_value", "created_value", "reassigned_in_value", "reassigned_out_value",
+               "increased_value", "decreased_value", "won_value", "lost_value", "open_end_value")
+_WALK_FORECAST = ("pulled_in_count", "pulled_in_value", "pushed_out_count", "pushed_out_value")
+#: The library's English notes of the movement functions -> their catalogue keys.
+_MOVEMENT_NOTES = {
+    "no field history: amounts, owners and expected close dates": "note_no_field_history",
+    "no field history: amounts and owners are taken": "note_no_field_history_amounts",
+    "no expected_close_at column": "note_no_close_dates_walk",
+    "no stage history": "note_no_stage_history_walk",
+    "no field history: pushes are unknown": "note_pushes_unknown",
+}
+
+
+def _library_notes(table: pd.DataFrame, ctx: NotebookContext) -> list[str]:
+    """A movement table's ``attrs["notes"]`` in ``ctx.language`` (the known ones translated;
+    others shown in English pages only)."""
+    out = []
+    for note in table.attrs.get("notes", []):
+        key = next((k for start, k in _MOVEMENT_NOTES.items() if str(note).startswith(start)), None)
+        if key is not None:
+            out.append(_t(ctx, key))
+        elif ctx.language == "en":
+            out.append(str(note))
+    return out
+
+
+def _walk_tables(table: pd.DataFrame, col: str, ctx: NotebookContext) -> dict[str, pd.DataFrame]:
+    """The walk by count and by value, and the pulled in / pushed out, one row per group."""
+    def part(columns: tuple[str, ...], balanced: bool) -> pd.DataFrame:
+        shown = table[[col, *columns, *(["balanced"] if balanced else [])]]
+        shown = shown.rename(columns={c: f"mv_{c}" for c in columns})
+        return present(shown, ctx)
+
+    start, end = table.attrs.get("following", (None, None))
+    forecast = i18n.translate("movement_forecast", ctx.language,
+                              start=_date_text(start, ctx) if start is not None else "—",
+                              end=_date_text(end, ctx) if end is not None else "—")
+    return {_t(ctx, "movement_by_count"): part(_WALK_COUNT, True),
+            _t(ctx, "movement_by_value"): part(_WALK_VALUE, True),
+            forecast: part(_WALK_FORECAST, False)}
+
+
+def movement_view(ctx: NotebookContext) -> Section:
+    """Question 6a: the open pipeline's walk from the window's start to its end, as waterfalls
+    by count and by value, for the whole team and per team (one :func:`~salesnb.pipeline_movement`
+    call, per team; the total is the sum of the teams, which keep their deals)."""
+    from salesnb.exceptions import OptionError
+    from salesnb.metrics.movement import pipeline_movement
+
+    w = ctx.window
+    try:
+        per = pipeline_movement(ctx.data, start=w.start, end=w.end, calendar=w.calendar, by="team")
+        col = "team"
+    except OptionError:  # no team column: the total only
+        per = pipeline_movement(ctx.data, start=w.start, end=w.end, calendar=w.calendar, by=None)
+        col = "group"
+    sums = {c: pd.Series([per[c].sum()], dtype=per[c].dtype) for c in per.columns
+            if c.endswith(("_count", "_value"))}
+    total = pd.DataFrame({col: ["(all)"], **sums, "balanced": [bool(per["balanced"].all())]})
+    both = pd.concat([per, total], ignore_index=True) if col == "team" else per
+    both.attrs.update(per.attrs)
+    money: dict[str, Any] = {"currency": ctx.data.settings.currency, "amount_unit": ctx.data.settings.amount_unit}
+    fig, axes = _fig(2, 12, 4.6)
+    plotting.plot_pipeline_movement(per, ax=axes[0], language=ctx.language, measure="count")
+    plotting.plot_pipeline_movement(per, ax=axes[1], language=ctx.language, measure="value", **money)
+    figures = [fig]
+    if col == "team" and len(per) > 1:
+        teams = per[col].tolist()
+        fig2, grid = plt.subplots(len(teams), 2, figsize=(12, 3.6 * len(teams)), layout="constrained",
+                                  squeeze=False)
+        for i, team in enumerate(teams):
+            plotting.plot_pipeline_movement(per, ax=grid[i][0], language=ctx.language, group=team)
+            plotting.plot_pipeline_movement(per, ax=grid[i][1], language=ctx.language, group=team,
+                                            measure="value", **money)
+        figures.append(fig2)
+    notes = _empty_note(ctx) + _library_notes(per, ctx)
+    # Every deal enters the walk once: open at the start or created.
+    excluded = per.attrs.get("excluded", {})
+    missing = int(excluded.get("open_start_without_amount", 0)) + int(excluded.get("created_without_amount", 0))
+    if missing:
+        notes.append(_note("note_movement_without_amount", ctx.language, n=missing))
+    if col == "team":
+        notes.append(_t(ctx, "note_team_total"))
+    return _section(ctx, "movement", _t(ctx, "q6a_title"), _walk_tables(both, col, ctx), figures, notes)
+
+
+def stage_movement_view(ctx: NotebookContext) -> Section:
+    """Question 6b: the deals by stage at the start × stage at the end of the window (advanced,
+    slipped back, unchanged, won, lost, new)."""
+    from salesnb.metrics.movement import stage_movement
+
+    w = ctx.window
+    table = stage_movement(ctx.data, start=w.start, end=w.end, calendar=w.calendar)
+    fig, ax = _fig(1, 10, 5.0)
+    plotting.plot_stage_movement(table, ax=ax, language=ctx.language, stages=list(ctx.data.settings.stages))
+    shown = table.assign(movement=[_t(ctx, f"mv_{m}") if f"mv_{m}" in i18n._CATALOGUE else m
+                                   for m in table["movement"]])
+    notes = _empty_note(ctx) + _library_notes(table, ctx)
+    without = int(table.attrs.get("excluded", {}).get("without_amount", 0))
+    if without:
+        notes.append(_note("note_movement_without_amount", ctx.language, n=without))
+    return _section(ctx, "stage_movement", _t(ctx, "q6b_title"), {
+        _t(ctx, "stage_movement_table"): present(shown, ctx),
+    }, [fig], notes)
+
+
+def overdue_view(ctx: NotebookContext, top: int = TOP_ROWS) -> Section:
+    """Question 6c: the open deals past their expected close date at ``as_of`` and those whose
+    date was pushed; data without expected close dates gets a note, not an error."""
+    from salesnb.exceptions import DataSchemaError
+    from salesnb.metrics.movement import overdue_deals
+
+    title = _t(ctx, "q6c_title")
+    try:
+        table = overdue_deals(ctx.data, as_of=ctx.window.as_of, calendar=ctx.calendar)
+    except DataSchemaError:
+        return _section(ctx, "overdue", title, {}, [], [*_empty_note(ctx), _t(ctx, "note_no_expected_close")])
+    notes = _empty_note(ctx) + _library_notes(table, ctx)
+    no_date = int(table.attrs.get("excluded", {}).get("no_expected_close", 0))
+    if no_date:
+        notes.append(_note("note_no_close_date_deals", ctx.language, n=no_date))
+    if not len(table):
+        notes.append(_t(ctx, "overdue_none"))
+    head = table.head(top).copy()
+    shown = present(head, ctx)
+    rule = ""
+    if len(table) > top:
+        rule = i18n.translate("overdue_rule", ctx.language, shown=_count(top, ctx.language),
+                              total=_count(len(table), ctx.language))
+    shown.attrs.update({"csv": "overdue", "rule": rule, "total": len(table)} if ctx.csv_links else {})
+    downloads = {"overdue": present(table, ctx)} if ctx.csv_links else {}
+    return _section(ctx, "overdue", title, {_t(ctx, "overdue_table"): shown}, [], notes, downloads=downloads)
+
+
 VIEWS: dict[str, View] = {
     "headline": headline_view,
     "opportunities": opportunities_view,
@@ -1175,4 +1319,7 @@ VIEWS: dict[str, View] = {
     "attainment": attainment_view,
     "forecast": forecast_view,
     "accuracy": accuracy_view,
+    "movement": movement_view,
+    "stage_movement": stage_movement_view,
+    "overdue": overdue_view,
 }
