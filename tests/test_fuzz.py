@@ -38,7 +38,7 @@ from hypothesis import strategies as st
 import salesnb as sn
 from salesnb.exceptions import SalesnbError
 
-EXAMPLES = int(os.environ.get("SALESNB_FUZZ_EXAMPLES", "60"))
+EXAMPLES = int(os.environ.get("SALESNB_FUZZ_EXAMPLES", "25"))
 #: Set by the long profile: a random run from this seed instead of the fixed quick one.
 SEED = os.environ.get("SALESNB_FUZZ_SEED")
 #: Longest a case may take (load, describe, three summaries) before it counts as a hang.

@@ -364,7 +364,7 @@ def test_postgres_gives_the_same_walk(pg_url: str, data: sn.SalesData) -> None:
 #: Examples of the balance property (the walk on generated rows); the engine property
 #: below loads every example into DuckDB (about 3 s each), so it runs fewer.
 EXAMPLES = int(os.environ.get("SALESNB_MOVEMENT_EXAMPLES", "50"))
-ENGINE_EXAMPLES = int(os.environ.get("SALESNB_MOVEMENT_ENGINE_EXAMPLES", "8"))
+ENGINE_EXAMPLES = int(os.environ.get("SALESNB_MOVEMENT_ENGINE_EXAMPLES", "4"))
 OWNERS = ["a", "b", "c"]
 amounts = st.one_of(st.none(), st.integers(0, 10**6), st.integers(0, 10**8).map(lambda c: c / 100))
 
