@@ -1068,15 +1068,8 @@ def previous_window(
     >>> [str(t.date()) for t in previous_window(lo, hi)]
     ['2024-10-01', '2025-01-01']
     """
-    calendar = _check_calendar(calendar)
     lo, hi = _window(start, end)
-    months = _whole_months(lo, hi, calendar)
-    if months:
-        return _shift(lo, -months, 0, calendar), lo
-    days = _whole_days(lo, hi)
-    if days:
-        return _shift(lo, 0, -days, calendar), lo
-    return lo - (hi - lo), lo
+    return _adjacent(lo, hi, -1, _check_calendar(calendar)), lo
 
 
 def next_window(
@@ -1107,15 +1100,20 @@ def next_window(
     >>> [format_date(t, calendar="jalali") for t in next_window(lo, hi, calendar="jalali")]
     ['1404-07-01', '1404-08-01']
     """
-    calendar = _check_calendar(calendar)
     lo, hi = _window(start, end)
+    return hi, _adjacent(lo, hi, 1, _check_calendar(calendar))
+
+
+def _adjacent(lo: pd.Timestamp, hi: pd.Timestamp, step: int, calendar: str) -> pd.Timestamp:
+    """The far end of the window of the same size before (``step=-1``) or after (``1``) ``[lo, hi)``."""
+    anchor = lo if step < 0 else hi
     months = _whole_months(lo, hi, calendar)
     if months:
-        return hi, _shift(hi, months, 0, calendar)
+        return _shift(anchor, step * months, 0, calendar)
     days = _whole_days(lo, hi)
     if days:
-        return hi, _shift(hi, 0, days, calendar)
-    return hi, hi + (hi - lo)
+        return _shift(anchor, 0, step * days, calendar)
+    return anchor + step * (hi - lo)
 
 
 def year_ago_window(

@@ -31,7 +31,7 @@ from typing import Any
 import yaml
 
 from salesnb._options import check_option
-from salesnb.data.settings import FunnelSettings, check_yaml_depth
+from salesnb.data.settings import FunnelSettings, check_yaml_depth, read_yaml_file
 from salesnb.exceptions import OptionError, SettingsError
 
 __all__ = [
@@ -440,14 +440,7 @@ def read_mapping(mapping: MappingLike) -> ColumnMapping:
 
 
 def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except IsADirectoryError as err:
-        raise SettingsError("is a folder, not a mapping file", source=str(path),
-                            fix="pass the mapping's .yml file, or a preset name") from err
-    except UnicodeDecodeError as err:
-        raise SettingsError(f"not UTF-8 text ({err.reason} at byte {err.start})", source=str(path),
-                            fix="save the mapping file as UTF-8") from err
+    return read_yaml_file(path, kind="mapping file")
 
 
 class _Loader(yaml.SafeLoader):

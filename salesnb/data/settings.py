@@ -351,20 +351,30 @@ def load_settings(path: str | Path) -> FunnelSettings:
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_yaml_file(path, kind="settings file")
     except FileNotFoundError as err:
         raise SettingsError("file not found", source=str(path),
                             fix="check the path, or leave the settings out to use the defaults") from err
+    return parse_settings_text(text, source=str(path))
+
+
+def read_yaml_file(path: Path, *, kind: str) -> str:
+    """The UTF-8 text of a YAML file (settings or a mapping); a folder in its place, an
+    unreadable file or other bytes are a :class:`SettingsError` naming it. A missing file
+    raises ``FileNotFoundError`` for the caller to word."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise
     except IsADirectoryError as err:
         raise SettingsError("is a folder, not a file", source=str(path),
-                            fix="replace the folder with the settings file (or remove it)") from err
+                            fix=f"replace the folder with the {kind} (or remove it)") from err
     except OSError as err:
         raise SettingsError(f"cannot be read ({err.strerror or err})", source=str(path),
                             fix="check the file's permissions") from err
     except UnicodeDecodeError as err:
         raise SettingsError(f"not UTF-8 text ({err.reason} at byte {err.start})", source=str(path),
-                            fix="save the file as UTF-8") from err
-    return parse_settings_text(text, source=str(path))
+                            fix=f"save the {kind} as UTF-8") from err
 
 
 #: Deepest nesting of YAML lists and mappings accepted; settings need three levels.

@@ -714,6 +714,18 @@ def plot_lost_reasons(
     return _finish(ax, language, title=title, xlabel=xlabel, ylabel=ylabel)
 
 
+def _count_colorbar(ax: Axes, label: str, language: str) -> list[Axes]:
+    """Give a count heatmap's colour bar whole-number ticks in the language's digits and a
+    label; return its axes (for :func:`_finish`), none when the heatmap has no bar."""
+    colorbar = ax.collections[0].colorbar if ax.collections else None
+    if colorbar is None:
+        return []
+    colorbar.ax.yaxis.set_major_locator(mticker.MaxNLocator(integer=True))
+    colorbar.ax.yaxis.set_major_formatter(_NumberFormatter(language))
+    colorbar.set_label(label)
+    return [colorbar.ax]
+
+
 def plot_lost_reason_stage(
     table: pd.DataFrame,
     *,
@@ -773,13 +785,7 @@ def plot_lost_reason_stage(
     sns.heatmap(counts, ax=ax, **{**opts, **kwargs})
     ax.tick_params(axis="x", labelrotation=0)
     ax.tick_params(axis="y", labelrotation=0)
-    others: list[Axes] = []
-    colorbar = ax.collections[0].colorbar if ax.collections else None
-    if colorbar is not None:
-        colorbar.ax.yaxis.set_major_locator(mticker.MaxNLocator(integer=True))
-        colorbar.ax.yaxis.set_major_formatter(_NumberFormatter(language))
-        colorbar.set_label(_t("axis_lost_deals", language))
-        others.append(colorbar.ax)
+    others = _count_colorbar(ax, _t("axis_lost_deals", language), language)
     return _finish(ax, language, title=title, xlabel=xlabel, ylabel=ylabel, others=others)
 
 
@@ -1977,11 +1983,5 @@ def plot_stage_movement(
     sns.heatmap(counts, ax=ax, **{**opts, **kwargs})
     ax.tick_params(axis="x", labelrotation=0, labelsize="small")
     ax.tick_params(axis="y", labelrotation=0)
-    others: list[Axes] = []
-    colorbar = ax.collections[0].colorbar if ax.collections else None
-    if colorbar is not None:
-        colorbar.ax.yaxis.set_major_locator(mticker.MaxNLocator(integer=True))
-        colorbar.ax.yaxis.set_major_formatter(_NumberFormatter(language))
-        colorbar.set_label(_t("axis_deals", language))
-        others.append(colorbar.ax)
+    others = _count_colorbar(ax, _t("axis_deals", language), language)
     return _finish(ax, language, title=title, xlabel=xlabel, ylabel=ylabel, others=others)
