@@ -1916,8 +1916,10 @@ def plot_pipeline_movement(
     ax.bar_label(bars, labels=texts, padding=2, fontsize="small")
     ax.set_xticks(x, labels=[_t(f"step_{flow}", language) for flow, _, _ in steps])
     ax.tick_params(axis="x", labelsize="small")
-    ax.margins(y=0.12)
-    ax.set_ylim(bottom=0)
+    # Explicit limits: a falling bar drawn down from the top leaves a sticky edge there,
+    # which stops matplotlib's margin, so the tallest bar and its label would touch the title.
+    top = max((b + max(h, 0.0) for b, h in zip(bottoms, heights, strict=True)), default=0.0)
+    ax.set_ylim(0, top * 1.15 if top > 0 else 1.0)
     _number_axis(ax.yaxis, language, integer=measure == "count")
     return _finish(ax, language, title=title, xlabel=xlabel, ylabel=ylabel)
 
