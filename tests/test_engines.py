@@ -33,7 +33,9 @@ from test_golden import same  # noqa: E402
 #: Cases of the golden outputs run on every engine (Spark: the first three).
 CASES = ["sample_1404_07_asof", "generated_2025_03_asof", "maven_2017_06_asof", "sample_1403_year",
          "sample_greg_week", "generated_jalali_month", "sample_empty"]
-SPARK_CASES = CASES[:3]
+# Spark answers each query in ~0.1–0.5 s: two cases (the Jalali sample with as_of, the messy
+# generated data) keep the suite fast; DuckDB, SQLite and PostgreSQL run every case.
+SPARK_CASES = CASES[:2]
 
 
 def _kwargs(args: list[str]) -> tuple[dict[str, Any], str | None]:
