@@ -37,13 +37,18 @@ def known_risk(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """Replace the risk model by known probabilities; returns the horizons it was asked for."""
     horizons: list[float] = []
 
-    def fake(data: sn.SalesData, *, as_of: object, horizon_days: float) -> pd.DataFrame:
+    def fake(data: sn.SalesData, as_of: object, horizon_days: float) -> pd.Series:
         horizons.append(horizon_days)
         ids = [i for i in KNOWN if i in set(data.opportunities["opportunity_id"])]
-        return pd.DataFrame({"opportunity_id": ids, "p_win_horizon": [KNOWN[i] for i in ids]})
+        return _probabilities(ids, [KNOWN[i] for i in ids])
 
-    monkeypatch.setattr(forecasting, "risk", fake)
+    monkeypatch.setattr(forecasting, "win_probabilities", fake)
     return horizons
+
+
+def _probabilities(ids: list[str], p: list[float]) -> pd.Series:
+    """What the risk model's probabilities-only path returns: p_win_horizon by opportunity_id."""
+    return pd.Series(p, index=pd.Index(ids, name="opportunity_id", dtype="object"), dtype="float64")
 
 
 # --------------------------------------------------------------------------- distributions
@@ -116,8 +121,8 @@ def test_forecast_coverage_on_generated_data(monkeypatch: pytest.MonkeyPatch) ->
                           "created_at": "2025-01-01", "status": "open", "closed_at": "",
                           "amount": np.round(np.exp(rng.normal(15, 1.0, n)))})
     known = dict(zip(ids, p, strict=True))
-    monkeypatch.setattr(forecasting, "risk", lambda data, *, as_of, horizon_days: pd.DataFrame(
-        {"opportunity_id": ids, "p_win_horizon": [known[i] for i in ids]}))
+    monkeypatch.setattr(forecasting, "win_probabilities", lambda data, as_of, horizon_days: _probabilities(
+        ids, [known[i] for i in ids]))
     data = sn.SalesData.from_frames(frame, settings={"stages": ["lead"]})
     f = sn.forecast(data, period=("2025-02-01", "2025-03-01"), as_of="2025-02-01", calendar="gregorian",
                     new_deals=False).set_index("owner")
@@ -202,8 +207,8 @@ def test_deals_not_created_yet(monkeypatch: pytest.MonkeyPatch) -> None:
     10 days fit (T-10, T-20, T-30). q1 (created T-28, won T-25), q2 (T-15 → T-12) and q3
     (T-9 → T-2) were created and won within one; q4 (created T-35, before its stretch) was
     not. So one new deal is expected, its amount drawn from 100, 200 and 300."""
-    monkeypatch.setattr(forecasting, "risk", lambda data, *, as_of, horizon_days: pd.DataFrame(
-        {"opportunity_id": [], "p_win_horizon": []}))
+    monkeypatch.setattr(forecasting, "win_probabilities", lambda data, as_of, horizon_days: _probabilities(
+        [], []))
     t = pd.Timestamp("2025-06-01")
     day = pd.Timedelta(days=1)
     frame = pd.DataFrame({

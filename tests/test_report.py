@@ -234,3 +234,26 @@ def test_index_won_and_change_match_a_count_from_the_raw_csv(report: Path) -> No
     assert row is not None
     assert int(row.group(1).replace(",", "")) == this
     assert int(row.group(2).replace(",", "")) == this - before
+
+
+def test_runs_json_records_every_notebook_and_orders_the_next_run(report: Path, tmp_path: Path) -> None:
+    from salesnb.report.runner import RUNS_FILE, _slowest_first
+
+    runs = json.loads((report / RUNS_FILE).read_text(encoding="utf-8"))
+    notebooks = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    assert [r["notebook"] for r in runs] == notebooks
+    assert all(r["ok"] and r["seconds"] > 0 for r in runs)
+    sources = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    # first run (nothing recorded): later names first
+    assert [p.stem for p in _slowest_first(sources, tmp_path)] == notebooks[::-1]
+    # then the slowest recorded first; a notebook the record lacks comes before them
+    folder = tmp_path / "1404-05"
+    folder.mkdir()
+    record = [{"notebook": n, "ok": True, "seconds": float(i)} for i, n in enumerate(notebooks) if n != "03_sales_volume"]
+    record[0]["seconds"] = 99.0
+    (folder / RUNS_FILE).write_text(json.dumps(record), encoding="utf-8")
+    order = [p.stem for p in _slowest_first(sources, tmp_path)]
+    assert order[:2] == ["03_sales_volume", notebooks[0]]
+    assert order[2:] == [n for n in notebooks[::-1] if n not in ("03_sales_volume", notebooks[0])]
+    (folder / RUNS_FILE).write_text("not json", encoding="utf-8")
+    assert [p.stem for p in _slowest_first(sources, tmp_path)] == notebooks[::-1]

@@ -114,7 +114,7 @@ from salesnb.metrics.volume import _deal_size_flags, check_band
 from salesnb.metrics.window import TimeLike, resolve_moment, resolve_window
 
 __all__ = ["MIN_CLOSED", "OUTCOME_LOST", "OUTCOME_OPEN", "OUTCOME_WON", "RISK_LEVELS", "RiskInputs",
-           "RiskModel", "check_risk_options", "estimate_open_deals", "risk"]
+           "RiskModel", "check_risk_options", "estimate_open_deals", "risk", "win_probabilities"]
 
 #: Risk levels, in increasing order (an ordered categorical).
 RISK_LEVELS: tuple[str, ...] = ("low", "medium", "high")
@@ -1314,3 +1314,29 @@ def risk(
                  "landmarks": landmarks, "notes": notes}
     return out
 
+
+def win_probabilities(data: SalesData, as_of: pd.Timestamp, horizon_days: float) -> pd.Series:
+    """``p_win_horizon`` of every deal open at ``as_of``, by ``opportunity_id``: the numbers
+    :func:`risk` gives with its default model, without its flags and ranking.
+
+    For the forecast, which reads the probabilities alone (the flags, the stuck-deal
+    thresholds and the sort cost as much again at CRM scale). What the model reads is
+    gathered once per moment (kept with the snapshot), so several horizons at one
+    ``as_of`` share it.
+
+    Examples
+    --------
+    >>> import salesnb as sn
+    >>> data = sn.load(sn.sample_path())
+    >>> at = pd.Timestamp("2025-08-23", tz="Asia/Tehran")
+    >>> p = win_probabilities(data, at, 90.0)
+    >>> full = sn.risk(data, as_of=at).set_index("opportunity_id")["p_win_horizon"]
+    >>> bool(p.sort_index().equals(full.sort_index()))
+    True
+    """
+    model = check_risk_options(horizon_days, 3, 20.0, 10.0, (0.25, 0.75), 1, MIN_CLOSED)
+    at = resolve_moment(data, as_of, None)
+    inputs = data.at(at).derived(("risk_inputs",), lambda: _risk_inputs(data, at))
+    table, _ = estimate_open_deals(inputs, model)
+    return pd.Series(table["p_win_horizon"].to_numpy(dtype="float64"),
+                     index=pd.Index(table["opportunity_id"], name="opportunity_id"), name="p_win_horizon")

@@ -8,8 +8,9 @@ against each notebook's ``parameters`` cell, runs every notebook with
   period, links to every section, data-quality notes, failed sections with their error;
 * one HTML page per notebook, without code cells, images embedded, no network
   resources (scripts and stylesheets from the network are removed);
-* the executed notebooks (``notebooks/``) and ``kpis.json`` (the ``salesnb kpi --json``
-  document of the window);
+* the executed notebooks (``notebooks/``), ``kpis.json`` (the ``salesnb kpi --json``
+  document of the window) and ``runs.json`` (each notebook's outcome and seconds; the
+  next run under the same ``out`` starts the slowest notebooks first);
 * with ``pdf=True``, a PDF of every page printed by headless Chromium.
 
 The report is written to a temporary folder and moved into place at the end: a run in
@@ -50,6 +51,8 @@ from salesnb.report.period import resolve_period
 __all__ = ["KERNEL_NAME", "ReportResult", "check_parameters", "notebook_parameters", "run_report"]
 
 KERNEL_NAME = "salesnb-report"
+#: Each notebook's outcome and seconds, in every report folder.
+RUNS_FILE = "runs.json"
 
 
 # --------------------------------------------------------------------------- parameters
@@ -216,6 +219,7 @@ def run_report(
         raise ReportError(f"no notebooks found in {nb_dir}\n  Fix: pass the notebooks folder")
     for source in sources:
         check_parameters(source, parameters)
+    sources = _slowest_first(sources, Path(out))
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -249,6 +253,9 @@ def run_report(
     finally:
         shutil.rmtree(kernel_dir, ignore_errors=True)
     runs.sort(key=lambda r: r.name)
+    (staging / RUNS_FILE).write_text(json.dumps(
+        [{"notebook": r.name, "ok": r.ok, "seconds": round(r.seconds, 2)} for r in runs], indent=2) + "\n",
+        encoding="utf-8")
     previous = previous_summary(scoped, window)
     index = staging / "index.html"
     index.write_text(render_index(scoped, window, label, doc, previous, runs, language=language),
@@ -263,6 +270,24 @@ def run_report(
     progress(f"{'report' if result.ok else 'report with FAILED sections'} written in "
              f"{time.perf_counter() - started:.1f} s: {result.index}")
     return result
+
+
+def _slowest_first(sources: list[Path], out: Path) -> list[Path]:
+    """Order the notebooks slowest first, so two at a time finish together.
+
+    The times come from the newest ``runs.json`` under ``out`` (an earlier report); a
+    notebook it does not list, or every notebook on a first run, counts as slow, later
+    names first (the shipped set grows heavier towards the forecast).
+    """
+    seconds: dict[str, float] = {}
+    records = sorted(out.glob(f"*/{RUNS_FILE}"), key=lambda p: p.stat().st_mtime)
+    if records:
+        try:
+            seconds = {str(r["notebook"]): float(r["seconds"])
+                       for r in json.loads(records[-1].read_text(encoding="utf-8"))}
+        except (ValueError, KeyError, TypeError, OSError):
+            seconds = {}  # an unreadable record only loses the ordering
+    return sorted(sources, key=lambda p: (-seconds.get(p.stem, float("inf")), [-ord(c) for c in p.stem]))
 
 
 def _sub_period(window: Window) -> str:
