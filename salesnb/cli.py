@@ -113,6 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
                    metavar="{csv,parquet}", help="table format")
     p.add_argument("--sqlite", metavar="FILE",
                    help="also write the dataset to this SQLite file (replaced if it exists)")
+    p.add_argument("--field-history", action="store_true",
+                   help="also write expected close dates and a field history (pushes, amount "
+                        "changes, owner reassignments) for the pipeline-movement views")
     p.set_defaults(func=_cmd_sample, flags={**_flags(p), "fmt": "--format"})
 
     p = sub.add_parser("validate", help="check a dataset and print a summary")
@@ -275,7 +278,8 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
     if args.n < 1:
         raise SystemExit("salesnb sample: --n must be at least 1")
-    out = write_sample(Path(args.out), n=args.n, seed=args.seed, fmt=args.format)
+    out = write_sample(Path(args.out), n=args.n, seed=args.seed, fmt=args.format,
+                       field_history=args.field_history)
     print(f"wrote a synthetic dataset of {args.n} opportunities (seed {args.seed}) to {out}")
     if args.sqlite:
         from salesnb.data.loading import load

@@ -83,6 +83,13 @@ def test_the_pipeline_movement_page(report: Path) -> None:
     assert i18n.translate("note_no_expected_close", "en") in page
     assert "✔" in page  # the walk balances, row by row
     index = (report / "index.html").read_text(encoding="utf-8")
+    # the index shows the walk of the report period (team total, by count)
+    walk = sn.pipeline_movement(sn.load(ROOT / "data" / "sample"), start="1404-06-01", end="1404-07-01",
+                                by=None).iloc[0]
+    summary = index[index.index(i18n.translate("movement_title", "en")):]
+    for key in ("open_start", "created", "won", "lost", "open_end"):
+        assert i18n.translate(key, "en") in summary, key
+        assert f"{int(walk[f'{key}_count']):,}" in summary, key
     links = [index.index(f"href='{name}.html'") for name in ("05_sales_cycle", "06_pipeline_movement",
                                                               "07_targets_forecast")]
     assert links == sorted(links)

@@ -478,3 +478,74 @@ def test_larger_sample_keeps_the_rules() -> None:
     assert 0.15 <= counts["open"] <= 0.25
     assert 0.25 <= counts["won"] / (counts["won"] + counts["lost"]) <= 0.35
     assert hist["opportunity_id"].isin(opps["opportunity_id"]).all()
+
+
+# --------------------------------------------------------------------------- field history (issue 15)
+@pytest.fixture(scope="module")
+def with_fields(sample: SampleTables) -> tuple[pd.DataFrame, pd.DataFrame]:
+    from salesnb.data.sample import make_field_history
+
+    return make_field_history(sample, seed=1)
+
+
+def test_field_history_leaves_the_sample_as_it_was(sample: SampleTables,
+                                                   with_fields: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    opps_fh, _ = with_fields
+    again = make_sample()
+    pd.testing.assert_frame_equal(sample.opportunities, again.opportunities)
+    pd.testing.assert_frame_equal(opps_fh.drop(columns="expected_close_at"), again.opportunities)
+
+
+def test_field_history_is_a_crms_record(with_fields: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    opps_fh, fields = with_fields
+    assert list(fields.columns) == ["opportunity_id", "field", "value", "changed_at"]
+    m = fields.merge(opps_fh[["opportunity_id", "created_at", "closed_at", "owner", "team", "amount",
+                              "expected_close_at"]], on="opportunity_id", validate="many_to_one")
+    assert (m["changed_at"] >= m["created_at"]).all()
+    assert not (m["changed_at"] >= m["closed_at"]).any()        # closed: changes before the closing
+    assert (m["changed_at"] < END).all()
+    ordered = fields.groupby("opportunity_id", sort=False)["changed_at"].apply(
+        lambda s: s.is_monotonic_increasing)
+    assert ordered.all()
+    last = m.groupby(["opportunity_id", "field"], sort=False).tail(1)
+    amounts = last[last["field"] == "amount"]
+    assert (amounts["value"].astype(float) == amounts["amount"].astype(float)).all()
+    owners = last[last["field"] == "owner"]
+    assert (owners["value"] == owners["owner"]).all() and len(owners) > 20
+    first_owner = m[m["field"] == "owner"].groupby("opportunity_id").head(1)
+    assert (first_owner["value"] != first_owner["owner"]).all()
+    teams = opps_fh.drop_duplicates("owner").set_index("owner")["team"]
+    assert (first_owner["value"].map(teams) == first_owner["team"]).all()  # within the team
+    dates = last[(last["field"] == "expected_close_at") & last["expected_close_at"].notna()]
+    assert (pd.to_datetime(dates["value"]) == dates["expected_close_at"]).all()
+    is_open = opps_fh["closed_at"].isna()
+    assert opps_fh.loc[is_open, "expected_close_at"].notna().all()
+    assert opps_fh.loc[~is_open, "expected_close_at"].isna().all()
+    moves = fields[fields["field"] == "expected_close_at"].groupby("opportunity_id").size() - 1
+    assert (moves >= 2).sum() > 100 and moves.max() <= 4               # pushed twice and more
+    overdue = (opps_fh.loc[is_open, "expected_close_at"] < END).sum()
+    assert 0 < overdue < is_open.sum()
+
+
+def test_the_movement_views_see_pushes_changes_and_reassignments(tmp_path: Path) -> None:
+    import salesnb as sn
+    from salesnb.cli import main
+
+    assert main(["sample", str(tmp_path / "s"), "--n", "2000", "--seed", "1", "--field-history",
+                 "--sqlite", str(tmp_path / "s.sqlite")]) == 0
+    data = sn.load(tmp_path / "s")
+    walk = sn.pipeline_movement(data, start="1404-06-01", end="1404-07-01", by="owner")
+    assert walk["balanced"].all()
+    total = walk.sum(numeric_only=True)
+    for column in ("pulled_in_count", "pushed_out_count", "reassigned_in_count", "reassigned_out_count"):
+        assert total[column] > 0, column
+    assert total["increased_value"] > 0 and total["decreased_value"] > 0
+    assert total["reassigned_in_count"] == total["reassigned_out_count"]
+    overdue = sn.overdue_deals(data, as_of="1404-08-30")
+    assert len(overdue) > 0
+    # the database copy replays the same history
+    same = sn.load(f"sqlite:///{tmp_path / 's.sqlite'}")
+    pd.testing.assert_frame_equal(same.field_history, data.field_history)
+    pd.testing.assert_frame_equal(
+        sn.pipeline_movement(same, start="1404-06-01", end="1404-07-01", by="owner"), walk)
+    assert "field history: " in data.describe() and "optional columns: expected_close_at" in data.describe()

@@ -53,6 +53,8 @@ SettingsLike = FunnelSettings | Mapping[str, Any] | str | Path | None
 
 #: Canonical opportunity columns (before the extra ones).
 _CANONICAL = frozenset(V.OPPORTUNITY_COLUMNS)
+#: The optional columns of the canonical layout that metrics read (not "extra").
+_OPTIONAL = (*V.OPTIONAL_TIME_COLUMNS, *V.OPTIONAL_NUMBER_COLUMNS, *V.OPTIONAL_EXTRA_TEXT)
 
 
 @dataclass(frozen=True, eq=False)
@@ -356,6 +358,37 @@ class SalesData:
             self._memo["stage_history"] = cached
         return cached
 
+    @property
+    def field_history(self) -> pd.DataFrame | None:
+        """The field history as a pandas DataFrame (the whole table; for inspection), or None.
+
+        ``opportunity_id``, ``field``, ``value`` (text as read: amounts and probabilities
+        as numbers — a probability as a share —, expected close dates as timestamps in
+        ``settings.timezone``, ISO 8601), ``changed_at`` (timezone-aware), in source order.
+        Writing it out and loading it again gives the same replay.
+        """
+        if self.field_table is None:
+            return None
+        cached = self._memo.get("field_history")
+        if cached is None:
+            from salesnb.data.frames import to_frame
+
+            f, o = self.field_table, self.opportunity_table
+            keys = o.select(_key=o._row, opportunity_id=o.opportunity_id)
+            j = f.join(keys, f.opp_key == keys._key)
+            t = j.order_by("seq").select("opportunity_id", "field", "value_text", "value_number", "value_time",
+                                         "changed_at")
+            frame = to_frame(self.engine.arrow(t), self.settings.timezone, instants=("changed_at", "value_time"))
+            number = frame["value_number"].map(lambda v: None if pd.isna(v) else f"{v:.15g}")
+            time = frame["value_time"].map(lambda v: None if pd.isna(v) else v.isoformat())
+            value = frame["value_text"].astype(object).where(frame["value_text"].notna(), number)
+            value = value.where(value.notna(), time)
+            cached = pd.DataFrame({"opportunity_id": frame["opportunity_id"], "field": frame["field"],
+                                   "value": value.astype("str").where(value.notna(), None),
+                                   "changed_at": frame["changed_at"]})
+            self._memo["field_history"] = cached
+        return cached  # type: ignore[no-any-return]
+
     def _history_frame(self, as_of_us: int | None) -> pd.DataFrame:
         import ibis
 
@@ -541,8 +574,19 @@ class SalesData:
             "without_amount": int(row["no_amount"] or 0),
             "stages": list(self.settings.stages),
             "stages_inferred": self.settings.stages_inferred,
-            "extra_columns": [c for c in o.columns if not c.startswith("_") and c not in _CANONICAL],
+            "optional_columns": [c for c in _OPTIONAL if c in o.columns],
+            "extra_columns": [c for c in o.columns if not c.startswith("_") and c not in _CANONICAL
+                              and c not in _OPTIONAL],
+            "field_history": self._field_counts(),
         }
+
+    def _field_counts(self) -> dict[str, int] | None:
+        """Rows of the field history per field (None without one)."""
+        f = self.field_table
+        if f is None:
+            return None
+        rows = self.engine.rows(f.group_by("field").aggregate(n=f.count()).order_by("field"))
+        return {str(r["field"]): int(r["n"]) for r in rows}
 
     def describe(self) -> str:
         """Describe the dataset in plain lines: rows, span, people, statuses, settings, notes."""
@@ -560,6 +604,11 @@ class SalesData:
             f"salespeople: {s['owners']} ({', '.join(self.owners[:12])}"
             f"{' …' if s['owners'] > 12 else ''}); teams: {s['teams']}",
         ]
+        if s["field_history"] is not None:
+            per = ", ".join(f"{k} {v:,}" for k, v in s["field_history"].items())
+            lines.append(f"field history: {sum(s['field_history'].values()):,} changes ({per or 'none'})")
+        if s["optional_columns"]:
+            lines.append(f"optional columns: {', '.join(s['optional_columns'])}")
         if s["extra_columns"]:
             lines.append(f"extra columns kept: {', '.join(map(str, s['extra_columns']))}")
         lines.append("settings:")

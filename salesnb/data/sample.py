@@ -102,7 +102,7 @@ from pandas.api.extensions import ExtensionArray
 
 from salesnb._options import check_option
 
-__all__ = ["SampleTables", "make_sample", "write_sample"]
+__all__ = ["SampleTables", "make_field_history", "make_sample", "write_sample"]
 
 #: The open stages of the sample funnel, in order.
 STAGES: tuple[str, ...] = ("lead", "qualified", "proposal", "negotiation")
@@ -719,6 +719,141 @@ def make_sample(
     return SampleTables(opportunities, stage_history, settings)
 
 
+#: The columns of the field history the generator writes (the canonical layout's).
+FIELD_HISTORY_COLUMNS: tuple[str, ...] = ("opportunity_id", "field", "value", "changed_at")
+_DAY_MIN = 1440
+
+
+def make_field_history(tables: SampleTables, *, seed: int = 1,
+                       end: str = "2025-11-21") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Add expected close dates and a field history to a sample: pushes, amount changes and
+    reassigned owners, as a CRM records them.
+
+    Drawn from a generator of its own (seeded with ``seed``), so the tables it is given
+    are not changed. Returns the opportunities with a last column ``expected_close_at``
+    (the current expected close date of each open deal, a date; empty for closed deals,
+    whose dates while open stay in the history) and the field history: what a field
+    held from ``changed_at`` on (``opportunity_id, field, value, changed_at``):
+
+    * ``expected_close_at`` for every deal: the date planned at creation (15 to 240 days
+      ahead, a log-normal around 45), then each change. When the planned date comes
+      while the deal is open, its owner usually (3 in 4) moves it between a week before
+      and ten days after: out by 2 to 9 weeks, or, one time in ten, in (an earlier date,
+      at least 3 days ahead). Up to four moves; deals left past their date are overdue.
+    * ``amount`` for about 18% of the deals with an amount: the amount at creation
+      (between 0.6 and 1.6 times today's, rounded to 100,000) and the change to today's
+      amount while the deal was open; a quarter of them changed twice (through a third
+      amount).
+    * ``owner`` for about 4%: an earlier owner of the same team at creation, and the
+      reassignment to today's owner while the deal was open.
+
+    Every change is strictly after ``created_at``, before ``closed_at`` for closed deals
+    and before ``end``; the latest value of each field is the opportunity's own.
+
+    Examples
+    --------
+    >>> from salesnb.data.sample import make_field_history, make_sample
+    >>> opps, fields = make_field_history(make_sample(300, seed=2), seed=2)
+    >>> list(opps.columns[-1:]), list(fields.columns)
+    (['expected_close_at'], ['opportunity_id', 'field', 'value', 'changed_at'])
+    >>> sorted(fields["field"].unique())
+    ['amount', 'expected_close_at', 'owner']
+    """
+    opps = tables.opportunities
+    n = len(opps)
+    rng = np.random.default_rng([int(seed), 15])  # its own stream: make_sample's draws stay
+    end_cut = -(-pd.Timestamp(end).value // 60_000_000_000)
+    created = opps["created_at"].to_numpy("datetime64[m]").astype(np.int64)
+    closed_at = opps["closed_at"].to_numpy("datetime64[m]")
+    is_closed = ~np.isnat(closed_at)
+    closed = np.where(is_closed, closed_at.astype(np.int64), end_cut)
+    # The last minute a change can happen: before the closing (or the snapshot).
+    last = closed - 1
+
+    def moment(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """A minute in [lo, hi] during office hours (08:00-17:00), clipped into the range."""
+        day = lo + (rng.random(len(lo)) * np.maximum(hi - lo, 0)).astype(np.int64)
+        at = day - day % _DAY_MIN + 480 + rng.integers(0, 540, len(lo))
+        return np.clip(at, lo, hi)
+
+    def midnight(minutes: np.ndarray) -> np.ndarray:
+        return minutes - minutes % _DAY_MIN
+
+    rows: list[tuple[np.ndarray, str, np.ndarray, np.ndarray]] = []  # (deal, field, value, minute)
+
+    # Expected close dates: planned at creation, then moved when the date comes.
+    ahead = np.clip(np.exp(rng.normal(np.log(45.0), 0.55, n)), 15, 240).astype(np.int64)
+    plan = midnight(created) + ahead * _DAY_MIN
+    rows.append((np.arange(n), "expected_close_at", plan.copy(), created.copy()))
+    since = created.copy()  # each move after the one before
+    for _ in range(4):
+        when = plan + rng.integers(-7, 11, n) * _DAY_MIN + 480 + rng.integers(0, 540, n)
+        when = np.maximum(when, since + 60)
+        moves = (plan - 7 * _DAY_MIN < last) & (when <= last) & (rng.random(n) < 0.75)
+        earlier = rng.random(n) < 0.10
+        out = plan + rng.integers(14, 64, n) * _DAY_MIN
+        back = np.maximum(midnight(when) + 3 * _DAY_MIN, plan - rng.integers(7, 22, n) * _DAY_MIN)
+        new = np.where(earlier & (back < plan), back, np.maximum(out, midnight(when) + 7 * _DAY_MIN))
+        k = np.flatnonzero(moves)
+        if not len(k):
+            break
+        rows.append((k, "expected_close_at", new[k], when[k]))
+        plan = np.where(moves, new, plan)
+        since = np.where(moves, when, since)
+    plan_now = plan
+
+    # Amounts changed while open (today's amount is the last value).
+    amount = opps["amount"].to_numpy(dtype="float64", na_value=np.nan)
+    open_long = last - created > 2 * _DAY_MIN
+    changed = np.flatnonzero(~np.isnan(amount) & open_long & (rng.random(n) < 0.18))
+    twice = rng.random(len(changed)) < 0.25
+
+    def earlier_amount(now: np.ndarray) -> np.ndarray:
+        factor = np.clip(np.exp(rng.normal(0.0, 0.25, len(now))), 0.6, 1.6)
+        before = np.maximum(np.round(now / factor / 100_000.0), 1.0) * 100_000.0
+        return np.where(before == now, now + 100_000.0, before)
+
+    now = amount[changed]
+    first = earlier_amount(now)
+    mid = np.where(twice, earlier_amount(now), now)
+    t1 = moment(created[changed] + 1, last[changed])
+    t2 = moment(t1 + 1, np.maximum(last[changed], t1 + 1))
+    two = twice & (t2 <= last[changed]) & (t2 > t1)
+    rows.append((changed, "amount", first, created[changed]))
+    rows.append((changed, "amount", np.where(two, mid, now), t1))
+    rows.append((changed[two], "amount", now[two], t2[two]))
+
+    # Owners reassigned within their team while the deal was open.
+    owner = opps["owner"].to_numpy(dtype=object)
+    team = opps["team"].to_numpy(dtype=object)
+    mates = {t: sorted(set(owner[team == t])) for t in set(team)}
+    pick = np.flatnonzero(open_long & (rng.random(n) < 0.04))
+    pick = pick[[len(mates[team[i]]) > 1 for i in pick]]
+    choice = rng.random(len(pick))
+    previous = np.array([[m for m in mates[team[i]] if m != owner[i]][int(c * (len(mates[team[i]]) - 1))]
+                         for i, c in zip(pick, choice, strict=True)], dtype=object)
+    rows.append((pick, "owner", previous, created[pick]))
+    rows.append((pick, "owner", owner[pick], moment(created[pick] + 1, last[pick])))
+
+    ids = opps["opportunity_id"].to_numpy(dtype=object)
+    parts = []
+    for deal, field, value, minute in rows:
+        if field == "expected_close_at":
+            text = pd.to_datetime(value * 60_000_000_000).strftime("%Y-%m-%d").to_numpy(dtype=object)
+        elif field == "amount":
+            text = np.array([f"{v:.0f}" for v in value], dtype=object)
+        else:
+            text = value
+        parts.append(pd.DataFrame({"opportunity_id": ids[deal], "field": field, "value": text,
+                                   "changed_at": _minutes_to_datetime(minute), "_deal": deal,
+                                   "_order": len(parts)}))
+    fields = pd.concat(parts, ignore_index=True)
+    fields = fields.sort_values(["_deal", "changed_at", "_order"], kind="stable", ignore_index=True)
+    fields = fields[list(FIELD_HISTORY_COLUMNS)].astype({"opportunity_id": "str", "field": "str", "value": "str"})
+    expected = pd.Series(_minutes_to_datetime(np.where(is_closed, -1, plan_now)), index=opps.index)
+    return opps.assign(expected_close_at=expected.dt.normalize()), fields
+
+
 # --------------------------------------------------------------------------------------
 # Writing
 # --------------------------------------------------------------------------------------
@@ -760,12 +895,16 @@ def write_sample(
     fmt: Literal["csv", "parquet"] = "csv",
     end: str = "2025-11-21",
     years: float = 2.0,
+    field_history: bool = False,
 ) -> Path:
     """Write a synthetic dataset to a folder in the canonical layout.
 
-    Writes ``opportunities``, ``stage_history`` (``.csv`` or ``.parquet``) and
-    ``funnel.yml``, replacing those files if they exist; other files in the folder
-    are left alone. The same arguments give byte-identical files: UTF-8 without BOM,
+    Writes ``opportunities``, ``stage_history``, ``field_history`` (``.csv`` or
+    ``.parquet``) and ``funnel.yml``, replacing those files if they exist; other files
+    in the folder are left alone. With ``field_history`` the opportunities have an
+    ``expected_close_at`` column and a ``field_history`` table holds the pushes, amount
+    changes and reassignments of :func:`make_field_history`; without it (the default,
+    the bundled sample's layout) the folder holds exactly :func:`make_sample`'s tables. The same arguments give byte-identical files: UTF-8 without BOM,
     ``\\n`` line endings, ISO timestamps (``2025-03-04T10:15:00``), integer amounts.
 
     Parameters
@@ -782,6 +921,9 @@ def write_sample(
         The snapshot moment; see :func:`make_sample`.
     years : float, default 2.0
         Length of the span before ``end``; see :func:`make_sample`.
+    field_history : bool, default False
+        Also write expected close dates and the field history (a ``field_history``
+        file left from an earlier run is removed when False).
 
     Returns
     -------
@@ -801,15 +943,25 @@ def write_sample(
     >>> folder = write_sample(tempfile.mkdtemp(), n=100)
     >>> sorted(p.name for p in folder.iterdir())
     ['funnel.yml', 'opportunities.csv', 'stage_history.csv']
+    >>> folder = write_sample(tempfile.mkdtemp(), n=100, field_history=True)
+    >>> sorted(p.name for p in folder.iterdir())
+    ['field_history.csv', 'funnel.yml', 'opportunities.csv', 'stage_history.csv']
     """
     fmt = check_option("fmt", fmt, SAMPLE_FORMATS)  # type: ignore[assignment]
     tables = make_sample(n, seed=seed, end=end, years=years)
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    for name, frame in (
-        ("opportunities", tables.opportunities),
-        ("stage_history", tables.stage_history),
-    ):
+    written: list[tuple[str, pd.DataFrame]] = [("stage_history", tables.stage_history)]
+    if field_history:
+        opps, fields = make_field_history(tables, seed=seed, end=end)
+        if fmt == "csv":  # a date, as CRMs export it
+            opps = opps.assign(expected_close_at=opps["expected_close_at"].dt.strftime("%Y-%m-%d"))
+        written += [("opportunities", opps), ("field_history", fields)]
+    else:
+        written.append(("opportunities", tables.opportunities))
+        for old in folder.glob("field_history.*"):
+            old.unlink()
+    for name, frame in written:
         if fmt == "csv":
             text = frame.to_csv(index=False, lineterminator="\n", date_format=_TIME_FORMAT)
             (folder / f"{name}.csv").write_bytes(text.encode("utf-8"))

@@ -371,8 +371,11 @@ def write_sql(data: SalesData, url_or_engine: str | sa.URL | Engine, *,
     sqlite = engine.url.get_backend_name() == "sqlite"
     opps = data.opportunities.copy()
     hist = data.stage_history[["opportunity_id", "stage", "entered_at"]]
+    fields = None if data.field_history is None else data.field_history.copy()
     if sqlite:
-        for frame, cols in ((opps, ("created_at", "closed_at")), (hist, ("entered_at",))):
+        times = [(opps, [c for c in ("created_at", "closed_at", "expected_close_at") if c in opps.columns]),
+                 (hist, ["entered_at"])] + ([(fields, ["changed_at"])] if fields is not None else [])
+        for frame, cols in times:
             for col in cols:
                 frame[col] = frame[col].map(lambda t: t.isoformat() if pd.notna(t) else None)
     try:
@@ -380,6 +383,8 @@ def write_sql(data: SalesData, url_or_engine: str | sa.URL | Engine, *,
             opps.to_sql("opportunities", conn, if_exists=if_exists, index=False)
             if data.has_history:
                 hist.to_sql("stage_history", conn, if_exists=if_exists, index=False)
+            if fields is not None:
+                fields.to_sql("field_history", conn, if_exists=if_exists, index=False)
             settings = data.settings.to_dict()
             if data.settings.stages_inferred:
                 settings.pop("stages")
