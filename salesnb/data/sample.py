@@ -836,7 +836,7 @@ def make_field_history(tables: SampleTables, *, seed: int = 1,
     rows.append((pick, "owner", owner[pick], moment(created[pick] + 1, last[pick])))
 
     ids = opps["opportunity_id"].to_numpy(dtype=object)
-    parts = []
+    parts: list[pd.DataFrame] = []
     for deal, field, value, minute in rows:
         if field == "expected_close_at":
             text = pd.to_datetime(value * 60_000_000_000).strftime("%Y-%m-%d").to_numpy(dtype=object)
