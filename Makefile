@@ -62,7 +62,7 @@ test: lint typecheck
 
 # Regenerate the bundled sample (data/sample/ and data/sample.sqlite).
 data: install
-	$(BIN)/salesnb sample data/sample --n 2000 --seed 1 --sqlite data/sample.sqlite
+	$(BIN)/salesnb sample data/sample --n 2000 --seed 1 --field-history --sqlite data/sample.sqlite
 
 # Re-pin every dependency (run after changing pyproject.toml).
 lock: | $(UV)

@@ -67,12 +67,14 @@ def _folder(case: str) -> Path:
 
 
 def _write_raw(folder: Path, url: str) -> None:
-    """A canonical dataset folder's tables, as the text its CSV files hold, into a database
-    (plus its funnel.yml as the ``salesnb_settings`` table)."""
+    """A canonical dataset folder's tables (and its field history when it has one), as the text
+    its CSV files hold, into a database (plus its funnel.yml as the ``salesnb_settings`` table)."""
     engine = sa.create_engine(url)
     try:
         with engine.begin() as conn:
-            for name in ("opportunities", "stage_history"):
+            for name in ("opportunities", "stage_history", "field_history"):
+                if not (folder / f"{name}.csv").exists():
+                    continue
                 frame = pd.read_csv(folder / f"{name}.csv", dtype=str, keep_default_na=False)
                 frame.to_sql(name, conn, index=False, if_exists="replace")
             settings = (folder / "funnel.yml").read_text(encoding="utf-8")

@@ -125,9 +125,9 @@ MOVEMENT_NB = ROOT / "notebooks" / "06_pipeline_movement.ipynb"
 
 @pytest.mark.parametrize("language", ["en", "fa"])
 def test_pipeline_movement_notebook_on_the_sample(language: str, kernel: str, tmp_path: Path) -> None:
-    """The sample has no field history and no expected close dates: the walk still balances
-    and is drawn (team total and per team), the stage matrix is drawn, and the overdue section
-    says in the page's language that there is no expected close date."""
+    """The bundled sample, with its field history and expected close dates: the walk balances
+    and is drawn (team total and per team) with its amount changes, the stage matrix is drawn,
+    and the overdue section lists the deals past their date, in the page's language."""
     import time
 
     from salesnb.presentation import i18n
@@ -149,9 +149,11 @@ def test_pipeline_movement_notebook_on_the_sample(language: str, kernel: str, tm
     overdue = next(h for h in html if t("q6c_title") in h)
     # the team total (count, value) and one figure per team: two plots
     assert walk.count("data:image/png;base64,") == 2
-    assert t("movement_by_count") in walk and t("movement_by_value") in walk and t("note_no_field_history") in walk
+    assert t("movement_by_count") in walk and t("movement_by_value") in walk
+    assert t("note_no_field_history") not in walk
     assert stages.count("data:image/png;base64,") == 1
-    assert t("note_no_expected_close") in overdue and "DataSchemaError" not in overdue
+    assert t("note_no_expected_close") not in overdue and "DataSchemaError" not in overdue
+    assert t("overdue_table") in overdue and "<table" in overdue and t("expected_close_at") in overdue
     if language == "fa":
         from test_persian_html import latin_digits_in, read
 

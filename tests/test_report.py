@@ -73,14 +73,16 @@ def test_index_links_every_section_and_shows_changes(report: Path) -> None:
 
 def test_the_pipeline_movement_page(report: Path) -> None:
     """Notebook 06 has its page: the walk (team total, per team), the stage matrix, and the
-    overdue section's note (the sample has no expected close dates), linked from the index
-    between the sales cycle and the targets."""
+    overdue deals (the sample has expected close dates), linked from the index between the
+    sales cycle and the targets."""
     from salesnb.presentation import i18n
 
     page = (report / "06_pipeline_movement.html").read_text(encoding="utf-8")
     assert i18n.translate("q6a_title", "en") in page and i18n.translate("q6b_title", "en") in page
     assert len(re.findall(r"<img[^>]+src=\"data:image/png;base64,", page)) == 3
-    assert i18n.translate("note_no_expected_close", "en") in page
+    # the sample has expected close dates and a field history: overdue deals are listed
+    assert i18n.translate("note_no_expected_close", "en") not in page
+    assert i18n.translate("overdue_table", "en") in page
     assert "✔" in page  # the walk balances, row by row
     index = (report / "index.html").read_text(encoding="utf-8")
     # the index shows the walk of the report period (team total, by count)

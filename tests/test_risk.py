@@ -45,8 +45,11 @@ def truncate(data: sn.SalesData, at: pd.Timestamp) -> sn.SalesData:
     opps.loc[later, "lost_reason"] = np.nan
     hist = data.stage_history
     hist = hist[(hist["entered_at"] <= at) & hist["opportunity_id"].isin(opps["opportunity_id"])]
+    fields = data.field_history  # the changes made by then (amounts, owners, close dates)
+    if fields is not None:
+        fields = fields[(fields["changed_at"] <= at) & fields["opportunity_id"].isin(opps["opportunity_id"])]
     return sn.SalesData.from_frames(opps, hist[["opportunity_id", "stage", "entered_at"]],
-                                    data.settings)
+                                    data.settings, field_history=fields)
 
 
 # --------------------------------------------------------------------------- synthetic data

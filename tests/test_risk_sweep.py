@@ -130,7 +130,9 @@ def test_rows_in_any_order_give_the_same_estimates():
     hist = data.stage_history[["opportunity_id", "stage", "entered_at"]]
     rank = pd.Series(np.random.default_rng(4).permutation(len(opps)), index=opps["opportunity_id"])
     hist = hist.iloc[np.argsort(hist["opportunity_id"].map(rank).to_numpy(), kind="stable")]
-    shuffled = sn.SalesData.from_frames(opps, hist, data.settings)
+    fields = data.field_history  # likewise, by deal in another order
+    fields = fields.iloc[np.argsort(fields["opportunity_id"].map(rank).to_numpy(), kind="stable")]
+    shuffled = sn.SalesData.from_frames(opps, hist, data.settings, field_history=fields)
     a = sn.risk(data, as_of=at).sort_values("opportunity_id", ignore_index=True)
     b = sn.risk(shuffled, as_of=at).sort_values("opportunity_id", ignore_index=True)
     pd.testing.assert_frame_equal(a, b, check_like=False)

@@ -516,6 +516,9 @@ def test_field_history_is_a_crms_record(with_fields: tuple[pd.DataFrame, pd.Data
     assert (first_owner["value"] != first_owner["owner"]).all()
     teams = opps_fh.drop_duplicates("owner").set_index("owner")["team"]
     assert (first_owner["value"].map(teams) == first_owner["team"]).all()  # within the team
+    # an earlier owner had joined when the deal was created (the new hire joined 45 days before end)
+    hire = first_owner[first_owner["value"] == "نگار حسینی"]
+    assert (hire["created_at"] >= END - pd.Timedelta(days=45)).all()
     dates = last[(last["field"] == "expected_close_at") & last["expected_close_at"].notna()]
     assert (pd.to_datetime(dates["value"]) == dates["expected_close_at"]).all()
     is_open = opps_fh["closed_at"].isna()

@@ -67,7 +67,7 @@ def sample_path(name: str = "sample") -> Path:
     >>> sn.sample_path().name
     'sample'
     >>> sorted(p.name for p in sn.sample_path().iterdir())
-    ['funnel.yml', 'opportunities.csv', 'stage_history.csv', 'targets.csv']
+    ['field_history.csv', 'funnel.yml', 'opportunities.csv', 'stage_history.csv', 'targets.csv']
     """
     path = _bundled("datasets", name)
     if name not in BUNDLED_DATASETS or not path.exists():

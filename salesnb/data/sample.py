@@ -744,8 +744,8 @@ def make_field_history(tables: SampleTables, *, seed: int = 1,
       (between 0.6 and 1.6 times today's, rounded to 100,000) and the change to today's
       amount while the deal was open; a quarter of them changed twice (through a third
       amount).
-    * ``owner`` for about 4%: an earlier owner of the same team at creation, and the
-      reassignment to today's owner while the deal was open.
+    * ``owner`` for about 4%: an earlier owner of the same team at creation (one who had
+      joined by then), and the reassignment to today's owner while the deal was open.
 
     Every change is strictly after ``created_at``, before ``closed_at`` for closed deals
     and before ``end``; the latest value of each field is the opportunity's own.
@@ -827,11 +827,18 @@ def make_field_history(tables: SampleTables, *, seed: int = 1,
     owner = opps["owner"].to_numpy(dtype=object)
     team = opps["team"].to_numpy(dtype=object)
     mates = {t: sorted(set(owner[team == t])) for t in set(team)}
+    # A deal's earlier owner worked here when it was created (not a later hire).
+    joined = {o.name: (-np.inf if o.joined_days_before_end is None
+                       else end_cut - o.joined_days_before_end * _DAY_MIN) for o in _OWNERS}
+
+    def before(i: int) -> list[str]:
+        return [m for m in mates[team[i]] if m != owner[i] and joined.get(m, -np.inf) <= created[i]]
+
     pick = np.flatnonzero(open_long & (rng.random(n) < 0.04))
-    pick = pick[[len(mates[team[i]]) > 1 for i in pick]]
+    pick = pick[[len(before(int(i))) > 0 for i in pick]]
     choice = rng.random(len(pick))
-    previous = np.array([[m for m in mates[team[i]] if m != owner[i]][int(c * (len(mates[team[i]]) - 1))]
-                         for i, c in zip(pick, choice, strict=True)], dtype=object)
+    names = [before(int(i))[int(c * len(before(int(i))))] for i, c in zip(pick, choice, strict=True)]
+    previous = np.asarray(names, dtype=object)
     rows.append((pick, "owner", previous, created[pick]))
     rows.append((pick, "owner", owner[pick], moment(created[pick] + 1, last[pick])))
 

@@ -247,8 +247,12 @@ def _categories(values: pd.Series) -> pd.Series:
 
 
 def _open_deals(snap: Snapshot, view: TargetPeriod, by: str | None) -> pd.DataFrame:
-    """The deals open at ``as_of`` in source order: group, amount, current stage position,
-    CRM probability and category when known, and whether they are in the period's pipeline."""
+    """The deals open at ``as_of`` by ``opportunity_id``: group, amount, current stage position,
+    CRM probability and category when known, and whether they are in the period's pipeline.
+
+    By id, not in source order: the simulation draws for the deals in this order, and a
+    database table has no order of its own (PostgreSQL puts a row wherever it fits), so the
+    same data gives the same forecast in every engine."""
     import ibis
 
     o = snap.table
@@ -261,7 +265,7 @@ def _open_deals(snap: Snapshot, view: TargetPeriod, by: str | None) -> pd.DataFr
     extra = {name: j[name] for name in ("probability", "forecast_category") if name in o.columns}
     q = j.select(_row=j._row, opportunity_id=j.opportunity_id, _g=group_value(j, by), amount=j.amount,
                  _pos=j._pos, _in_pipe=in_pipe, _no_close=no_close, **extra)
-    frame = fetch(snap.data, q.order_by("_row"))
+    frame = fetch(snap.data, q.order_by("opportunity_id"))
     frame["amount"] = frame["amount"].astype("float64")
     frame["_g"] = frame["_g"].astype("str")
     return frame.reset_index(drop=True)
@@ -327,8 +331,9 @@ def _new_deals(snap: Snapshot, view: TargetPeriod, by: str | None) -> _NewDeals:
     o = snap.table
     t = o.filter(snap.closed_known(o) & (o.status == "won") & (o.created_at > micros(earliest))
                  & (o.closed_at >= micros(earliest + offset)))
-    frame = fetch(snap.data, t.select(_row=t._row, _c=t.created_at, _k=t.closed_at, amount=t.amount,
-                                      _g=group_value(t, by)).order_by("_row"))
+    # by id: the same pool, in the same order, in every engine (see _open_deals)
+    frame = fetch(snap.data, t.select(_id=t.opportunity_id, _c=t.created_at, _k=t.closed_at, amount=t.amount,
+                                      _g=group_value(t, by)).order_by("_id"))
     if not len(frame):
         return _NewDeals({}, {}, len(refs))
     created = frame["_c"].to_numpy(dtype="int64")  # microseconds, as the engine holds instants

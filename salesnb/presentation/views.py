@@ -1000,7 +1000,7 @@ def attainment_view(ctx: NotebookContext) -> Section:
         whole[c] = _measure_values(company[c], company["measure"], ctx)
     whole["measure"] = [i18n.translate(f"m_{m}", ctx.language) for m in company["measure"]]
     whole = whole.rename(columns={"attainment": "attainment_share"})
-    notes = _attainment_notes(per, ctx)
+    notes = _empty_note(ctx) + _attainment_notes(per, ctx)
     return _section(ctx, "attainment", title, {
         _t(ctx, "attainment_by_owner"): _attainment_tables(per, ctx, "owner"),
         _t(ctx, "attainment_company"): present(whole, ctx),
@@ -1069,6 +1069,7 @@ def forecast_view(ctx: NotebookContext) -> Section:
         notes = _attainment_notes(goals, ctx) + notes
     else:
         notes.insert(0, _t(ctx, "no_targets"))
+    notes = _empty_note(ctx) + notes
     team_goal = None
     if goals is not None:
         team_goal = pd.DataFrame({"group": ["(all)"], "target": [fan.attrs.get("target", np.nan)]})

@@ -1,6 +1,7 @@
 """Write the golden outputs that later changes must reproduce (run from the project root).
 
-    .venv/bin/python tests/golden/generate.py
+    .venv/bin/python tests/golden/generate.py            # every golden
+    .venv/bin/python tests/golden/generate.py CASE ...   # only these kpi cases (new ones)
 
 It records, with the code as it is when run:
 
@@ -11,22 +12,62 @@ It records, with the code as it is when run:
   (pickled DataFrames with their dtypes and ``attrs``).
 
 The goldens were first written at commit baef83d (before the layered package and the
-ibis engine); ``tests/test_golden.py`` checks today's code against them. Regenerate only
+ibis engine); ``tests/test_golden.py`` checks today's code against them. The sample cases
+read :func:`canonical_sample` (the bundled sample without the field history it gained
+with issue 15, i.e. the data they were written on); the ``history_*`` cases, written when
+the history came, read the bundled sample with it. Regenerate only
 when a change of numbers is intended, and say why in the commit.
 """
 
 from __future__ import annotations
 
+import csv
 import json
+import os
 import pickle
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 
-SAMPLE = "data/sample"
+
+def canonical_sample() -> str:
+    """The bundled sample as the goldens were written: ``data/sample`` without the field
+    history and the ``expected_close_at`` column it gained with issue 15 (so "open pipeline
+    value at T" and the owners of past windows are today's, as they were then).
+
+    Derived from ``data/sample`` on first use into ``tests/golden/sample/`` (not committed:
+    the same rows, one column and one file fewer); returns its path relative to the root.
+    Safe when several test processes call it at once (the folder appears whole, by rename).
+    """
+    target = HERE / "sample"
+    source = ROOT / "data" / "sample"
+    if not (target / "opportunities.csv").exists():
+        staging = Path(tempfile.mkdtemp(prefix=".sample-", dir=HERE))
+        for name in ("funnel.yml", "stage_history.csv", "targets.csv"):
+            shutil.copy(source / name, staging / name)
+        with open(source / "opportunities.csv", encoding="utf-8", newline="") as src, \
+                open(staging / "opportunities.csv", "w", encoding="utf-8", newline="") as dst:
+            rows = csv.reader(src)
+            header = next(rows)
+            keep = [i for i, name in enumerate(header) if name != "expected_close_at"]
+            out = csv.writer(dst, lineterminator="\n")
+            out.writerow([header[i] for i in keep])
+            out.writerows([row[i] for i in keep] for row in rows)
+        try:
+            os.rename(staging, target)
+        except OSError:  # another process made it first
+            shutil.rmtree(staging, ignore_errors=True)
+    return str(target.relative_to(ROOT))
+
+
+SAMPLE = canonical_sample()
+#: The bundled sample itself, with its field history (issue 15): goldens written then.
+HISTORY_SAMPLE = "data/sample"
 MAVEN = "data/maven"
 GENERATED = "tests/golden/generated"  # written by generate.py: `salesnb sample --n 3000 --seed 7`
 
@@ -46,6 +87,10 @@ KPI_CASES: dict[str, tuple[str, list[str]]] = {
                                      "--calendar", "gregorian", "--band", "1.0"]),
     "sample_all": (SAMPLE, ["--start", "1390-01-01", "--end", "1410-01-01"]),
     "sample_empty": (SAMPLE, ["--start", "1395-01-01", "--end", "1395-02-01"]),
+    "history_1404_07_asof": (HISTORY_SAMPLE, ["--start", "1404-07-01", "--end", "1404-08-01",
+                                               "--as-of", "1404-09-01T10:30:00"]),
+    "history_1404_h1_asof": (HISTORY_SAMPLE, ["--start", "1404-01-01", "--end", "1404-07-01",
+                                              "--as-of", "1404-08-15"]),
     "maven_2017": (MAVEN, ["--mapping", "maven", "--start", "2017-01-01", "--end", "2018-01-01"]),
     "maven_2017_06_asof": (MAVEN, ["--mapping", "maven", "--start", "2017-06-01", "--end",
                                    "2017-07-01", "--as-of", "2017-09-01"]),
@@ -73,10 +118,12 @@ def salesnb(*args: str) -> str:
     return done.stdout
 
 
-def kpi_goldens() -> None:
+def kpi_goldens(only: set[str] | None = None) -> None:
     out = HERE / "kpi"
     out.mkdir(exist_ok=True)
     for name, (data, args) in KPI_CASES.items():
+        if only is not None and name not in only:
+            continue
         text = salesnb("kpi", data, *args, "--json")
         json.loads(text)  # must parse
         (out / f"{name}.json").write_text(text, encoding="utf-8")
@@ -142,7 +189,13 @@ def table_goldens() -> dict[str, object]:
     return tables
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
+    if argv:  # named cases only: `generate.py history_1404_07_asof ...` (added cases)
+        unknown = set(argv) - set(KPI_CASES)
+        if unknown:
+            raise SystemExit(f"unknown case(s): {sorted(unknown)}")
+        kpi_goldens(set(argv))
+        return 0
     gen = ROOT / GENERATED
     if not gen.exists():
         salesnb("sample", str(gen), "--n", "3000", "--seed", "7")
@@ -161,4 +214,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
