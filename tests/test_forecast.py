@@ -268,8 +268,10 @@ def test_the_risk_model_is_asked_once_per_horizon() -> None:
     one = sn.forecast(data, period="1404-01", as_of=AS_OF, by="owner")
     two = sn.forecast(data, period="1404-01", as_of=AS_OF, by=None)
     assert one["expected_amount"].sum() == pytest.approx(two["expected_amount"].iloc[0])
-    # salesnb's expected value is won so far + Σ P × amount with the model's own P
-    risk = sn.risk(data, as_of=AS_OF, horizon_days=15).set_index("opportunity_id")["p_win_horizon"]
+    # salesnb's expected value is won so far + Σ P × amount with the model's own P (this small
+    # dataset is below the model's threshold: the stage's share won within the 15 days)
+    at = sn.parse_date(AS_OF, calendar="jalali", tz=data.settings.timezone)
+    risk = forecasting.win_probabilities(data, at, 15.0)
     amounts = deals().set_index("opportunity_id")["amount"]
     by_hand = 5e9 + sum(risk[i] * amounts[i] for i in risk.index) + two["new_amount"].iloc[0]
     assert two["expected_amount"].iloc[0] == pytest.approx(by_hand)
@@ -333,3 +335,25 @@ def test_the_same_numbers_inside_postgresql(pg_url: str) -> None:
 
     write_sql(sn.load(sn.sample_path()), pg_url)
     _same_everywhere(sn.load(pg_url))
+
+
+def test_below_the_models_threshold_the_forecast_uses_chances_within_the_period() -> None:
+    """With fewer than 200 won and 200 lost deals closed, risk() shows the stage baseline (the
+    share ever won); the forecast must not read that as the chance of winning within a month:
+    it takes the stage's share won within the horizon, which grows with the horizon."""
+    from salesnb.metrics.deal_risk import win_probabilities
+
+    data = sn.load(sn.sample_path())
+    at = sn.parse_date("1403-04-01", calendar="jalali", tz=data.settings.timezone)
+    table = sn.risk(data, as_of=at)
+    assert table.attrs["model"] == "stage baseline"
+    eventual = table.set_index("opportunity_id")["p_win_horizon"].sort_index()
+    month = win_probabilities(data, at, 30.0).sort_index()
+    year = win_probabilities(data, at, 365.0).sort_index()
+    assert month.index.equals(eventual.index)
+    assert (month <= year + 1e-12).all() and month.mean() < year.mean()
+    assert month.mean() < 0.5 * eventual.mean()
+    # landmark model in use: the same numbers as risk()
+    later = sn.parse_date("1404-03-01", calendar="jalali", tz=data.settings.timezone)
+    full = sn.risk(data, as_of=later, horizon_days=30).set_index("opportunity_id")["p_win_horizon"]
+    assert win_probabilities(data, later, 30.0).sort_index().equals(full.sort_index().rename("p_win_horizon"))

@@ -1317,7 +1317,9 @@ def risk(
 
 def win_probabilities(data: SalesData, as_of: pd.Timestamp, horizon_days: float) -> pd.Series:
     """``p_win_horizon`` of every deal open at ``as_of``, by ``opportunity_id``: the numbers
-    :func:`risk` gives with its default model, without its flags and ranking.
+    :func:`risk` gives with its default model, without its flags and ranking — except while
+    too few deals have closed for the model (its stage-baseline fallback), where the chance
+    is the stage's share won *within* ``horizon_days`` of entering it, not ever.
 
     For the forecast, which reads the probabilities alone (the flags, the stuck-deal
     thresholds and the sort cost as much again at CRM scale). What the model reads is
@@ -1337,6 +1339,15 @@ def win_probabilities(data: SalesData, as_of: pd.Timestamp, horizon_days: float)
     model = check_risk_options(horizon_days, 3, 20.0, 10.0, (0.25, 0.75), 1, MIN_CLOSED)
     at = resolve_moment(data, as_of, None)
     inputs = data.at(at).derived(("risk_inputs",), lambda: _risk_inputs(data, at))
-    table, _ = estimate_open_deals(inputs, model)
-    return pd.Series(table["p_win_horizon"].to_numpy(dtype="float64"),
+    table, deals = estimate_open_deals(inputs, model)
+    p = table["p_win_horizon"].to_numpy(dtype="float64")
+    if table.attrs.get("model") == STAGE_BASELINE and np.isfinite(inputs.win_share) and len(table):
+        # Too few closed deals for the model: risk() shows the stage baseline (the share of
+        # the stage's deals ever won), but a forecast needs the chance *within the horizon*:
+        # the stage's share won within that many days of entering it (Aalen–Johansen), the
+        # horizon-aware reference the backtest scores as brier_stage_horizon.
+        from salesnb.metrics.backtesting import _stage_horizon
+
+        p = _stage_horizon(deals, table["row"].to_numpy(dtype="int64"), model.horizon)
+    return pd.Series(p,
                      index=pd.Index(table["opportunity_id"], name="opportunity_id"), name="p_win_horizon")

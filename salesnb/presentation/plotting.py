@@ -1917,8 +1917,8 @@ def plot_pipeline_movement(
     ax.set_xticks(x, labels=[_t(f"step_{flow}", language) for flow, _, _ in steps])
     ax.tick_params(axis="x", labelsize="small")
     if len(steps) > 7:  # nine steps (the walk by value) in a half-width panel: slanted, or neighbours touch
-        for label in ax.get_xticklabels():
-            label.set(rotation=30, ha="right", rotation_mode="anchor", fontsize="x-small")
+        for tick in ax.get_xticklabels():
+            tick.set(rotation=30, ha="right", rotation_mode="anchor", fontsize="x-small")
     # Explicit limits: a falling bar drawn down from the top leaves a sticky edge there,
     # which stops matplotlib's margin, so the tallest bar and its label would touch the title.
     top = max((b + max(h, 0.0) for b, h in zip(bottoms, heights, strict=True)), default=0.0)
