@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from salesnb._arrays import NANOS_PER_DAY
 from salesnb._docstrings import fill_doc
 from salesnb.data.dataset import SalesData
 from salesnb.exceptions import WindowError
@@ -33,47 +32,17 @@ from salesnb.metrics.deal_risk import (
     RiskInputs,
     _Deals,
     _risk_inputs,
+    _stage_horizon,
     check_risk_options,
     estimate_open_deals,
     stage_share,
 )
-from salesnb.metrics.statistics import aalen_johansen
 from salesnb.metrics.window import TimeLike, resolve_moment
 
 __all__ = ["LOG_LOSS_EPS", "backtest", "backtest_records", "roc_auc"]
 
 #: Probabilities are clipped to [EPS, 1 - EPS] in the log-loss.
 LOG_LOSS_EPS = 1e-3
-
-
-def _stage_horizon(deals: _Deals, rows: np.ndarray, horizon: float) -> np.ndarray:
-    """Share won within ``horizon`` days of entering the deal's stage (Aalen–Johansen).
-
-    A horizon-aware, stage-only reference: time runs from the first entry into the
-    stage (from creation when the stage is unknown), deals open at ``as_of`` censored.
-    Per (pipeline, stage); a stage no deal reached gets the overall share.
-    """
-    x = deals.inputs
-    k = max(len(x.stages), 1)
-
-    def p_within(members: np.ndarray, start: np.ndarray) -> float:
-        follow = (deals.stop[members] - start) / NANOS_PER_DAY
-        curve = aalen_johansen(follow, x.outcome[members], horizon)
-        return curve.won_by(horizon) if curve.n_eff > 0 else float("nan")
-
-    n = len(x.created)
-    overall = p_within(np.arange(n), np.zeros(n, dtype="int64"))
-    cells = max(1, len(x.pipelines)) * k
-    share = np.full(cells, overall)
-    cell_of_entry = x.pipeline[x.entry_deal].astype("int64") * k + x.entry_stage
-    for cell in np.unique(cell_of_entry):
-        idx = np.flatnonzero(cell_of_entry == cell)
-        members = x.entry_deal[idx]
-        first = np.r_[True, members[1:] != members[:-1]]  # entries are sorted by deal, then time
-        share[cell] = p_within(members[first], deals.entry_age[idx][first])
-    stage = deals.stage_now[rows]
-    cell = x.pipeline[rows].astype("int64") * k + np.maximum(stage, 0)
-    return np.where(stage >= 0, share[cell], overall)
 
 
 def _crm(deals: _Deals, rows: np.ndarray) -> np.ndarray:

@@ -110,6 +110,7 @@ from salesnb.metrics._tables import only_pipelines
 from salesnb.metrics.cycle import _sales_cycle
 from salesnb.metrics.opportunities import _open_opportunities
 from salesnb.metrics.stalled import _stuck_opportunities
+from salesnb.metrics.statistics import aalen_johansen
 from salesnb.metrics.volume import _deal_size_flags, check_band
 from salesnb.metrics.window import TimeLike, resolve_moment, resolve_window
 
@@ -1315,6 +1316,36 @@ def risk(
     return out
 
 
+def _stage_horizon(deals: _Deals, rows: np.ndarray, horizon: float) -> np.ndarray:
+    """Share won within ``horizon`` days of entering the deal's stage (Aalen–Johansen).
+
+    A horizon-aware, stage-only reference: time runs from the first entry into the
+    stage (from creation when the stage is unknown), deals open at ``as_of`` censored.
+    Per (pipeline, stage); a stage no deal reached gets the overall share.
+    """
+    x = deals.inputs
+    k = max(len(x.stages), 1)
+
+    def p_within(members: np.ndarray, start: np.ndarray) -> float:
+        follow = (deals.stop[members] - start) / NANOS_PER_DAY
+        curve = aalen_johansen(follow, x.outcome[members], horizon)
+        return curve.won_by(horizon) if curve.n_eff > 0 else float("nan")
+
+    n = len(x.created)
+    overall = p_within(np.arange(n), np.zeros(n, dtype="int64"))
+    cells = max(1, len(x.pipelines)) * k
+    share = np.full(cells, overall)
+    cell_of_entry = x.pipeline[x.entry_deal].astype("int64") * k + x.entry_stage
+    for cell in np.unique(cell_of_entry):
+        idx = np.flatnonzero(cell_of_entry == cell)
+        members = x.entry_deal[idx]
+        first = np.r_[True, members[1:] != members[:-1]]  # entries are sorted by deal, then time
+        share[cell] = p_within(members[first], deals.entry_age[idx][first])
+    stage = deals.stage_now[rows]
+    cell = x.pipeline[rows].astype("int64") * k + np.maximum(stage, 0)
+    return np.where(stage >= 0, share[cell], overall)
+
+
 def win_probabilities(data: SalesData, as_of: pd.Timestamp, horizon_days: float) -> pd.Series:
     """``p_win_horizon`` of every deal open at ``as_of``, by ``opportunity_id``: the numbers
     :func:`risk` gives with its default model, without its flags and ranking — except while
@@ -1346,8 +1377,6 @@ def win_probabilities(data: SalesData, as_of: pd.Timestamp, horizon_days: float)
         # the stage's deals ever won), but a forecast needs the chance *within the horizon*:
         # the stage's share won within that many days of entering it (Aalen–Johansen), the
         # horizon-aware reference the backtest scores as brier_stage_horizon.
-        from salesnb.metrics.backtesting import _stage_horizon
-
         p = _stage_horizon(deals, table["row"].to_numpy(dtype="int64"), model.horizon)
     return pd.Series(p,
                      index=pd.Index(table["opportunity_id"], name="opportunity_id"), name="p_win_horizon")
