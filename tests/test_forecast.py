@@ -357,3 +357,28 @@ def test_below_the_models_threshold_the_forecast_uses_chances_within_the_period(
     later = sn.parse_date("1404-03-01", calendar="jalali", tz=data.settings.timezone)
     full = sn.risk(data, as_of=later, horizon_days=30).set_index("opportunity_id")["p_win_horizon"]
     assert win_probabilities(data, later, 30.0).sort_index().equals(full.sort_index().rename("p_win_horizon"))
+
+
+def test_the_within_horizon_stage_share_by_hand() -> None:
+    """Worked by hand (Aalen–Johansen, every deal in ``lead`` from its creation): won at
+    day 5 and day 20, lost at day 8, and the open deal ``o`` censored at day 1 (its age at
+    as_of). Three at risk after day 1: P(won by day 10) = 1/3; the loss at day 8 leaves
+    one at risk with survival 1/3, so P(won by day 30) = 1/3 + 1/3 = 2/3 — the eventual
+    share (2 won of 3 closed) the stage baseline would have given for any horizon."""
+    from salesnb.metrics.deal_risk import win_probabilities
+
+    t0 = pd.Timestamp("2025-01-01")
+    day = pd.Timedelta(days=1)
+    frame = pd.DataFrame({
+        "opportunity_id": ["w1", "l1", "w2", "o"], "owner": "Sara",
+        "created_at": [t0, t0, t0, t0 + 39 * day],
+        "status": ["won", "lost", "won", "open"],
+        "closed_at": [t0 + 5 * day, t0 + 8 * day, t0 + 20 * day, pd.NaT], "amount": 100.0})
+    history = pd.DataFrame({"opportunity_id": ["w1", "l1", "w2", "o"], "stage": "lead",
+                            "entered_at": frame["created_at"]})
+    data = sn.SalesData.from_frames(frame, history, {"stages": ["lead"], "timezone": "UTC",
+                                                    "calendar": "gregorian"})
+    at = pd.Timestamp("2025-02-10", tz="UTC")  # o is one day old
+    assert sn.risk(data, as_of=at).attrs["model"] == "stage baseline"
+    assert win_probabilities(data, at, 10.0)["o"] == pytest.approx(1 / 3)
+    assert win_probabilities(data, at, 30.0)["o"] == pytest.approx(2 / 3)

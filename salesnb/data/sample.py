@@ -831,13 +831,12 @@ def make_field_history(tables: SampleTables, *, seed: int = 1,
     joined = {o.name: (-np.inf if o.joined_days_before_end is None
                        else end_cut - o.joined_days_before_end * _DAY_MIN) for o in _OWNERS}
 
-    def before(i: int) -> list[str]:
-        return [m for m in mates[team[i]] if m != owner[i] and joined.get(m, -np.inf) <= created[i]]
-
     pick = np.flatnonzero(open_long & (rng.random(n) < 0.04))
-    pick = pick[[len(before(int(i))) > 0 for i in pick]]
+    candidates = {int(i): [m for m in mates[team[i]] if m != owner[i] and joined.get(m, -np.inf) <= created[i]]
+                  for i in pick}
+    pick = pick[[len(candidates[int(i)]) > 0 for i in pick]]
     choice = rng.random(len(pick))
-    names = [before(int(i))[int(c * len(before(int(i))))] for i, c in zip(pick, choice, strict=True)]
+    names = [candidates[int(i)][int(c * len(candidates[int(i)]))] for i, c in zip(pick, choice, strict=True)]
     previous = np.asarray(names, dtype=object)
     rows.append((pick, "owner", previous, created[pick]))
     rows.append((pick, "owner", owner[pick], moment(created[pick] + 1, last[pick])))

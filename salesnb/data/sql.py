@@ -371,7 +371,8 @@ def write_sql(data: SalesData, url_or_engine: str | sa.URL | Engine, *,
     sqlite = engine.url.get_backend_name() == "sqlite"
     opps = data.opportunities.copy()
     hist = data.stage_history[["opportunity_id", "stage", "entered_at"]]
-    fields = None if data.field_history is None else data.field_history.copy()
+    fields = data.field_history
+    fields = None if fields is None else fields.copy()
     if sqlite:
         times = [(opps, [c for c in ("created_at", "closed_at", "expected_close_at") if c in opps.columns]),
                  (hist, ["entered_at"])] + ([(fields, ["changed_at"])] if fields is not None else [])

@@ -267,6 +267,13 @@ def _probability_share(values: pd.Series) -> tuple[np.ndarray | None, str]:
 
 
 def _risk_inputs(data: SalesData, as_of: pd.Timestamp) -> RiskInputs:
+    """What the risk model reads from ``data`` at ``as_of`` (:func:`_gather_risk_inputs`),
+    gathered once per moment and kept with the snapshot: :func:`risk`, the forecast's
+    :func:`win_probabilities` and the backtest at one ``as_of`` share it."""
+    return data.at(as_of).derived(("risk_inputs",), lambda: _gather_risk_inputs(data, as_of))
+
+
+def _gather_risk_inputs(data: SalesData, as_of: pd.Timestamp) -> RiskInputs:
     """Gather what the risk model reads from ``data``, as known at ``as_of``.
 
     The one place the risk model (:func:`estimate_open_deals`, the backtest's
@@ -1354,8 +1361,8 @@ def win_probabilities(data: SalesData, as_of: pd.Timestamp, horizon_days: float)
 
     For the forecast, which reads the probabilities alone (the flags, the stuck-deal
     thresholds and the sort cost as much again at CRM scale). What the model reads is
-    gathered once per moment (kept with the snapshot), so several horizons at one
-    ``as_of`` share it.
+    gathered once per moment (:func:`_risk_inputs`), so several horizons at one ``as_of``
+    share it.
 
     Examples
     --------
@@ -1367,9 +1374,11 @@ def win_probabilities(data: SalesData, as_of: pd.Timestamp, horizon_days: float)
     >>> bool(p.sort_index().equals(full.sort_index()))
     True
     """
-    model = check_risk_options(horizon_days, 3, 20.0, 10.0, (0.25, 0.75), 1, MIN_CLOSED)
+    d = RiskModel()  # risk()'s defaults
+    model = check_risk_options(horizon_days, d.size_bands, d.prior_strength, d.min_comparable, d.quantiles,
+                               d.min_at_risk, d.min_closed)
     at = resolve_moment(data, as_of, None)
-    inputs = data.at(at).derived(("risk_inputs",), lambda: _risk_inputs(data, at))
+    inputs = _risk_inputs(data, at)
     table, deals = estimate_open_deals(inputs, model)
     p = table["p_win_horizon"].to_numpy(dtype="float64")
     if table.attrs.get("model") == STAGE_BASELINE and np.isfinite(inputs.win_share) and len(table):
