@@ -284,3 +284,44 @@ def test_the_text_summary_shows_one_funnel_per_pipeline():
     text = format_summary(sn.kpi_summary(two_pipelines(), **WINDOW), calendar="gregorian")
     new, renewal = text.index("   pipeline New:"), text.index("   pipeline Renewal:")
     assert new < text.index("   lead ") < renewal < text.index("   review ")
+
+
+# --------------------------------------------------------------------------- pictures
+def test_plot_funnel_draws_one_pipeline_and_refuses_to_mix_them():
+    import matplotlib.pyplot as plt
+
+    from salesnb.presentation import plotting
+
+    fun = sn.funnel(two_pipelines(), **WINDOW)
+    with pytest.raises(plotting.PlotInputError, match=r"2 pipelines \(New, Renewal\).*pipeline="):
+        plotting.plot_funnel(fun)
+    with pytest.raises(plotting.PlotInputError, match="'Other' is not in the table"):
+        plotting.plot_funnel(fun, pipeline="Other")
+    ax = plotting.plot_funnel(fun, pipeline="Renewal")
+    # Renewal: review 4, proposal 3, then its own won count (R1): 1 — not the total 2.
+    assert [p.get_width() for p in ax.containers[0]] == [4, 3, 1]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["review", "proposal", "Won"]
+    assert "Renewal" in ax.get_title()
+    plt.close("all")
+
+
+def test_the_funnel_section_and_the_summary_page_show_one_funnel_per_pipeline():
+    import matplotlib.pyplot as plt
+
+    from salesnb.presentation import charts, views
+    from salesnb.presentation.notebook import prepare
+
+    ctx = prepare(start=WINDOW["start"], end=WINDOW["end"], calendar="gregorian", interactive=False,
+                  data=two_pipelines())
+    section = views.funnel_view(ctx)
+    funnels = [ax for ax in section.figures[0].axes if ax.get_visible()]
+    assert sorted(ax.get_title().split(" · ")[-1] for ax in funnels) == ["New", "Renewal"]
+    widths = {ax.get_title().split(" · ")[-1]: [p.get_width() for p in ax.containers[0]] for ax in funnels}
+    assert widths == {"New": [4, 3, 2, 1], "Renewal": [4, 3, 1]}
+    html = charts.funnel_panels(sn.funnel(two_pipelines(), **WINDOW))
+    assert html.count("<figcaption>") == 2 and html.index("New") < html.index("Renewal")
+    # One pipeline (filtered, or a dataset without pipelines): one funnel beside time in stage.
+    one = prepare(start=WINDOW["start"], end=WINDOW["end"], calendar="gregorian", interactive=False,
+                  data=two_pipelines(with_pipeline=False))
+    assert len(views.funnel_view(one).figures[0].axes) == 2
+    plt.close("all")

@@ -153,10 +153,7 @@ class Dashboard:
         if key not in memo:
             memo[key] = funnel(ctx.data, **ctx.kpi_args())
         fun = memo[key]
-        chart = charts.funnel_bars([i18n.translate_value(s, ctx.language) for s in fun["stage"]],
-                                   fun["reached"].tolist(), fun["lost_here"].tolist(),
-                                   fun["conversion_to_next"].tolist(), won=fun.attrs.get("won"),
-                                   language=ctx.language)
+        chart = charts.funnel_panels(fun, language=ctx.language)
         return (_head(self._t("funnel_title"), ctx.describe_filters(APP_SECTIONS["funnel"]), ctx.language)
                 + chart + "</div>")
 

@@ -326,6 +326,38 @@ def funnel_bars(stages: Sequence[str], reached: Sequence[float], lost_here: Sequ
             + "".join(rows) + tail + "</figure>")
 
 
+def funnel_panels(table: Any, *, language: str = "en") -> str:
+    """The funnel(s) of a :func:`~salesnb.funnel` table: one :func:`funnel_bars` per pipeline.
+
+    Each pipeline has its own stages and its own cohort, so a table with a ``pipeline``
+    column gives one funnel per pipeline, captioned with its name (``attrs["pipelines"]``
+    holds each one's won count); a table without one gives a single funnel.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> fun = pd.DataFrame({"pipeline": ["New", "New", "Renewal"], "stage": ["lead", "demo", "review"],
+    ...                     "reached": [4, 3, 4], "lost_here": [1, 2, 1],
+    ...                     "conversion_to_next": [0.75, None, None]})
+    >>> fun.attrs = {"won": 2, "pipelines": {"New": {"won": 1}, "Renewal": {"won": 1}}}
+    >>> out = funnel_panels(fun)
+    >>> out.count('class="salesnb-figure salesnb-funnel"'), out.count("<figcaption>")
+    (2, 2)
+    """
+    def one(part: Any, won: Any, title: str) -> str:
+        return funnel_bars([i18n.translate_value(s, language) for s in part["stage"]],
+                           part["reached"].tolist(), part["lost_here"].tolist(),
+                           part["conversion_to_next"].tolist(),
+                           won=won, language=language, title=title)
+
+    if "pipeline" not in table.columns:
+        return one(table, table.attrs.get("won"), "")
+    per = table.attrs.get("pipelines", {})
+    names = list(dict.fromkeys(table["pipeline"].astype(str)))
+    return "".join(one(table[table["pipeline"].astype(str) == name], per.get(name, {}).get("won"),
+                       i18n.translate_value(name, language)) for name in names)
+
+
 def waterfall(steps: Sequence[tuple[str, float, str]], *, language: str = "en", title: str = "",
               value_text: Any = None, width: int = 640, height: int = 230) -> str:
     """Draw a walk from a start total to an end total (inline SVG): the pipeline movement.

@@ -1026,6 +1026,7 @@ def plot_funnel(
     *,
     ax: Axes | None = None,
     language: str = "en",
+    pipeline: str | None = None,
     **kwargs: Any,
 ) -> Axes:
     """Draw the funnel: centred bars narrowing with the opportunities reaching each stage.
@@ -1043,6 +1044,11 @@ def plot_funnel(
     ax : Axes, optional
         Axes to draw on (default: a new figure).
     language : {"en", "fa"}, default "en"
+    pipeline : str, optional
+        With a per-pipeline funnel (a ``pipeline`` column, as :func:`~salesnb.funnel`
+        returns when the dataset has pipelines), the pipeline to draw: each pipeline has
+        its own stages, so they are never drawn in one funnel. Required when the table
+        holds more than one pipeline; the title names it.
     **kwargs
         Passed to :meth:`~matplotlib.axes.Axes.barh`.
 
@@ -1053,14 +1059,32 @@ def plot_funnel(
     """
     language = i18n.check_language(language)
     _require(table, ["stage", "reached"], "plot_funnel", "funnel()")
+    attrs = dict(table.attrs)
+    title = _t("title_funnel", language)
+    if "pipeline" in table.columns:
+        names = list(dict.fromkeys(table["pipeline"].astype(str)))
+        if pipeline is None and len(names) > 1:
+            raise PlotInputError(
+                f"plot_funnel: the table holds {len(names)} pipelines ({', '.join(names)}), each "
+                "with its own stages; pass pipeline=<one of them>, or draw one funnel per "
+                "pipeline (salesnb's report does)")
+        if pipeline is not None:
+            if pipeline not in names:
+                raise PlotInputError(f"plot_funnel: pipeline={pipeline!r} is not in the table; "
+                                  f"it holds {', '.join(names) or 'no rows'}")
+            attrs = dict(attrs.get("pipelines", {}).get(pipeline, {}))
+            table = table[table["pipeline"].astype(str) == pipeline]
+            title = f"{title} · {_d(pipeline, language)}"
+    elif pipeline is not None:
+        raise PlotInputError(f"plot_funnel: pipeline={pipeline!r} given, but the table has no "
+                          "pipeline column (the dataset has one pipeline)")
     k = len(table)
-    won = table.attrs.get("won")
-    cohort = table.attrs.get("cohort")
+    won = attrs.get("won")
+    cohort = attrs.get("cohort")
     reached = pd.to_numeric(table["reached"], errors="coerce").fillna(0).to_numpy(dtype="float64")
     if cohort is None:
         cohort = int(reached[0]) if k else 0
     ax = _axes(ax, (8.5, max(3.2, 0.75 * (k + 1) + 1.4)))
-    title = _t("title_funnel", language)
     xlabel = _t("axis_reached", language, n=_num(cohort, language))
     ylabel = _t("stage", language)
     if k == 0 or reached.sum() == 0:

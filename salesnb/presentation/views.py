@@ -775,10 +775,28 @@ def funnel_view(ctx: NotebookContext) -> Section:
     visits = visits[(visits["entered_at"] >= ctx.window.start) & (visits["entered_at"] < ctx.window.end)]
     stuck = stuck_opportunities(ctx.data, as_of=ctx.window.as_of)
     slow = slowest_movers(ctx.data, as_of=ctx.window.as_of)
-    fig, axes = _fig(2, 12, 4.8)
-    plotting.plot_funnel(fun, ax=axes[0], language=ctx.language)
-    plotting.plot_time_in_stage(visits, ax=axes[1], language=ctx.language,
-                                stages=list(ctx.data.settings.stages))
+    names = list(dict.fromkeys(fun["pipeline"].astype(str))) if "pipeline" in fun.columns else []
+    if len(names) > 1:
+        # Each pipeline has its own stages: one funnel per pipeline (two a row), never one
+        # funnel mixing them; time in stage below, in the merged stage order.
+        cols = 2
+        rows = -(-len(names) // cols)
+        fig, grid = plt.subplots(rows, cols, figsize=(12, 4.4 * rows), layout="constrained",
+                                 squeeze=False)
+        for i, name in enumerate(names):
+            plotting.plot_funnel(fun, ax=grid[i // cols][i % cols], language=ctx.language, pipeline=name)
+        for j in range(len(names), rows * cols):
+            grid[j // cols][j % cols].set_visible(False)
+        fig_stay, ax_stay = _fig(1, 9, 4.6)
+        plotting.plot_time_in_stage(visits, ax=ax_stay, language=ctx.language,
+                                    stages=list(ctx.data.settings.stages))
+        figures = [fig, fig_stay]
+    else:
+        fig, axes = _fig(2, 12, 4.8)
+        plotting.plot_funnel(fun, ax=axes[0], language=ctx.language, pipeline=names[0] if names else None)
+        plotting.plot_time_in_stage(visits, ax=axes[1], language=ctx.language,
+                                    stages=list(ctx.data.settings.stages))
+        figures = [fig]
     notes = _empty_note(ctx)
     if ctx.data.settings.stages_inferred:
         notes.append(_t(ctx, "stages_inferred"))
@@ -796,7 +814,7 @@ def funnel_view(ctx: NotebookContext) -> Section:
         _t(ctx, "time_in_stage"): present(stay, ctx),
         _t(ctx, "stuck"): shown,
         _t(ctx, "slowest"): present(slow, ctx),
-    }, [fig], notes, downloads=downloads)
+    }, figures, notes, downloads=downloads)
 
 
 def cycle_view(ctx: NotebookContext) -> Section:

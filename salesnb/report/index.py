@@ -71,10 +71,7 @@ def _summary_sections(data: SalesData, window: Window, language: str) -> list[tu
                                  partial=views.partial_periods(table, trend.window), language=language)
     out.append((t("trend_title"), chart + "".join(f'<p class="salesnb-note">{html.escape(n)}</p>' for n in notes)))
     fun = funnel(data, start=window.start, end=window.end, as_of=window.as_of, calendar=window.calendar)
-    out.append((t("funnel_title"), charts.funnel_bars(
-        [i18n.translate_value(s, language) for s in fun["stage"]], fun["reached"].tolist(),
-        fun["lost_here"].tolist(), fun["conversion_to_next"].tolist(), won=fun.attrs.get("won"),
-        language=language)))
+    out.append((t("funnel_title"), charts.funnel_panels(fun, language=language)))
     movement = public("pipeline_movement")
     if movement is not None:
         table = movement(data, start=window.start, end=window.end, by=None, calendar=window.calendar)
