@@ -255,3 +255,53 @@ def test_kpi_json_is_identical_across_formats(small_sample: Path, tmp_path: Path
     assert docs["csv"]["won"]["total"] > 0
     for name, doc in docs.items():
         assert doc == docs["csv"], f"{name} differs from csv"
+
+
+# --------------------------------------------------------------------------- rates and field history
+def _currency_data() -> sn.SalesData:
+    """The hand-worked currencies dataset (test_kpi_currencies) with a field history."""
+    from test_kpi_currencies import RATES, frame
+
+    opps = frame()
+    fields = pd.DataFrame({"opportunity_id": ["O1", "O2", "W2"], "field": ["amount", "owner", "amount"],
+                           "value": ["1000", "Ali", "100"],
+                           "changed_at": ["2025-02-01", "2025-02-02", "2025-01-20"]})
+    return sn.SalesData.from_frames(opps, settings={"currency": "USD"}, rates=RATES, field_history=fields)
+
+
+@pytest.mark.parametrize("engine", ["database", "duckdb"])
+def test_rates_and_field_history_round_trip_through_sqlite(tmp_path: Path, engine: str) -> None:
+    data = _currency_data()
+    url = f"sqlite:///{tmp_path / 'crm.sqlite'}"
+    write_sql(data, url)
+    back = load_sql(url, engine=engine)
+    pd.testing.assert_frame_equal(back.rates, data.rates)
+    pd.testing.assert_frame_equal(back.field_history, data.field_history)
+    window = {"start": "2025-01-01", "end": "2025-05-01"}
+    # Converted as before: W1 100 + W2 110 + W3 240 + W5 100 (test_kpi_currencies).
+    assert float(sn.sales_volume(back, **window, by=None)["total_amount"].iloc[0]) == pytest.approx(550.0)
+    assert sn.kpi_summary(back, **window) == sn.kpi_summary(data, **window)
+    # Not asked for: no rates, amounts split by currency.
+    assert load_sql(url, rates=None, engine=engine).rates is None
+    with pytest.raises(DatabaseError, match="table 'fx' does not exist"):
+        load_sql(url, rates="fx", engine=engine)
+
+
+@pytest.mark.parametrize("engine", ["database", "duckdb"])
+def test_a_query_of_some_deals_sets_aside_the_field_history_of_the_others(tmp_path: Path, engine: str) -> None:
+    url = f"sqlite:///{tmp_path / 'crm.sqlite'}"
+    write_sql(_currency_data(), url)
+    some = load_sql(url, opportunities="SELECT * FROM opportunities WHERE status = 'open'", engine=engine)
+    # O1 and O2 are open: their two changes are kept; W2's is set aside, counted in the notes.
+    assert sorted(some.field_history["opportunity_id"]) == ["O1", "O2"]
+    assert any("1 row(s) set aside: changes of deals the opportunities" in n for n in some.notes)
+
+
+def test_rates_round_trip_through_postgres(pg_url: str) -> None:
+    data = _currency_data()
+    write_sql(data, pg_url)
+    back = load_sql(pg_url)
+    pd.testing.assert_frame_equal(back.rates, data.rates)
+    assert sn.kpi_summary(back, start="2025-01-01", end="2025-05-01") == sn.kpi_summary(
+        data, start="2025-01-01", end="2025-05-01")
+    _run_sql(pg_url, "DROP TABLE rates; DROP TABLE field_history")

@@ -70,6 +70,8 @@ def load_sql(
     params: Mapping[str, Any] | None = None,
     engine: str | Compute | None = None,
     spark: Any = None,
+    field_history: str | None = "field_history",
+    rates: str | None = "rates",
 ) -> SalesData:
     """Load and validate a dataset from a database.
 
@@ -98,6 +100,16 @@ def load_sql(
         ``spark`` (a SparkSession).
     spark : SparkSession, optional
         The session of ``engine="spark"``.
+    field_history : str or None, default "field_history"
+        Table name or SELECT query for the field history (``opportunity_id, field,
+        value, changed_at``; see ``docs/data-format.md``). As with
+        ``history``: the default name may be missing; a name you give must exist.
+        Rows of deals that ``opportunities`` does not return (a query selecting some
+        deals) are set aside and counted in the dataset's notes, not refused.
+    rates : str or None, default "rates"
+        Table name or SELECT query for the exchange rates (``currency, valid_from,
+        rate``, as in ``rates.csv``); same rule for a missing table. With rates and a
+        ``currency`` column amounts are converted into ``funnel.yml``'s ``currency``.
 
     Returns
     -------
@@ -125,7 +137,7 @@ def load_sql(
     if not isinstance(url_or_engine, str | sa.URL | Engine):  # an ibis backend
         compute = Compute.from_backend(url_or_engine, owned=False)
         return _load_inside(compute, str(getattr(url_or_engine, "name", "database")), opportunities,
-                            history, settings, params, None)
+                            history, settings, params, None, field_history, rates)
     if choice == "database":
         sa_engine, owned = _engine(url_or_engine)
         try:
@@ -134,7 +146,7 @@ def load_sql(
             if owned:
                 sa_engine.dispose()
         return _load_inside(compute, mask_url(sa_engine), opportunities, history, settings, params,
-                            sa_engine.url)
+                            sa_engine.url, field_history, rates)
     # copied: read through SQLAlchemy, then into DuckDB or Spark
     from salesnb.data.engine import make_engine
 
@@ -145,12 +157,10 @@ def load_sql(
         with sa_engine.connect() as conn:
             opps = _read(conn, opportunities, params, shown, sa_engine.url)
             stored = _stored_settings(conn, shown)
-            hist = None
-            if history is not None:
-                if history == "stage_history" and not _exists(conn, history):
-                    hist = None
-                else:
-                    hist = _read(conn, history, params, shown, sa_engine.url)
+            hist, fields, raw_rates = (
+                _read_optional(conn, table, default, params, shown, sa_engine.url)
+                for table, default in ((history, "stage_history"), (field_history, "field_history"),
+                                       (rates, "rates")))
     except sa.exc.SQLAlchemyError as err:
         raise DatabaseError(
             f"{shown}: cannot connect or read ({_first_line(err, sa_engine.url)})\n"
@@ -161,10 +171,48 @@ def load_sql(
         if owned:
             sa_engine.dispose()
     resolved = coerce_settings(settings) if settings is not None else stored
+    fields, notes = _known_deals_only(fields, opps, f"{shown} [{_label(field_history)}]")
     return SalesData.from_frames(
         opps, hist, resolved, source=f"{shown} [{_label(opportunities)}]",
         history_source=f"{shown} [{_label(history)}]" if history else None, engine=target,
+        field_history=fields, field_history_source=f"{shown} [{_label(field_history)}]",
+        rates=_rates_frame(raw_rates), notes=notes,
     )
+
+
+def _read_optional(conn: sa.Connection, table: str | None, default: str, params: Mapping[str, Any] | None,
+                   shown: str, url: sa.URL) -> pd.DataFrame | None:
+    """An optional table: None when not asked for, or when the default name is missing."""
+    if table is None or (table == default and not _exists(conn, table)):
+        return None
+    return _read(conn, table, params, shown, url)
+
+
+def _rates_frame(raw: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The rates as read (a database column may come back typed or as text), for clean_rates."""
+    if raw is None:
+        return None
+    return raw.drop(columns=["_row"], errors="ignore").reset_index(drop=True)
+
+
+def _known_deals_only(fields: pd.DataFrame | None, opps: pd.DataFrame,
+                      source: str) -> tuple[pd.DataFrame | None, tuple[str, ...]]:
+    """The field history of the deals ``opportunities`` returned, and a note of what was set aside.
+
+    A query selecting some deals (one team, one year) must not be refused because the
+    whole ``field_history`` table holds changes of the other deals: those rows are set
+    aside and counted.
+    """
+    if fields is None or "opportunity_id" not in fields.columns or "opportunity_id" not in opps.columns:
+        return fields, ()
+    key = lambda s: s.astype("string").str.strip()  # noqa: E731
+    known = key(fields["opportunity_id"]).isin(set(key(opps["opportunity_id"]).dropna()))
+    dropped = int((~known).sum())
+    if not dropped:
+        return fields, ()
+    return (fields[known].reset_index(drop=True),
+            (f"{source}: {dropped:,} row(s) set aside: changes of deals the opportunities "
+             "table or query does not return",))
 
 
 def _ibis_connect(sa_engine: Engine) -> Compute:
@@ -195,7 +243,8 @@ def _ibis_connect(sa_engine: Engine) -> Compute:
 
 def _load_inside(compute: Compute, shown: str, opportunities: str, history: str | None,
                  settings: SettingsLike, params: Mapping[str, Any] | None,
-                 url: sa.URL | None) -> SalesData:
+                 url: sa.URL | None, field_history: str | None = "field_history",
+                 rates: str | None = "rates") -> SalesData:
     """Validate and keep the tables inside the database (every query runs there)."""
     raw_o = _raw_inside(compute, opportunities, params, shown, url, required=True)
     assert raw_o is not None
@@ -203,12 +252,38 @@ def _load_inside(compute: Compute, shown: str, opportunities: str, history: str 
     raw_h = None
     if history is not None:
         raw_h = _raw_inside(compute, history, params, shown, url, required=history != "stage_history")
-    raw_f = _raw_inside(compute, "field_history", None, shown, url, required=False)
+    raw_f = None
+    notes: tuple[str, ...] = ()
+    if field_history is not None:
+        raw_f = _raw_inside(compute, field_history, params, shown, url,
+                            required=field_history != "field_history")
+    if raw_f is not None:
+        raw_f, notes = _known_deals_inside(compute, raw_f, raw_o)
+    raw_r = None
+    if rates is not None:
+        raw_r = _raw_inside(compute, rates, params, shown, url, required=rates != "rates")
     stored = _stored_settings_inside(compute, shown)
     resolved = coerce_settings(settings) if settings is not None else stored
     resolved = resolved or FunnelSettings.from_mapping({}, source="defaults")
     return SalesData.from_raw(compute, raw_o, raw_h, resolved, source=f"{shown} [{_label(opportunities)}]",
-                              field_history=raw_f)
+                              field_history=raw_f, notes=notes,
+                              rates=None if raw_r is None else _rates_frame(compute.frame(raw_r.table)))
+
+
+def _known_deals_inside(compute: Compute, raw_f: RawTable, raw_o: RawTable) -> tuple[RawTable, tuple[str, ...]]:
+    """:func:`_known_deals_only` inside the database (a semi-join on the trimmed id)."""
+    fields, opps = raw_f.table, raw_o.table
+    if "opportunity_id" not in fields.columns or "opportunity_id" not in opps.columns:
+        return raw_f, ()
+    ids = opps.select(_id=opps["opportunity_id"].cast("string").strip()).distinct()
+    kept = fields.semi_join(ids, fields["opportunity_id"].cast("string").strip() == ids["_id"])
+    dropped = int(compute.one(fields.aggregate(n=fields.count()))["n"]) - int(
+        compute.one(kept.aggregate(n=kept.count()))["n"])
+    if not dropped:
+        return raw_f, ()
+    return (RawTable(kept, raw_f.source, raw_f.row_label),
+            (f"{raw_f.source}: {dropped:,} row(s) set aside: changes of deals the opportunities "
+             "table or query does not return",))
 
 
 def _tables(compute: Compute, schema: str | None) -> list[str]:
@@ -364,8 +439,11 @@ def write_sql(data: SalesData, url_or_engine: str | sa.URL | Engine, *,
               if_exists: Literal["fail", "replace", "append"] = "replace") -> None:
     """Write a dataset's tables to a database in the canonical layout.
 
-    Timestamps are stored as ISO 8601 text with their offset in SQLite (which has no
-    timestamp type) and as ``TIMESTAMP WITH TIME ZONE`` elsewhere.
+    Tables: ``opportunities``, ``stage_history`` (when the dataset has one),
+    ``field_history`` and ``rates`` (when it has them) and ``salesnb_settings`` (the
+    ``funnel.yml`` text): :func:`load_sql` reads them all back. Timestamps are stored as
+    ISO 8601 text with their offset in SQLite (which has no timestamp type) and as
+    ``TIMESTAMP WITH TIME ZONE`` elsewhere.
     """
     engine, owned = _engine(url_or_engine, must_exist=False)
     sqlite = engine.url.get_backend_name() == "sqlite"
@@ -373,9 +451,11 @@ def write_sql(data: SalesData, url_or_engine: str | sa.URL | Engine, *,
     hist = data.stage_history[["opportunity_id", "stage", "entered_at"]]
     fields = data.field_history
     fields = None if fields is None else fields.copy()
+    rates = None if data.rates is None else data.rates[["currency", "valid_from", "rate"]].copy()
     if sqlite:
         times = [(opps, [c for c in ("created_at", "closed_at", "expected_close_at") if c in opps.columns]),
-                 (hist, ["entered_at"])] + ([(fields, ["changed_at"])] if fields is not None else [])
+                 (hist, ["entered_at"])] + ([(fields, ["changed_at"])] if fields is not None else []) + (
+                     [(rates, ["valid_from"])] if rates is not None else [])
         for frame, cols in times:
             for col in cols:
                 frame[col] = frame[col].map(lambda t: t.isoformat() if pd.notna(t) else None)
@@ -386,6 +466,8 @@ def write_sql(data: SalesData, url_or_engine: str | sa.URL | Engine, *,
                 hist.to_sql("stage_history", conn, if_exists=if_exists, index=False)
             if fields is not None:
                 fields.to_sql("field_history", conn, if_exists=if_exists, index=False)
+            if rates is not None:
+                rates.to_sql("rates", conn, if_exists=if_exists, index=False)
             settings = data.settings.to_dict()
             if data.settings.stages_inferred:
                 settings.pop("stages")
