@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -258,3 +259,119 @@ def test_a_workbook_rates_sheet_is_loaded(tmp_path: Path):
     data = sn.load(tmp_path / "crm.xlsx")
     assert data.rates["currency"].tolist() == ["EUR", "EUR", "MXN"]
     assert float(sn.sales_volume(data, **WINDOW, by=None)["total_amount"].iloc[0]) == pytest.approx(550.0)
+
+
+# --------------------------------------------------------------------------- split: every amount metric
+def test_without_rates_won_value_per_period_is_per_currency_and_never_mixed():
+    t = sn.won_lost(without_rates(), **WINDOW, by="owner", period="month")
+    got = {(p, o): (v, c) for p, o, v, c in t[["period", "owner", "won_value", "currency"]].itertuples(index=False)}
+    # January: Sara W1 100 USD, Ali W4 1000 MXN. February: Ali W2 100 EUR + W6 50 GBP (mixed).
+    # March: Sara W3 200 EUR + W5 2000 MXN (mixed). April: Sara W7 70 without a currency;
+    # Ali W8 without an amount.
+    assert got[("2025-01", "Sara")] == (100.0, "USD") and got[("2025-01", "Ali")] == (1000.0, "MXN")
+    assert got[("2025-02", "Ali")][1] == "(several)" and pd.isna(got[("2025-02", "Ali")][0])
+    assert got[("2025-03", "Sara")][1] == "(several)" and pd.isna(got[("2025-03", "Sara")][0])
+    assert got[("2025-04", "Sara")] == (70.0, "(none)") and got[("2025-04", "Ali")] == (0.0, "")
+    assert got[("2025-02", "Sara")] == (0.0, "")
+    assert "left empty" in t.attrs["currency_note"]
+    lost = sn.lost_reasons(without_rates(), **WINDOW)
+    assert lost[["lost_value", "currency"]].values.tolist() == [[300.0, "EUR"]]
+    # With rates nothing changes shape: converted, no currency column.
+    assert "currency" not in sn.won_lost(with_rates(), **WINDOW, by="owner").columns
+
+
+def test_without_rates_open_and_created_values_are_per_currency():
+    data = without_rates()
+    per_owner = sn.open_opportunities(data, as_of="2025-05-01", by="owner").set_index("owner")
+    # Sara: O1 1000 EUR + O3 10 GBP; Ali: O2 100 MXN + O4 150 USD: both mixed, counts kept.
+    assert per_owner["open_count"].to_dict() == {"Ali": 2, "Sara": 2}
+    assert per_owner["open_value"].isna().all() and set(per_owner["currency"]) == {"(several)"}
+    per_code = sn.open_opportunities(data, as_of="2025-05-01", by="currency").set_index("currency")
+    assert per_code["open_value"].to_dict() == {"EUR": 1000.0, "USD": 150.0, "MXN": 100.0, "GBP": 10.0,
+                                                "(none)": 0.0}
+    created = sn.new_opportunities(data, **WINDOW, by=None, period="month")
+    # Every deal was created on 2025-01-02, in five currencies (or none).
+    jan = created[created["period"] == "2025-01"].iloc[0]
+    assert int(jan["created"]) == 13 and pd.isna(jan["created_value"]) and jan["currency"] == "(several)"
+    over = sn.open_over_time(data, **WINDOW, by=None)
+    assert over["open_value"].isna().all() and (over["currency"] == "(several)").all()
+    velocity = sn.sales_velocity(data, **WINDOW, by=None)
+    assert velocity["currency"].tolist() == ["EUR", "GBP", "MXN", "USD", "(none)"]
+    assert "velocity per currency" in velocity.attrs["currency_note"]
+    coverage = sn.pipeline_coverage(data, target=100.0, by="currency", as_of="2025-05-01").set_index("currency")
+    # The target is in USD: only the USD pipeline has a coverage.
+    assert coverage["coverage"].to_dict() == pytest.approx({"EUR": np.nan, "USD": 1.5, "MXN": np.nan, "GBP": np.nan,
+                                                            "(none)": 0.0}, nan_ok=True)
+
+
+def test_without_rates_the_pipeline_walk_is_one_walk_per_currency():
+    walk = sn.pipeline_movement(without_rates(), **WINDOW, by="owner")
+    sara_eur = walk[(walk["owner"] == "Sara") & (walk["currency"] == "EUR")].iloc[0]
+    # Sara's EUR deals: W3 200 won, L1 300 lost, O1 1000 open at the end.
+    assert (sara_eur["created_value"], sara_eur["won_value"], sara_eur["lost_value"],
+            sara_eur["open_end_value"]) == (1500.0, 200.0, 300.0, 1000.0)
+    assert walk["balanced"].all()
+    assert walk.groupby("owner")["created_count"].sum().to_dict() == {"Ali": 6, "Sara": 7}
+    assert "add currencies together" in walk.attrs["currency_note"]
+
+
+def test_with_rates_the_pipeline_walk_converts_each_deal_at_one_rate():
+    walk = sn.pipeline_movement(with_rates(), **WINDOW, by=None).iloc[0]
+    # Won as sales_volume converts them (550); L1 300 EUR lost on 02-20 at 1.10 = 330; open at
+    # the end (05-01): O1 1000 x 1.20 + O2 100 x 0.05 + O4 150 = 1355 (O3 GBP: no rate).
+    assert (walk["won_value"], walk["lost_value"], walk["open_end_value"]) == pytest.approx((550.0, 330.0, 1355.0))
+    assert walk["created_value"] == pytest.approx(550.0 + 330.0 + 1355.0) and bool(walk["balanced"])
+
+
+def test_without_rates_forecast_and_attainment_never_add_currencies():
+    data = without_rates()
+    fc = sn.forecast(data, as_of="2025-04-10", period="2025-04", calendar="gregorian", by="owner")
+    assert fc["expected_amount"].isna().all() and set(fc["currency"]) == {"(several)"}
+    assert fc["expected_count"].notna().all()
+    per_code = sn.forecast(data, as_of="2025-04-10", period="2025-04", calendar="gregorian", by="currency")
+    # W7 (no currency) won on 04-01: the only amount won so far.
+    assert per_code.set_index("currency")["won_amount"].to_dict() == {
+        "(none)": 70.0, "EUR": 0.0, "GBP": 0.0, "MXN": 0.0, "USD": 0.0}
+    targets = pd.DataFrame({"owner": ["Sara", "Ali"], "period": ["2025-04"] * 2,
+                            "measure": ["won_amount"] * 2, "target": [100, 100]})
+    att = sn.attainment(data, targets, period="2025-04", as_of="2025-04-20", calendar="gregorian").set_index("owner")
+    # Sara won W7 (no currency) and has EUR and GBP open: left empty. Ali won W8 (no amount)
+    # and has MXN and USD open: 0 won, the pipeline left empty.
+    assert pd.isna(att.loc["Sara", "actual"]) and att.loc["Ali", "actual"] == 0.0
+    assert pd.isna(att.loc["Ali", "pipeline"])
+    assert any("no exchange rates were given" in n for n in att.attrs["notes"])
+    converted = sn.attainment(with_rates(), targets, period="2025-04", as_of="2025-04-20",
+                              calendar="gregorian").set_index("owner")
+    assert converted["pipeline"].to_dict() == pytest.approx({"Sara": 1200.0, "Ali": 155.0})
+
+
+def test_tables_for_people_show_each_rows_own_currency():
+    from salesnb.presentation import views
+    from salesnb.presentation.notebook import prepare
+
+    ctx = prepare(start=WINDOW["start"], end=WINDOW["end"], calendar="gregorian", interactive=False,
+                  data=without_rates())
+    section = views.won_lost_view(ctx)
+    assert any("never added or averaged across currencies" in n for n in section.notes)
+    walk = views.movement_view(ctx)
+    by_value = next(t for k, t in walk.tables.items() if "value" in k)
+    mxn = by_value[by_value["Currency"] == "MXN"].iloc[-1]
+    assert mxn.iloc[3].endswith("MXN") and not any(str(v).endswith("USD") for v in mxn)
+    assert any("one walk per currency" in n for n in walk.notes)
+
+
+def test_without_rates_risk_size_bands_rank_each_amount_within_its_currency():
+    from salesnb.metrics.deal_risk import _gather_risk_inputs
+    from salesnb.metrics.window import resolve_moment
+
+    data = without_rates()
+    x = _gather_risk_inputs(data, resolve_moment(data, "2025-05-01", None))
+    ids = x.opportunity_id.tolist()
+    rank = dict(zip(ids, x.size_key, strict=True))
+    # MXN: W4 1000 < W5 2000 > O2 100 -> ranks 2/3, 1, 1/3: O2 is the smallest MXN deal,
+    # although 100 MXN is not small next to the USD amounts.
+    assert (rank["O2"], rank["W4"], rank["W5"]) == pytest.approx((1 / 3, 2 / 3, 1.0))
+    assert rank["W7"] == 1.0 and np.isnan(rank["W8"])
+    assert _gather_risk_inputs(with_rates(), resolve_moment(data, "2025-05-01", None)).size_key is None
+    table = sn.risk(data, as_of="2025-05-01")
+    assert any("size bands rank each amount among the deals of its own currency" in n for n in table.attrs["notes"])

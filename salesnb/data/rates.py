@@ -197,7 +197,7 @@ def check_rates(opps: pd.DataFrame, rates: pd.DataFrame | None, reporting: str |
     --------
     >>> opps = pd.DataFrame({"currency": ["USD", "MXN", "MXN", None]})
     >>> check_rates(opps, None, "USD").notes[0]
-    'amounts are in 2 currencies (MXN 2, USD 1; 1 deal without a currency) and no exchange rates were given: sales volume and deal-size flags are split by currency, never added across currencies; other amount totals (open value, coverage, forecasts) add amounts as stored: give rates.csv to convert them'
+    'amounts are in 2 currencies (MXN 2, USD 1; 1 deal without a currency) and no exchange rates were given: every amount metric is split by currency, never added or averaged across currencies: give rates.csv to convert them'
     """
     out = RatesCheck()
     if "currency" not in opps.columns:
@@ -210,9 +210,8 @@ def check_rates(opps: pd.DataFrame, rates: pd.DataFrame | None, reporting: str |
     tail = f"; {blank:,} deal{'s' if blank != 1 else ''} without a currency" if blank else ""
     if len(out.currencies) > 1 and (rates is None or rates.empty):
         out.notes.append(f"amounts are in {len(out.currencies)} currencies ({listed}{tail}) and no exchange rates "
-                         "were given: sales volume and deal-size flags are split by currency, never added "
-                         "across currencies; other amount totals (open value, coverage, forecasts) add amounts "
-                         "as stored: give rates.csv to convert them")
+                         "were given: every amount metric is split by currency, never added or averaged "
+                         "across currencies: give rates.csv to convert them")
         return out
     if rates is None or rates.empty:
         return out

@@ -283,12 +283,23 @@ def complete_grid(
 # --------------------------------------------------------------------------- statistics
 def float_sums(data: SalesData, t: ir.Table, keys: list[str], value: ir.Value, name: str) -> pd.DataFrame:
     """The sum of a float ``value`` per ``keys``, added in Python in source row order (the
-    same on every engine); groups whose values are all missing sum to 0."""
-    rows = fetch(data, t.select(*keys, _v=value, _r=t._row).order_by("_r"))
+    same on every engine); groups whose values are all missing sum to 0.
+
+    With amounts split by currency (:func:`currency_mode` ``split``) the frame has a
+    ``_currency`` column too (see :func:`group_currencies`): :func:`split_values` then
+    empties the sums that would add currencies together.
+    """
+    split = currency_mode(data) == "split"
+    extra = {"currency": t.currency} if split else {}
+    rows = fetch(data, t.select(*keys, _v=value, _r=t._row, **extra).order_by("_r"))
     if rows.empty:
-        return pd.DataFrame({**{k: pd.Series(dtype="str") for k in keys}, name: pd.Series(dtype="float64")})
+        return pd.DataFrame({**{k: pd.Series(dtype="str") for k in keys}, name: pd.Series(dtype="float64"),
+                             **({"_currency": pd.Series(dtype="str")} if split else {})})
     rows["_v"] = rows["_v"].astype("float64")
-    return rows.groupby(keys, sort=False)["_v"].sum().rename(name).reset_index()
+    out = rows.groupby(keys, sort=False)["_v"].sum().rename(name).reset_index()
+    if split:
+        out = out.merge(group_currencies(rows, keys, "_v"), on=keys, how="left")
+    return out
 
 
 def _lerp(a: float, b: float, t: float) -> float:
@@ -403,6 +414,48 @@ def split_note(data: SalesData) -> str:
             "(give rates.csv to convert them)")
 
 
+#: The currency of a value that would add amounts in more than one currency (left empty).
+SEVERAL = "(several)"
+
+
+def group_currencies(frame: pd.DataFrame, keys: list[str], value: str) -> pd.DataFrame:
+    """Per ``keys``, the currency of the rows whose ``value`` is known: its code,
+    ``(none)`` for rows without one, :data:`SEVERAL` when they differ (column ``_currency``)."""
+    has = frame[frame[value].notna()]
+    pairs = pd.DataFrame({**{k: has[k] for k in keys}, "_currency": currency_labels(has)}).drop_duplicates()
+    n = pairs.groupby(keys, sort=False)["_currency"].transform("size")
+    pairs.loc[n > 1, "_currency"] = SEVERAL
+    return pairs.drop_duplicates(keys).reset_index(drop=True)
+
+
+def split_values(data: SalesData, out: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
+    """Amounts split by currency: the values in ``names`` whose group adds several
+    currencies are left empty (NaN), and a ``currency`` column after them says the
+    currency of each row's values (empty: no amount). Reads and drops ``_currency``;
+    a no-op (dropping ``_currency``) when amounts are not split."""
+    if "_currency" not in out.columns:
+        return out
+    label = out.pop("_currency").astype("object")
+    if currency_mode(data) != "split" or "currency" in out.columns:  # by="currency": one each
+        return out
+    several = (label == SEVERAL).to_numpy()
+    for name in names:
+        out.loc[several, name] = np.nan
+    at = max(list(out.columns).index(n) for n in names) + 1
+    out.insert(at, "currency", pd.Series(label.where(label.notna(), ""), index=out.index, dtype="str"))
+    out.attrs["currency_note"] = values_note(data)
+    return out
+
+
+def values_note(data: SalesData) -> str:
+    """The sentence saying a table's values are per currency (``attrs["currency_note"]``)."""
+    codes = data.currencies()
+    return (f"amounts are in {len(codes)} currencies ({', '.join(codes)}) and no exchange rates were "
+            f"given: each value is in the currency its 'currency' column names; a value that would "
+            f"add currencies together is left empty ({SEVERAL}); by='currency' gives one row per "
+            "currency (give rates.csv to convert them)")
+
+
 # --------------------------------------------------------------------------- pipelines
 def only_pipelines(data: SalesData, pipelines: Sequence[str] | None) -> SalesData:
     """The dataset restricted to ``pipelines`` (None or empty: all of it).
@@ -471,6 +524,7 @@ def with_excluded(frame: pd.DataFrame, **excluded: int) -> pd.DataFrame:
 __all__ = [
     "CLOSED_COLUMNS",
     "NONE_LABEL",
+    "SEVERAL",
     "TOTAL",
     "UNSPECIFIED",
     "OptionError",
@@ -488,6 +542,7 @@ __all__ = [
     "fetch",
     "float_sums",
     "group_column",
+    "group_currencies",
     "group_labels",
     "group_value",
     "grouped",
@@ -503,7 +558,9 @@ __all__ = [
     "ratio",
     "split_by_period",
     "split_note",
+    "split_values",
     "summarize",
+    "values_note",
     "with_excluded",
     "with_period",
 ]

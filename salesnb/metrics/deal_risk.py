@@ -106,7 +106,7 @@ from salesnb._arrays import utc_nanos as utc_ns
 from salesnb._docstrings import fill_doc
 from salesnb.data.dataset import SalesData
 from salesnb.exceptions import WindowError
-from salesnb.metrics._tables import only_pipelines
+from salesnb.metrics._tables import currency_labels, currency_mode, only_pipelines
 from salesnb.metrics.cycle import _sales_cycle
 from salesnb.metrics.opportunities import _open_opportunities
 from salesnb.metrics.stalled import _stuck_opportunities
@@ -220,6 +220,10 @@ class RiskInputs:
     entry_at: np.ndarray
     crm_probability: np.ndarray | None = None
     crm_scale: str = ""
+    #: What the size bands rank instead of ``amount``, or None: with amounts split by
+    #: currency (no rates), each amount's percentile rank among the deals of its own
+    #: currency, so a deal is large or small for its currency, never across currencies.
+    size_key: np.ndarray | None = None
 
     @property
     def at_ns(self) -> int:
@@ -330,10 +334,14 @@ def _gather_risk_inputs(data: SalesData, as_of: pd.Timestamp) -> RiskInputs:
         if share is not None:
             crm = _crm_stage_probability(full, share, data.settings.stages, pipelines,
                                          codes if pipelines else None)
+    size_key = None
+    if currency_mode(data) == "split" and n:
+        codes = currency_labels(opps).to_numpy(dtype=object)
+        size_key = pd.Series(amount).groupby(codes).rank(pct=True).to_numpy(dtype="float64")
     return RiskInputs(as_of, tuple(data.settings.stages), key, opps["opportunity_id"].reset_index(drop=True),
                       opps["owner"].reset_index(drop=True), created, closed, outcome, amount, pipeline,
                       pipelines, deal[keep].astype("int64"), position[keep].astype("int64"),
-                      entry_at.astype("int64"), crm, scale)
+                      entry_at.astype("int64"), crm, scale, size_key)
 
 
 def _crm_stage_probability(full: pd.DataFrame, share: np.ndarray, stages: tuple[str, ...],
@@ -389,11 +397,12 @@ class _Deals:
         n = len(x.created)
         closed = x.outcome != OUTCOME_OPEN
         stop = np.where(closed, x.closed - x.created, x.at_ns - x.created).astype("int64")
-        known = x.amount[~np.isnan(x.amount)]
+        size = x.amount if x.size_key is None else x.size_key
+        known = size[~np.isnan(size)]
         edges = np.zeros(0)
         if size_bands > 1 and len(np.unique(known)) > 1:
             edges = np.unique(np.quantile(known, np.arange(1, size_bands) / size_bands))
-        band = np.where(np.isnan(x.amount), 0, np.searchsorted(edges, x.amount, side="right") + 1)
+        band = np.where(np.isnan(size), 0, np.searchsorted(edges, size, side="right") + 1)
         entry_age = x.entry_at - x.created[x.entry_deal] if len(x.entry_deal) else np.zeros(0, dtype="int64")
         stage_now = np.full(n, -1, dtype="int64")
         since = np.full(n, NO_TIME, dtype="int64")
@@ -1314,6 +1323,10 @@ def risk(
         notes.append(f"fewer than {model.min_closed} won and {model.min_closed} lost deals closed by "
                      f"as_of ({attrs['n_won']} won, {attrs['n_lost']} lost): the stage baseline "
                      "stands in for the model")
+    if inputs.size_key is not None:
+        notes.append("amounts are in several currencies and no exchange rates were given: size bands rank "
+                     "each amount among the deals of its own currency (size_band_edges are percentile ranks "
+                     "within a currency, not amounts)")
     landmarks = "" if attrs["model"] == STAGE_BASELINE or not np.isfinite(inputs.win_share) else \
         "exact" if attrs["exact_landmarks"] else "grid"
     out.attrs = {"as_of": at, "horizon_days": model.horizon, "win_share": inputs.win_share,

@@ -39,7 +39,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -49,15 +49,19 @@ from salesnb._docstrings import fill_doc
 from salesnb.data.dataset import SalesData, Snapshot
 from salesnb.exceptions import WindowError
 from salesnb.metrics._tables import (
+    SEVERAL,
     TOTAL,
     all_groups,
     canonical_by,
+    currency_labels,
+    currency_mode,
     fetch,
     group_column,
     group_value,
     micros,
     only_pipelines,
     ratio,
+    split_values,
     with_excluded,
 )
 from salesnb.metrics.deal_risk import win_probabilities
@@ -312,6 +316,8 @@ class _NewDeals:
     rate: dict[str, float]
     pool: dict[str, np.ndarray]
     windows: int
+    #: Per group, the currency codes of the pooled deals (amounts split by currency only).
+    currencies: dict[str, set[str]] = field(default_factory=dict)
 
 
 def _new_deals(snap: Snapshot, view: TargetPeriod, by: str | None) -> _NewDeals:
@@ -332,25 +338,33 @@ def _new_deals(snap: Snapshot, view: TargetPeriod, by: str | None) -> _NewDeals:
     t = o.filter(snap.closed_known(o) & (o.status == "won") & (o.created_at > micros(earliest))
                  & (o.closed_at >= micros(earliest + offset)))
     # by id: the same pool, in the same order, in every engine (see _open_deals)
+    split = currency_mode(snap.data) == "split"
+    extra = {"currency": t.currency} if split else {}
     frame = fetch(snap.data, t.select(_id=t.opportunity_id, _c=t.created_at, _k=t.closed_at, amount=t.amount,
-                                      _g=group_value(t, by)).order_by("_id"))
+                                      _g=group_value(t, by), **extra).order_by("_id"))
     if not len(frame):
         return _NewDeals({}, {}, len(refs))
     created = frame["_c"].to_numpy(dtype="int64")  # microseconds, as the engine holds instants
     closed = frame["_k"].to_numpy(dtype="int64")
     amount = frame["amount"].astype("float64").fillna(0.0).to_numpy()
     groups = frame["_g"].astype("str").to_numpy(dtype=object)
+    codes = (currency_labels(frame).to_numpy(dtype=object) if split
+             else np.full(len(frame), "", dtype=object))
+    has_amount = frame["amount"].notna().to_numpy()
     counts: dict[str, int] = {}
     pool: dict[str, list[float]] = {}
+    currencies: dict[str, set[str]] = {}
     for ref in refs:
         lo, a, b = micros(ref), micros(ref + offset), micros(ref + length)
         hit = (created > lo) & (closed >= a) & (closed < b)
-        for g, v in zip(groups[hit], amount[hit], strict=True):
+        for g, v, c, known in zip(groups[hit], amount[hit], codes[hit], has_amount[hit], strict=True):
             counts[g] = counts.get(g, 0) + 1
             pool.setdefault(g, []).append(float(v))
+            if split and known:
+                currencies.setdefault(g, set()).add(str(c))
     n = len(refs)
     return _NewDeals({g: c / n for g, c in counts.items()},
-                     {g: np.asarray(v, dtype="float64") for g, v in pool.items()}, n)
+                     {g: np.asarray(v, dtype="float64") for g, v in pool.items()}, n, currencies)
 
 
 def _simulate_new(new: _NewDeals, groups: list[str], draws: int, seed: int) -> np.ndarray:
@@ -500,8 +514,29 @@ def _forecast(data: SalesData, view: TargetPeriod, by: str | None, draws: int,
                      probability_source={"crm": int((use_crm & in_pipe).sum()),
                                          "stage_history": int((~use_crm & in_pipe).sum())},
                      has_categories=category is not None)
+    if currency_mode(data) == "split":
+        out = _split_amounts(snap, view, by, out, new)
     return with_excluded(out, no_probability=n_no_p, open_without_amount=int((~has_amount).sum()),
                          no_expected_close=no_close, category_other=other)
+
+
+def _split_amounts(snap: Snapshot, view: TargetPeriod, by: str | None, out: pd.DataFrame,
+                   new: _NewDeals) -> pd.DataFrame:
+    """Amounts split by currency (no rates): a group's amount columns stay only when every
+    amount they add — the deals open at ``as_of``, those won so far in the period and the
+    past deals the new ones are drawn from — is in one currency (a ``currency`` column
+    says which); otherwise they are left empty. Counts are kept."""
+    col = group_column(by)
+    o = snap.table
+    t = o.filter(o.amount.notnull() & (~snap.closed_known(o) | (
+        (o.status == "won") & (o.closed_at >= micros(view.start)) & (o.closed_at < micros(view.as_of)))))
+    rows = fetch(snap.data, t.select(_g=group_value(t, by), currency=t.currency).distinct())
+    per: dict[str, set[str]] = {g: set(c) for g, c in new.currencies.items()}
+    for g, c in zip(rows["_g"].astype("str"), currency_labels(rows), strict=True):
+        per.setdefault(g, set()).add(c)
+    label = {g: (next(iter(c)) if len(c) == 1 else SEVERAL) for g, c in per.items() if c}
+    out["_currency"] = out[col].map(label)
+    return split_values(snap.data, out, [c for c in out.columns if (c.endswith("_amount") and "without" not in c) or c.startswith("amount_")])
 
 
 def _check_draws(draws: int, seed: int) -> None:

@@ -27,7 +27,7 @@ import bisect
 import decimal
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -39,14 +39,17 @@ from salesnb._docstrings import fill_doc
 from salesnb.data.dataset import SalesData
 from salesnb.exceptions import DataSchemaError
 from salesnb.metrics._tables import (
+    NONE_LABEL,
     TOTAL,
     all_groups,
     canonical_by,
+    currency_mode,
     group_column,
     group_value,
     micros,
     only_pipelines,
     period_frame,
+    values_note,
     with_excluded,
 )
 from salesnb.metrics.stages import label_positions
@@ -113,6 +116,15 @@ class Deal:
     status: str
     group: str               # the group when it does not move (by is not owner)
     fields: dict[str, _Field]
+    currency: str | None = None  # upper case; None: no currency column or a blank one
+
+    def converted(self, rate: Decimal | None) -> Deal:
+        """The deal with every amount (as stored and as changed) times ``rate``; no rate:
+        no amount (the deal still counts in the counts)."""
+        f = self.fields["amount"]
+        scale = (lambda v: None if v is None or rate is None else _CONTEXT.multiply(v, rate))  # noqa: E731
+        amount = _Field(scale(f.base), list(f.times), [scale(v) for v in f.values], scale(f.first))
+        return replace(self, fields={**self.fields, "amount": amount})
 
     def state(self, t: int, *, inclusive: bool, by_owner: bool) -> tuple[Decimal | None, str, int | None]:
         """Amount, group and expected close date at ``t``."""
@@ -146,6 +158,8 @@ def _fetch_deals(data: SalesData, lo: int, hi: int, by: str | None) -> list[Deal
     cols: dict[str, Any] = {"_g": group_value(rel, by if by != "owner" else None)}
     if "expected_close_at" in o.columns:
         cols["_ecd"] = rel.expected_close_at
+    if "currency" in o.columns:
+        cols["_cur"] = rel.currency.strip().upper()
     rows = data.engine.arrow(rel.select("_row", "opportunity_id", "created_at", "closed_at", "status",
                                         "amount", "owner", **cols)).to_pylist()
     f = data.field_table
@@ -173,7 +187,7 @@ def deals_from_rows(rows: list[dict[str, Any]], changes: list[dict[str, Any]]) -
         deals[int(r["_row"])] = Deal(
             row=int(r["_row"]), opportunity_id=str(r["opportunity_id"]), created=int(r["created_at"]),
             closed=None if r["closed_at"] is None else int(r["closed_at"]), status=str(r["status"]),
-            group=str(r["_g"]),
+            group=str(r["_g"]), currency=r.get("_cur") or None,
             fields={"amount": _Field(_decimal(r["amount"])), "owner": _Field(r["owner"]),
                     "expected_close_at": _Field(r.get("_ecd"))})
     for c in sorted(changes, key=lambda c: (int(c["opp_key"]), str(c["field"]), int(c["changed_at"]),
@@ -368,27 +382,41 @@ def pipeline_movement(
     col = group_column(by)
     lo, hi = micros(window.start), micros(window.end)
     deals = _fetch_deals(data, lo, hi, by)
+    mode = currency_mode(data)
+    without_rate = 0
+    if mode == "convert":
+        deals, without_rate = _convert(data, deals, hi)
+    # Split by currency (no rates): one walk per currency, never adding currencies.
+    by_code: dict[str | None, list[Deal]] = {None: deals}
+    if mode == "split":
+        by_code = defaultdict(list)
+        for d in deals:
+            by_code[d.currency or NONE_LABEL].append(d)
     parts = _parts(data, window, period)
     out_rows: list[dict[str, Any]] = []
     excluded: dict[str, int] = defaultdict(int)
     groups = set(all_groups(data.at(window.as_of), by)) if by is not None else {TOTAL}
     for label, p_lo, p_hi, following in parts:
-        steps = walk(deals, micros(p_lo), micros(p_hi), (micros(following[0]), micros(following[1])),
-                     by_owner=by == "owner")
-        for flow, n in steps.without_amount.items():
-            excluded[f"{flow}_without_amount"] += n
-        for g in sorted(groups | set(steps.rows)):
-            row = steps.rows[g] if g in steps.rows else _zero_row()
-            rec: dict[str, Any] = {}
-            if label is not None:
-                rec.update(period=label, period_start=p_lo, period_end=p_hi)
-            rec[col] = g
-            rec.update({c: int(row[c]) if c in _COUNTS else float(row[c]) for c in MOVEMENT_COLUMNS})
-            rec["balanced"] = is_balanced(row)
-            rec["_exact"] = {c: row[c] for c in _VALUES}
-            out_rows.append(rec)
+        seen: set[str] = set()
+        for code in sorted(by_code, key=lambda c: (c is None, c or "")):
+            steps = walk(by_code[code], micros(p_lo), micros(p_hi),
+                         (micros(following[0]), micros(following[1])), by_owner=by == "owner")
+            for flow, n in steps.without_amount.items():
+                excluded[f"{flow}_without_amount"] += n
+            names = sorted(groups | set(steps.rows)) if mode != "split" else sorted(steps.rows)
+            seen.update(names)
+            for g in names:
+                out_rows.append(_movement_row(steps.rows[g] if g in steps.rows else _zero_row(),
+                                              label, p_lo, p_hi, col, g, code))
+        if mode == "split":  # groups without a deal in this part: one zero row
+            out_rows.extend(_movement_row(_zero_row(), label, p_lo, p_hi, col, g, "")
+                            for g in sorted(groups - seen))
     lead = ["period", "period_start", "period_end"] if period is not None else []
-    frame = pd.DataFrame(out_rows, columns=[*lead, col, *MOVEMENT_COLUMNS, "balanced", "_exact"])
+    cur = ["currency"] if mode == "split" else []
+    frame = pd.DataFrame(out_rows, columns=[*lead, col, *cur, *MOVEMENT_COLUMNS, "balanced", "_exact"])
+    if cur:
+        frame = frame.sort_values([*lead[:1], col, "currency"], kind="stable", ignore_index=True)
+        frame["currency"] = frame["currency"].astype("str")
     exact = frame.pop("_exact").tolist()
     frame[col] = frame[col].astype("str")
     for c in _COUNTS:
@@ -401,6 +429,14 @@ def pipeline_movement(
         notes.append(NO_FIELD_HISTORY)
     if "expected_close_at" not in data.opportunity_table.columns:
         notes.append(NO_CLOSE_DATES)
+    if mode == "split":
+        frame.attrs["currency_note"] = values_note(data)
+    if mode == "convert":
+        frame.attrs["currency"] = data.settings.currency
+        notes.append(f"values converted into {data.settings.currency or 'the reporting currency'}: a deal "
+                     "closed in the window at its close date's rate, an open one at the window end's rate "
+                     f"(its every amount, so the walk balances); {without_rate:,} deal(s) without a rate "
+                     "count without an amount")
     frame.attrs["notes"] = notes
     frame.attrs["exact"] = exact
     following_all = [(f[0], f[1]) for *_, f in parts]
@@ -408,6 +444,40 @@ def pipeline_movement(
     flows = ("open_start", "created", "reassigned_in", "reassigned_out", "won", "lost", "open_end",
              "pulled_in", "pushed_out")
     return with_excluded(frame, **{f"{f}_without_amount": excluded.get(f"{f}_without_amount", 0) for f in flows})
+
+
+def _movement_row(row: dict[str, Any], label: str | None, p_lo: pd.Timestamp, p_hi: pd.Timestamp,
+                  col: str, group: str, code: str | None) -> dict[str, Any]:
+    rec: dict[str, Any] = {}
+    if label is not None:
+        rec.update(period=label, period_start=p_lo, period_end=p_hi)
+    rec[col] = group
+    if code is not None:
+        rec["currency"] = code
+    rec.update({c: int(row[c]) if c in _COUNTS else float(row[c]) for c in MOVEMENT_COLUMNS})
+    rec["balanced"] = is_balanced(row)
+    rec["_exact"] = {c: row[c] for c in _VALUES}
+    return rec
+
+
+def _convert(data: SalesData, deals: list[Deal], hi: int) -> tuple[list[Deal], int]:
+    """The deals with amounts in the reporting currency: one rate per deal, at its close
+    when it closed before ``hi``, else at ``hi`` (the rate rule of the snapshots: closed
+    deals at their close date, open ones at the moment looked at). Returns the deals and
+    how many had no applicable rate."""
+    from salesnb.data.dataset import rate_intervals
+
+    table = rate_intervals(data.rates, data.settings.currency).to_pylist()
+    per: dict[str, list[tuple[int, int, float]]] = defaultdict(list)
+    for r in table:
+        per[str(r["_cur"])].append((int(r["_from"]), int(r["_to"]), float(r["_rate"])))
+    out, missing = [], 0
+    for d in deals:
+        t = d.closed if d.closed is not None and d.closed < hi else hi
+        rate = next((Decimal(repr(x)) for lo_, hi_, x in per.get(d.currency or "", []) if lo_ <= t < hi_), None)
+        missing += rate is None
+        out.append(d.converted(rate))
+    return out, missing
 
 
 _Part = tuple[str | None, pd.Timestamp, pd.Timestamp, tuple[pd.Timestamp, pd.Timestamp]]

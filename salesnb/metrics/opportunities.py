@@ -31,6 +31,7 @@ from salesnb.metrics._tables import (
     micros,
     only_pipelines,
     period_frame,
+    split_values,
     with_excluded,
 )
 from salesnb.metrics.window import TimeLike, Window, resolve_moment, resolve_window
@@ -117,7 +118,8 @@ def _open_opportunities(snap: Snapshot, *, by: str | None, min_share: float = 0.
     counts = per.merge(values, on="_g", how="left").rename(columns={"_g": col})
     counts["open_without_amount"] = counts["open_count"] - counts.pop("_with_amount")
     out = pd.DataFrame({col: pd.Series(active, dtype="str")}).merge(
-        counts[[col, "open_count", "open_value", "open_without_amount"]], on=col, how="left")
+        counts[[col, "open_count", "open_value", "open_without_amount",
+                *(["_currency"] if "_currency" in counts.columns else [])]], on=col, how="left")
     out["open_count"] = out["open_count"].fillna(0).astype("int64")
     out["open_without_amount"] = out["open_without_amount"].fillna(0).astype("int64")
     out["open_value"] = out["open_value"].fillna(0.0).astype("float64")
@@ -138,6 +140,7 @@ def _open_opportunities(snap: Snapshot, *, by: str | None, min_share: float = 0.
     if by is None:
         out["too_few"] = False
     out = out.sort_values(["open_count", col], ascending=[False, True], ignore_index=True)
+    out = split_values(data, out, ["open_value"])
     out.attrs["as_of"] = at
     return with_excluded(out, inactive_groups=int((per["_active"] == 0).sum()))
 
@@ -241,7 +244,8 @@ def _new_opportunities(data: SalesData, window: Window, *, period: str, by: str 
     groups = all_groups(data.at(window.as_of), by) if by is not None else [TOTAL]
     out = complete_grid(counts, table, groups, col, ["created"])
     out["created_value"] = out["created_value"].fillna(0.0).astype("float64")
-    return out[["period", "period_start", "period_end", col, "created", "created_value"]]
+    return split_values(data, out[["period", "period_start", "period_end", col, "created", "created_value",
+                                   *(["_currency"] if "_currency" in out.columns else [])]], ["created_value"])
 
 
 def _open_over_time(snap: Snapshot, window: Window, *, period: str, by: str | None) -> pd.DataFrame:
@@ -263,4 +267,6 @@ def _open_over_time(snap: Snapshot, window: Window, *, period: str, by: str | No
     groups = all_groups(snap, by) if by is not None else [TOTAL]
     out = complete_grid(counts, table.assign(snapshot_at=moments), groups, col, ["open_count"])
     out["open_value"] = out["open_value"].fillna(0.0).astype("float64")
-    return out[["period", "period_start", "period_end", col, "snapshot_at", "open_count", "open_value"]]
+    return split_values(data, out[["period", "period_start", "period_end", col, "snapshot_at", "open_count",
+                                   "open_value", *(["_currency"] if "_currency" in out.columns else [])]],
+                        ["open_value"])

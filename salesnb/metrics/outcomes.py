@@ -21,11 +21,14 @@ from salesnb.metrics._tables import (
     closed_frame,
     closed_in_window,
     complete_grid,
+    currency_mode,
     fetch,
     group_column,
+    group_currencies,
     group_labels,
     only_pipelines,
     split_by_period,
+    split_values,
 )
 from salesnb.metrics.stages import stage_where_lost
 from salesnb.metrics.window import TimeLike, Window, resolve_window
@@ -81,7 +84,8 @@ def won_lost(
 def _won_lost(snap: Snapshot, window: Window, *, period: str | None, by: str | None) -> pd.DataFrame:
     data = snap.data
     col = group_column(by)
-    closed = closed_frame(snap, window, [by])
+    split = currency_mode(data) == "split"
+    closed = closed_frame(snap, window, [by, "currency" if split else None])
     won = (closed["status_asof"] == "won").to_numpy()
     frame = pd.DataFrame({
         col: group_labels(closed, by),
@@ -92,11 +96,15 @@ def _won_lost(snap: Snapshot, window: Window, *, period: str | None, by: str | N
     keys, table, lead = split_by_period(data, frame, closed["closed_asof"], window, period, col)
     counts = frame.groupby(keys, sort=False).agg(
         won=("won", "sum"), lost=("lost", "sum"), won_value=("won_value", "sum")).reset_index()
+    if split:
+        counts = counts.merge(group_currencies(frame.assign(currency=closed["currency"]), keys, "won_value"),
+                              on=keys, how="left")
     groups = all_groups(snap, by) if by is not None else [TOTAL]
     out = complete_grid(counts, table, groups, col, ["won", "lost"])
     out["closed"] = out["won"] + out["lost"]
     out["won_value"] = out["won_value"].fillna(0.0).astype("float64")
-    return out[[*lead, col, "won", "lost", "closed", "won_value"]]
+    return split_values(data, out[[*lead, col, "won", "lost", "closed", "won_value",
+                                   *(["_currency"] if split else [])]], ["won_value"])
 
 
 @fill_doc
@@ -145,7 +153,8 @@ def lost_reasons(
 
 
 def _lost_reasons(snap: Snapshot, window: Window, *, by: str | None) -> pd.DataFrame:
-    closed = closed_frame(snap, window, [by if by != "stage" else None])
+    split = currency_mode(snap.data) == "split"
+    closed = closed_frame(snap, window, [by if by != "stage" else None, "currency" if split else None])
     lost = closed[(closed["status_asof"] == "lost").to_numpy()]
     frame = pd.DataFrame({"lost_reason": lost["lost_reason"].fillna(UNSPECIFIED), "amount": lost["amount"]},
                          index=lost.index)
@@ -158,10 +167,14 @@ def _lost_reasons(snap: Snapshot, window: Window, *, by: str | None) -> pd.DataF
         keys.append(by)
     out = frame.groupby(keys, sort=False).agg(lost=("amount", "size"), lost_value=("amount", "sum"))
     out = out.reset_index()
+    if split:
+        out = out.merge(group_currencies(frame.assign(currency=lost["currency"]), keys, "amount"),
+                        on=keys, how="left")
     total = int(out["lost"].sum())
     out["share"] = out["lost"] / total if total else np.nan
     out = out.sort_values(["lost", *keys], ascending=[False, *[True] * len(keys)], ignore_index=True)
-    return out[[*keys, "lost", "share", "lost_value"]]
+    return split_values(snap.data, out[[*keys, "lost", "share", "lost_value", *(["_currency"] if split else [])]],
+                        ["lost_value"])
 
 
 def _stage_where_lost(snap: Snapshot, window: Window, lost: pd.DataFrame) -> pd.Series:

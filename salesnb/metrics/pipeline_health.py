@@ -9,12 +9,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
 from salesnb._docstrings import fill_doc
 from salesnb.data.dataset import SalesData
 from salesnb.exceptions import WindowError
-from salesnb.metrics._tables import canonical_by, group_column, only_pipelines, ratio
+from salesnb.metrics._tables import (
+    canonical_by,
+    currency_mode,
+    group_column,
+    only_pipelines,
+    ratio,
+    split_note,
+    values_note,
+)
 from salesnb.metrics.cycle import _sales_cycle
 from salesnb.metrics.opportunities import _new_opportunities, _open_opportunities
 from salesnb.metrics.volume import _sales_volume
@@ -86,7 +95,9 @@ def sales_velocity(
     rate = _win_rate(snap, window, basis="closed", period=period, by=by)
     cycle = _sales_cycle(snap, window, period=period, by=by)
     lead = ["period", "period_start", "period_end"] if period is not None else []
-    out = (volume[[*lead, col, "mean_amount"]]
+    # Amounts split by currency (no rates): one row per currency, as sales_volume gives.
+    cur = ["currency"] if "currency" in volume.columns else []
+    out = (volume[[*lead, col, *cur, "mean_amount"]]
            .merge(created[[*keys, "created"]], on=keys, how="left")
            .merge(rate[[*keys, "win_rate"]], on=keys, how="left")
            .merge(cycle[[*keys, "mean_days"]], on=keys, how="left"))
@@ -95,8 +106,12 @@ def sales_velocity(
     out["opportunities"] = out["opportunities"].fillna(0).astype("int64")
     out["velocity_per_day"] = ratio(out["opportunities"] * out["mean_won_amount"] * out["win_rate"],
                                     out["cycle_days"])
-    return out[[*lead, col, "opportunities", "mean_won_amount", "win_rate", "cycle_days",
-                "velocity_per_day"]]
+    out = out[[*lead, col, *cur, "opportunities", "mean_won_amount", "win_rate", "cycle_days",
+               "velocity_per_day"]]
+    if cur:
+        out.attrs["currency_note"] = (split_note(data) + "; velocity per currency: all the group's "
+                                      "opportunities × that currency's mean won amount × win rate ÷ cycle")
+    return out
 
 
 @fill_doc
@@ -145,7 +160,9 @@ def pipeline_coverage(
     by = canonical_by(data, by)
     col = group_column(by)
     table = _open_opportunities(data.at(resolve_moment(data, as_of, calendar)), by=by)
-    table = table[[col, "open_count", "open_value", "open_without_amount"]]
+    note = table.attrs.get("currency_note")
+    table = table[[col, "open_count", "open_value", "open_without_amount",
+                   *(["currency"] if "currency" in table.columns and col != "currency" else [])]]
     if isinstance(target, Mapping):
         targets = {str(k): float(v) for k, v in target.items()}
         known = set(data.opportunities[by].dropna().astype(str)) if by is not None else set()
@@ -165,4 +182,11 @@ def pipeline_coverage(
         raise WindowError("a target is negative", fix="give targets >= 0")
     out = table.assign(target=values)
     out["coverage"] = ratio(out["open_value"], out["target"])
+    if "currency" in out.columns and currency_mode(data) == "split":
+        # Split by currency (no rates): a target is in the reporting currency, so only a
+        # pipeline wholly in that currency has a coverage.
+        same = out["currency"].fillna("").isin(["", *([data.settings.currency] if data.settings.currency else [])])
+        nothing = (out["open_value"] == 0).fillna(False)  # no open amount: 0 in any currency
+        out.loc[(~same & ~nothing).to_numpy(), "coverage"] = np.nan
+        out.attrs["currency_note"] = f"{note or values_note(data)}; coverage only where the open value is in the reporting currency"
     return out.reset_index(drop=True)

@@ -33,9 +33,11 @@ from salesnb.metrics._tables import (
     canonical_by,
     closed_frame,
     created_in_window,
+    currency_mode,
     fetch,
     float_sums,
     group_column,
+    group_currencies,
     group_labels,
     group_value,
     micros,
@@ -281,13 +283,18 @@ def won_so_far(snap: Snapshot, period: TargetPeriod, by: str | None) -> pd.DataF
     """Per group: ``won_amount`` (sum of amounts, in source order) and ``won_count`` of the deals
     won in the period by ``snap.as_of``, and ``won_without_amount``."""
     col = group_column(by)
-    closed = closed_frame(snap, period.window, [by])
+    split = currency_mode(snap.data) == "split"
+    closed = closed_frame(snap, period.window, [by, "currency" if split else None])
     won = closed[closed["status_asof"] == "won"]
     frame = pd.DataFrame({"_g": group_labels(won, by), "amount": won["amount"]})
     out = frame.groupby("_g", sort=False).agg(won_amount=("amount", "sum"), won_count=("amount", "size"),
                                                 won_with_amount=("amount", "count"))
     out["won_without_amount"] = out["won_count"] - out.pop("won_with_amount")
-    return out.reset_index().rename(columns={"_g": col})
+    out = out.reset_index()
+    if split:  # amounts split by currency: the currency of each group's won amounts (_currency)
+        out = out.merge(group_currencies(frame.assign(currency=won["currency"]), ["_g"], "amount"),
+                        on="_g", how="left")
+    return out.rename(columns={"_g": col})
 
 
 def _created_so_far(snap: Snapshot, period: TargetPeriod, by: str | None) -> pd.DataFrame:
@@ -426,11 +433,26 @@ def attainment(
     won_i = won.set_index(col)
     pipe_i = pipe.set_index(col)
     created_i = created.set_index(col) if created is not None else None
+    # Amounts split by currency (no rates): a target is in the reporting currency, so an
+    # amount counts only when all of it is in that currency (else it is left empty).
+    split = currency_mode(data) == "split"
+    own = {"", data.settings.currency or ""}
+
+    def in_reporting(table: pd.DataFrame, g: str) -> bool:
+        if not split or "_currency" not in table.columns or g not in table.index:
+            return True
+        code = table["_currency"].get(g)
+        return bool(pd.isna(code) or code in own)
+
+    mixed = 0
     for m in measures:
         for g in groups:
             if m == "won_amount":
-                actual = float(won_i["won_amount"].get(g, 0.0))
+                actual = float(won_i["won_amount"].get(g, 0.0)) if in_reporting(won_i, g) else np.nan
                 left = float(pipe_i["pipeline_amount"].get(g, 0.0)) if len(pipe_i) else 0.0
+                if not in_reporting(pipe_i, g):
+                    left = np.nan
+                mixed += bool(np.isnan(actual) or np.isnan(left))
             elif m == "won_count":
                 actual = float(won_i["won_count"].get(g, 0))
                 left = float(pipe_i["pipeline_count"].get(g, 0)) if len(pipe_i) else 0.0
@@ -468,6 +490,10 @@ def attainment(
         without = 0
     if no_close:
         notes.append(f"{no_close} open deal(s) without an expected close date are left out of the pipeline")
+    if mixed:
+        notes.append(f"{mixed} group(s) have won or pipeline amounts in a currency other than the reporting "
+                     f"currency ({data.settings.currency or 'not set'}) and no exchange rates were given: "
+                     "their won_amount attainment is left empty (give rates.csv to convert them)")
     out.attrs.update(as_of=view.as_of, elapsed_share=float(elapsed), business_days_elapsed=float(done),
                      business_days_total=float(total), notes=notes, label=view.label)
     return with_excluded(out, won_without_amount=without, no_expected_close=no_close)

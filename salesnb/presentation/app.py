@@ -210,7 +210,8 @@ class Dashboard:
 def movement_chart(table: pd.DataFrame, language: str) -> str:
     """The pipeline walk of a ``pipeline_movement`` table (team total), by count, as a waterfall."""
     t = lambda key: i18n.translate(key, language)  # noqa: E731
-    row = table.iloc[0]
+    # Counts add across rows (one row per currency when amounts are split by currency).
+    row = table[[c for c in table.columns if str(c).endswith("_count")]].sum()
     steps = [(t("open_start"), row["open_start_count"], "total"), (t("created"), row["created_count"], "up")]
     moved = float(row.get("reassigned_in_count", 0) or 0) - float(row.get("reassigned_out_count", 0) or 0)
     if moved:

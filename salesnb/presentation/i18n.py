@@ -90,6 +90,8 @@ _CATALOGUE: dict[str, tuple[str, str]] = {
     "owner": ("Salesperson", "کارشناس فروش"),
     "team": ("Team", "تیم"),
     "group": ("Group", "گروه"),
+    "currency": ("Currency", "ارز"),
+    "(several)": ("(several)", "(چند ارز)"),
     "account": ("Account", "مشتری"),
     "product": ("Product", "محصول"),
     "source": ("Source", "منبع"),
@@ -612,6 +614,19 @@ _MOVEMENT_TEXT: dict[str, tuple[str, str]] = {
                                  "تاریخ بسته‌شدن مورد انتظار موجود نیست: جلوافتاده و عقب‌افتاده صفر است"),
     "note_movement_without_amount": ("{n} deal(s) without an amount: counted in the counts, not in the values",
                                      "{n} معامله بدون مبلغ: در تعدادها شمرده شده‌اند، نه در ارزش‌ها"),
+    "note_currency_split": ("Amounts are in several currencies ({codes}) and no exchange rates were given: "
+                            "amounts are shown per currency (the currency column), never added or averaged "
+                            "across currencies; a total that would mix them is left empty (—). Give rates.csv "
+                            "to convert them",
+                            "مبلغ‌ها به چند ارز هستند ({codes}) و نرخ تبدیل داده نشده است: مبلغ‌ها به تفکیک ارز "
+                            "(ستون ارز) نشان داده می‌شوند و هرگز میان ارزها جمع یا میانگین گرفته نمی‌شوند؛ جمعی "
+                            "که ارزها را درهم کند خالی (—) می‌ماند. برای تبدیل، rates.csv بدهید"),
+    "note_movement_currencies": ("Amounts are in several currencies ({codes}) and no exchange rates were given: "
+                                 "the walk by value is one walk per currency (never added together); the chart "
+                                 "by value shows the currency with the most deals. Give rates.csv to convert them",
+                                 "مبلغ‌ها به چند ارز هستند ({codes}) و نرخ تبدیل داده نشده است: گردش ارزشی برای هر "
+                                 "ارز جداست (هرگز با هم جمع نمی‌شوند)؛ نمودار ارزشی ارزی را نشان می‌دهد که بیشترین "
+                                 "معامله را دارد. برای تبدیل، rates.csv بدهید"),
     "note_team_total": ("Per team: a deal keeps its team, so teams have no reassignments; moves between "
                         "salespeople are in the salesperson view (salesnb movement --by owner)",
                         "به تفکیک تیم: هر معامله در تیم خود می‌ماند و واگذاری میان تیم‌ها نیست؛ جابه‌جایی میان "

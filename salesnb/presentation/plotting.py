@@ -1869,7 +1869,11 @@ def plot_pipeline_movement(
         The row (a value of the group column) to draw; default: the sum of the rows
         shown (a table per team gives the team total).
     currency, amount_unit : str, optional
-        For ``measure="value"``: the dataset's currency and amount unit.
+        For ``measure="value"``: the dataset's currency and amount unit. When the table
+        is split by currency (a ``currency`` column: several currencies and no rates),
+        the value walk draws one currency's rows — ``currency`` when the table has it,
+        else the currency with the most deals — and the title names it (counts add
+        across currencies; amounts never do).
     **kwargs
         Passed to :meth:`~matplotlib.axes.Axes.bar`.
 
@@ -1888,7 +1892,16 @@ def plot_pipeline_movement(
         raise PlotInputError("plot_pipeline_movement() draws one window: pass the table of "
                              "pipeline_movement() without period, or one period's rows")
     col = next((str(c) for c in table.columns if not str(c).endswith(("_count", "_value"))
-                and c not in _PERIOD_COLUMNS and c != "balanced"), "group")
+                and c not in _PERIOD_COLUMNS and c not in ("balanced", "currency")), "group")
+    split_code = None
+    if measure == "value" and "currency" in table.columns:
+        deals = table.assign(_n=table["open_start_count"] + table["created_count"])
+        deals = deals[deals["currency"].astype(str) != ""]
+        codes = deals.groupby("currency", sort=True)["_n"].sum().sort_values(ascending=False, kind="stable")
+        if len(codes) > 1 or (len(codes) == 1 and codes.index[0] != currency):
+            split_code = currency if currency in codes.index else str(codes.index[0])
+            table = table[table["currency"].astype(str) == split_code]
+            currency = split_code
     rows = table
     if group is not None:
         if col not in table.columns or not (table[col] == group).any():
@@ -1905,6 +1918,8 @@ def plot_pipeline_movement(
     else:
         ylabel = _t("axis_deals", language)
     title = _t(f"title_movement_{measure}", language, group=i18n.translate_value(label, language))
+    if split_code is not None:
+        title = f"{title} · {split_code}"
     xlabel = _t("axis_walk", language)
     total = rows[needed].sum()
     steps = movement_steps(total, measure)

@@ -144,12 +144,21 @@ _DATE_COLUMNS = ("period_start", "period_end", "snapshot_at", "start", "end", "c
 _RATE_SUFFIXES = ("rate", "share", "conversion", "_low", "_high", "conversion_to_next")
 
 
-def _cell_formatter(name: str, values: pd.Series, ctx: NotebookContext) -> Callable[[Any], str] | None:
-    """The formatter of one KPI column for people, or None to show the values as they are."""
+_SETTINGS_CURRENCY = object()
+
+
+def _cell_formatter(name: str, values: pd.Series, ctx: NotebookContext,
+                    currency: Any = _SETTINGS_CURRENCY) -> Callable[[Any], str] | None:
+    """The formatter of one KPI column for people, or None to show the values as they are.
+
+    ``currency``: the code amounts are shown with (default: the dataset's currency).
+    """
     from salesnb.periods import format_date
 
     lang = ctx.language
     cur, unit = ctx.data.settings.currency, ctx.data.settings.amount_unit
+    if currency is not _SETTINGS_CURRENCY:
+        cur = currency
     digits = i18n.persian_digits if lang == "fa" else str
 
     def amount(v: Any) -> str:
@@ -185,10 +194,21 @@ def present(table: pd.DataFrame, ctx: NotebookContext) -> pd.DataFrame:
     """Format a KPI table for people: readable amounts, percentages, days, dates in the
     report's calendar, translated headers and values (Persian digits for ``fa``)."""
     out = table.copy()
+    # Amounts split by currency (no rates): each row's amounts are in its own currency.
+    codes = (out["currency"].astype("str").tolist()
+             if "currency" in out.columns and not ctx.data.converts else None)
     for col in out.columns:
         fmt = _cell_formatter(str(col), out[col], ctx)
-        if fmt is not None:
+        if fmt is None:
+            continue
+        if codes is None:
             out[col] = [fmt(v) for v in out[col]]
+            continue
+        per: dict[str, Callable[[Any], str]] = {}
+        for code in set(codes):
+            own = code if code and not code.startswith("(") else None
+            per[code] = _cell_formatter(str(col), out[col], ctx, currency=own) or fmt
+        out[col] = [per[c](v) for v, c in zip(out[col], codes, strict=True)]
     return i18n.table_headers(out, ctx.language)
 
 
@@ -496,8 +516,16 @@ USES: dict[str, frozenset[str]] = {
 }
 
 
+#: The sections that show amounts (a note when they are split by currency).
+_AMOUNT_SECTIONS = frozenset({"headline", "opportunities", "won_lost", "volume", "risk", "attainment",
+                              "forecast", "accuracy", "overdue"})
+
+
 def _section(ctx: NotebookContext, key: str, title: str, tables: dict[str, pd.DataFrame],
              figures: list[Figure], notes: list[str], **extra: Any) -> Section:
+    if key in _AMOUNT_SECTIONS and not ctx.data.converts and len(ctx.data.currencies()) > 1:
+        notes = [*notes, i18n.translate("note_currency_split", ctx.language,
+                                        codes=", ".join(ctx.data.currencies()))]
     return Section(title, tables, figures, notes, language=ctx.language,
                    caption=ctx.describe_filters(USES[key]), **extra)
 
@@ -1221,7 +1249,8 @@ def _library_notes(table: pd.DataFrame, ctx: NotebookContext) -> list[str]:
 def _walk_tables(table: pd.DataFrame, col: str, ctx: NotebookContext) -> dict[str, pd.DataFrame]:
     """The walk by count and by value, and the pulled in / pushed out, one row per group."""
     def part(columns: tuple[str, ...], balanced: bool) -> pd.DataFrame:
-        shown = table[[col, *columns, *(["balanced"] if balanced else [])]]
+        cur = ["currency"] if "currency" in table.columns else []
+        shown = table[[col, *cur, *columns, *(["balanced"] if balanced else [])]]
         shown = shown.rename(columns={c: f"mv_{c}" for c in columns})
         return present(shown, ctx)
 
@@ -1248,9 +1277,15 @@ def movement_view(ctx: NotebookContext) -> Section:
     except OptionError:  # no team column: the total only
         per = pipeline_movement(ctx.data, start=w.start, end=w.end, calendar=w.calendar, by=None)
         col = "group"
-    sums = {c: pd.Series([per[c].sum()], dtype=per[c].dtype) for c in per.columns
-            if c.endswith(("_count", "_value"))}
-    total = pd.DataFrame({col: ["(all)"], **sums, "balanced": [bool(per["balanced"].all())]})
+    numbers = [c for c in per.columns if c.endswith(("_count", "_value"))]
+    if "currency" in per.columns:  # split by currency (no rates): a total per currency
+        total = per.groupby("currency", sort=True)[[*numbers, "balanced"]].agg(
+            {**{c: "sum" for c in numbers}, "balanced": "all"}).reset_index()
+        total.insert(0, col, "(all)")
+        total = total[total["currency"] != ""] if (total["currency"] != "").any() else total
+    else:
+        sums = {c: pd.Series([per[c].sum()], dtype=per[c].dtype) for c in numbers}
+        total = pd.DataFrame({col: ["(all)"], **sums, "balanced": [bool(per["balanced"].all())]})
     both = pd.concat([per, total], ignore_index=True) if col == "team" else per
     both.attrs.update(per.attrs)
     money: dict[str, Any] = {"currency": ctx.data.settings.currency, "amount_unit": ctx.data.settings.amount_unit}
@@ -1258,8 +1293,8 @@ def movement_view(ctx: NotebookContext) -> Section:
     plotting.plot_pipeline_movement(per, ax=axes[0], language=ctx.language, measure="count")
     plotting.plot_pipeline_movement(per, ax=axes[1], language=ctx.language, measure="value", **money)
     figures = [fig]
-    if col == "team" and len(per) > 1:
-        teams = per[col].tolist()
+    if col == "team" and per[col].nunique() > 1:
+        teams = list(dict.fromkeys(per[col]))
         fig2, grid = plt.subplots(len(teams), 2, figsize=(12, 3.6 * len(teams)), layout="constrained",
                                   squeeze=False)
         for i, team in enumerate(teams):
@@ -1275,6 +1310,8 @@ def movement_view(ctx: NotebookContext) -> Section:
         notes.append(_note("note_movement_without_amount", ctx.language, n=missing))
     if col == "team":
         notes.append(_t(ctx, "note_team_total"))
+    if "currency" in per.columns:
+        notes.append(i18n.translate("note_movement_currencies", ctx.language, codes=", ".join(ctx.data.currencies())))
     return _section(ctx, "movement", _t(ctx, "q6a_title"), _walk_tables(both, col, ctx), figures, notes)
 
 
