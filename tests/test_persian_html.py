@@ -170,3 +170,32 @@ def test_a_section_that_cannot_be_computed_says_so_in_persian() -> None:
     assert reader.text[0] == i18n.translate("section_error", "fa")
     assert "no deal in the window" in panel.widget.value  # the detail, left to right
     assert '<bdi lang="en" dir="ltr">' in panel.widget.value
+
+
+# --------------------------------------------------------------------------- the notebooks' prose
+def test_every_prose_cell_ships_its_persian_translation_with_the_same_structure():
+    """The report swaps a notebook's markdown for ``metadata.salesnb.fa`` in Persian
+    (:func:`salesnb.report.export.translate_prose`): every cell has one, with the same
+    headings, the same code spans and the same number of paragraphs."""
+    import re
+    from pathlib import Path
+
+    import nbformat
+
+    from salesnb.report.export import translate_prose
+
+    root = Path(__file__).resolve().parent.parent / "notebooks"
+    for path in sorted(root.glob("[0-9][0-9]_*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        prose = [c for c in nb.cells if c.cell_type == "markdown"]
+        english = [c.source for c in prose]
+        for cell in prose:
+            fa = cell.metadata.get("salesnb", {}).get("fa", "")
+            where = f"{path.name}: {cell.source[:40]!r}"
+            assert re.search("[\u0600-\u06ff]", fa), where
+            assert re.findall(r"^#+ ", fa, re.M) == re.findall(r"^#+ ", cell.source, re.M), where
+            assert re.findall(r"`[^`]+`", fa) == re.findall(r"`[^`]+`", cell.source), where
+            assert fa.count("\n\n") == cell.source.count("\n\n"), where
+            assert not re.search(r"[0-9]", re.sub(r"`[^`]+`", "", fa)), where  # Persian digits
+        assert translate_prose(nb, "fa") == len(prose)
+        assert [c.source for c in prose] != english

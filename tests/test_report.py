@@ -154,6 +154,9 @@ def test_persian_report_is_right_to_left(tmp_path: Path) -> None:
     for page in _pages(result.folder):
         text = page.read_text(encoding="utf-8")
         assert '<html lang="fa" dir="rtl">' in text, page.name
+    # The notebook's prose is in Persian too (its cells carry their translation).
+    overview = (result.folder / "00_overview.html").read_text(encoding="utf-8")
+    assert "پرسش." in overview and "Question." not in overview and "How to read it" not in overview
     # Every output a person reads (the sections' HTML, the printed heading) is right to
     # left with Persian digits; opportunity ids stay as the CRM stores them.
     from test_persian_html import latin_digits_in, read

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import nbformat
 
@@ -50,6 +51,21 @@ def write_full_lists(nb: nbformat.NotebookNode, target: Path) -> dict[str, Path]
     return written
 
 
+def translate_prose(nb: Any, language: str) -> int:
+    """Put each markdown cell's translation in place (``metadata.salesnb.<language>``, the
+    notebooks ship their Persian prose there); returns how many cells were translated.
+    A cell without one keeps its English text."""
+    done = 0
+    for cell in nb.cells:
+        if cell.get("cell_type") != "markdown":
+            continue
+        text = cell.get("metadata", {}).get("salesnb", {}).get(language)
+        if isinstance(text, str) and text.strip():
+            cell["source"] = text
+            done += 1
+    return done
+
+
 def export_html(notebook: Path, target: Path, *, title: str, language: str) -> None:
     """Export an executed notebook to self-contained HTML without code cells.
 
@@ -64,6 +80,8 @@ def export_html(notebook: Path, target: Path, *, title: str, language: str) -> N
     exporter.exclude_output_prompt = True
     nb = nbformat.read(str(notebook), as_version=4)
     nb.metadata["title"] = title
+    if language != "en":
+        translate_prose(nb, language)
     lists = write_full_lists(nb, target)
     body, _ = exporter.from_notebook_node(nb)
     body = _NETWORK.sub("", body)
