@@ -325,3 +325,25 @@ def test_the_funnel_section_and_the_summary_page_show_one_funnel_per_pipeline():
                   data=two_pipelines(with_pipeline=False))
     assert len(views.funnel_view(one).figures[0].axes) == 2
     plt.close("all")
+
+
+def test_the_notebooks_run_on_pipelines_in_several_currencies(tmp_path):
+    """A new user's dataset: two pipelines, three currencies, no rates. Every notebook runs
+    (its checks hold per pipeline and per currency) and the summary page draws one funnel
+    per pipeline and no mean won amount across currencies."""
+    from salesnb.report.runner import run_report
+
+    opps = pd.DataFrame(DEALS, columns=["opportunity_id", "pipeline", "owner", "created_at", "status",
+                                        "closed_at", "stage", "amount"])
+    opps["currency"] = ["USD", "EUR", "USD", "IRR", "EUR", "USD", "IRR", "USD"]
+    opps.to_csv(tmp_path / "opportunities.csv", index=False)
+    pd.DataFrame(HISTORY, columns=["opportunity_id", "stage", "entered_at"]).to_csv(
+        tmp_path / "stage_history.csv", index=False)
+    (tmp_path / "funnel.yml").write_text(
+        "calendar: gregorian\ncurrency: USD\n"
+        "pipelines:\n  New: [lead, demo, proposal]\n  Renewal: [review, proposal]\n", encoding="utf-8")
+    result = run_report(tmp_path, period="2025-03", out=tmp_path / "out", jobs=2, progress=lambda _: None)
+    assert result.ok, [r for r in result.runs if not r.ok]
+    index = (result.folder / "index.html").read_text(encoding="utf-8")
+    assert index.count('class="salesnb-figure salesnb-funnel"') == 2
+    assert "never added or averaged across currencies" in index

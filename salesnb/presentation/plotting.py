@@ -1074,7 +1074,7 @@ def plot_funnel(
                                   f"it holds {', '.join(names) or 'no rows'}")
             attrs = dict(attrs.get("pipelines", {}).get(pipeline, {}))
             table = table[table["pipeline"].astype(str) == pipeline]
-            title = f"{title} · {_d(pipeline, language)}"
+            title = f"{_t('funnel', language)} · {_d(pipeline, language)}"
     elif pipeline is not None:
         raise PlotInputError(f"plot_funnel: pipeline={pipeline!r} given, but the table has no "
                           "pipeline column (the dataset has one pipeline)")

@@ -563,7 +563,10 @@ def headline_doc(data: SalesData, *, start: Any = None, end: Any = None, as_of: 
     else:
         created = new_opportunities(data, **a, period="year", by=None)  # summed: the window's total
         outcome = won_lost(data, **a, period=None, by=None)
-    volume = sales_volume(data, **a, by=None).iloc[0]
+    volumes = sales_volume(data, **a, by=None)
+    # Split by currency (several currencies, no rates): no mean across currencies, as in
+    # kpi_summary (the sections show one per currency).
+    volume = volumes.iloc[0] if "currency" not in volumes.columns else pd.Series({"mean_amount": None})
     rate = win_rate(data, **a, basis="closed", by=None).iloc[0]
     cycle = sales_cycle(data, **a, by=None).iloc[0]
 
@@ -684,7 +687,9 @@ def headline_tiles(ctx: NotebookContext, memo: dict[Any, Any] | None = None, *,
             good = (value > before) == GOOD_WHEN_UP[key]
         name, column = _SERIES_COLUMN[key]
         table = tables[name]
-        values = table[column].tolist() if column in table.columns else []
+        # (sales volume split by currency has a row per currency: no one series to draw)
+        split = column == "mean_amount" and "currency" in table.columns
+        values = table[column].tolist() if column in table.columns and not split else []
         spark = charts.sparkline(values, partial=partial_periods(table, series_ctx.window),
                                  label=i18n.translate(key, lang))
         tiles.append(charts.Tile(key, i18n.translate(key, lang), digits(shown), digits(change), good, spark))
@@ -1157,7 +1162,7 @@ def accuracy_view(ctx: NotebookContext) -> Section:
         "note_accuracy", ctx.language, n=_digits(str(len(o.past)), ctx.language),
         salesnb=amount(by_method.loc["salesnb", "mae_amount"]),
         stage=amount(by_method.loc["stage_weighted", "mae_amount"]),
-        inside=_digits(str(int(bt.loc[bt["method"] == "salesnb", "inside_amount"].astype(bool).sum())),
+        inside=_digits(str(int((bt.loc[bt["method"] == "salesnb", "inside_amount"] == True).sum())),  # noqa: E712
                        ctx.language))
     days = _digits(f"{o.lead_days}", ctx.language)
     return _section(ctx, "accuracy", title, {
