@@ -199,3 +199,19 @@ def test_every_prose_cell_ships_its_persian_translation_with_the_same_structure(
             assert not re.search(r"[0-9]", re.sub(r"`[^`]+`", "", fa)), where  # Persian digits
         assert translate_prose(nb, "fa") == len(prose)
         assert [c.source for c in prose] != english
+
+
+def test_the_datasets_notes_print_in_persian():
+    from test_kpi_currencies import without_rates
+
+    from salesnb.presentation.notebook import prepare
+
+    en = prepare(start="2025-01-01", end="2025-05-01", calendar="gregorian", interactive=False, data=without_rates())
+    fa = prepare(start="2025-01-01", end="2025-05-01", calendar="gregorian", interactive=False, language="fa",
+                 data=without_rates())
+    assert any(line.startswith("note: amounts are in 4 currencies") for line in en.note_lines())
+    lines = fa.note_lines()
+    assert len(lines) == len(en.note_lines()) >= 2
+    for line in lines:
+        assert line.startswith("یادداشت: ") and "amounts are" not in line and "no field history" not in line
+    assert any("مبلغ‌ها به ۴ ارز هستند" in line for line in lines)

@@ -614,6 +614,7 @@ _MOVEMENT_TEXT: dict[str, tuple[str, str]] = {
                                  "تاریخ بسته‌شدن مورد انتظار موجود نیست: جلوافتاده و عقب‌افتاده صفر است"),
     "note_movement_without_amount": ("{n} deal(s) without an amount: counted in the counts, not in the values",
                                      "{n} معامله بدون مبلغ: در تعدادها شمرده شده‌اند، نه در ارزش‌ها"),
+    "note_label": ("note", "یادداشت"),
     "note_currency_split": ("Amounts are in several currencies ({codes}) and no exchange rates were given: "
                             "amounts are shown per currency (the currency column), never added or averaged "
                             "across currencies; a total that would mix them is left empty (—). Give rates.csv "
@@ -676,6 +677,48 @@ def check_language(language: str) -> str:
     'fa'
     """
     return check_option("language", language, LANGUAGES)
+
+
+#: The dataset's own notes (``SalesData.notes``, written in English by the data layer)
+#: that have a Persian text: (pattern, Persian template with the pattern's groups).
+_NOTES_FA: tuple[tuple[str, str], ...] = (
+    (r"no field history: amounts, expected close dates and owners are taken as constant \(as they are now\)",
+     "تاریخچه تغییر فیلدها موجود نیست: مبلغ، تاریخ بسته‌شدن مورد انتظار و کارشناس هر معامله ثابت "
+     "(همان مقدار کنونی) فرض می‌شود"),
+    (r"amounts are in (\d+) currencies \((.*)\) and no exchange rates were given: every amount metric is "
+     r"split by currency, never added or averaged across currencies: give rates.csv to convert them",
+     "مبلغ‌ها به {0} ارز هستند ({1}) و نرخ تبدیل داده نشده است: هر شاخص مبلغی به تفکیک ارز محاسبه "
+     "می‌شود و هرگز میان ارزها جمع یا میانگین گرفته نمی‌شود؛ برای تبدیل، rates.csv بدهید"),
+    (r"stage order inferred from the data: (.*) \(set 'stages' in funnel.yml to fix it\)",
+     "ترتیب مراحل از داده‌ها استنباط شد: {0} (برای ثابت کردن آن، stages را در funnel.yml بنویسید)"),
+    (r"no stages known: the dataset has no stage history and no stage column",
+     "هیچ مرحله‌ای شناخته نیست: داده‌ها نه تاریخچه مراحل دارند و نه ستون مرحله"),
+)
+
+
+def translate_note(note: str, language: str = "en") -> str:
+    """A note of the dataset in ``language``: the Persian text of the notes the catalogue
+    knows (:data:`_NOTES_FA`), Persian digits outside code; others stay as written.
+
+    Examples
+    --------
+    >>> fa = translate_note("amounts are in 2 currencies (EUR 3, USD 4) and no exchange rates were given: "
+    ...                     "every amount metric is split by currency, never added or averaged across "
+    ...                     "currencies: give rates.csv to convert them", "fa")
+    >>> fa.startswith("مبلغ‌ها به ۲ ارز هستند (EUR ۳, USD ۴)") or fa[:40]
+    True
+    >>> translate_note("anything else", "fa")
+    'anything else'
+    """
+    import re
+
+    if check_language(language) == "en":
+        return note
+    for pattern, template in _NOTES_FA:
+        found = re.fullmatch(pattern, note)
+        if found:
+            return persian_digits(template.format(*found.groups()))
+    return note
 
 
 def translate(key: str, language: str = "en", **values: object) -> str:

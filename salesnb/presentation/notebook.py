@@ -171,6 +171,21 @@ class NotebookContext:
         text = i18n.persian_digits(text) if self.language == "fa" else text
         return f"{text} · {i18n.translate('window', self.language)}: {self.describe_window()}"
 
+    def note_lines(self) -> list[str]:
+        """The dataset's notes as the notebooks print them: ``note: …`` in the context's
+        language (the notes the catalogue knows are translated; others stay as written).
+
+        Examples
+        --------
+        >>> ctx = prepare(start="1404-01-01", end="1404-04-01", interactive=False, language="fa")
+        >>> [line.split(":")[0] for line in ctx.note_lines()]
+        []
+        """
+        from salesnb.presentation import i18n
+
+        label = i18n.translate("note_label", self.language)
+        return [f"{label}: {i18n.translate_note(n, self.language)}" for n in self.notes]
+
     def with_changes(self, **changes: Any) -> NotebookContext:
         """Return a new context with some parameters changed (used by the widgets)."""
         owners = tuple(changes.pop("owners", self.owners))
