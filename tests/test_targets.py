@@ -187,3 +187,16 @@ def test_the_sample_ships_targets_with_people_ahead_and_behind() -> None:
     a = sn.attainment(data, period="1404-07", measure="won_amount")
     with_target = a[a["target"].notna()]
     assert (with_target["attainment"] >= 1).any() and (with_target["attainment"] < 1).any()
+
+
+def test_the_attainment_section_draws_no_empty_chart_for_a_period_without_targets() -> None:
+    """The bundled sample's targets cover 1404: a section for 1403-07 says there is none
+    for that period instead of drawing an empty chart as tall as the team."""
+    from salesnb.presentation import views
+    from salesnb.presentation.notebook import prepare
+
+    without = views.attainment_view(prepare(start="1403-07-01", end="1403-08-01", interactive=False))
+    assert without.figures == []
+    assert any("No salesperson has a won-amount target for 1403-07" in n for n in without.notes)
+    within = views.attainment_view(prepare(start="1404-07-01", end="1404-08-01", interactive=False))
+    assert len(within.figures) == 1 and not any("No salesperson has" in n for n in within.notes)

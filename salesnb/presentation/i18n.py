@@ -421,6 +421,10 @@ _TARGETS_TEXT: dict[str, tuple[str, str]] = {
     "accuracy_table": ("Forecasts made {days} days before each period's end, against what happened",
                        "پیش‌بینی‌های {days} روز پیش از پایان هر دوره، در برابر آنچه رخ داد"),
     "accuracy_summary": ("Accuracy of each method", "دقت هر روش"),
+    "no_targets_period": ("No salesperson has a won-amount target for {period}: no chart (targets.csv "
+                          "holds other periods)",
+                          "هیچ کارشناسی برای {period} هدف مبلغ فروش ندارد: نموداری رسم نمی‌شود (targets.csv "
+                          "هدف دوره‌های دیگر را دارد)"),
     "no_targets": ("No targets: put a targets.csv (period, owner or team, measure, target) beside the "
                    "opportunities to compare with them",
                    "هدفی تعریف نشده است: برای مقایسه، فایل targets.csv (دوره، کارشناس یا تیم، شاخص، هدف) "

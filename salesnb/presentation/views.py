@@ -1044,18 +1044,24 @@ def attainment_view(ctx: NotebookContext) -> Section:
     as_of = min(end, o.moment)
     per = attainment(ctx.data, period=(start, end), as_of=as_of, by="owner", measure="won_amount")
     company = attainment(ctx.data, period=(start, end), as_of=as_of, by=None)
-    fig, ax = _fig(1, 9.5, max(3.2, 0.45 * len(per) + 2.2))
-    plotting.plot_attainment(per, ax=ax, language=ctx.language)
+    figures = []
+    notes = _empty_note(ctx)
+    if per["target"].notna().any():
+        fig, ax = _fig(1, 9.5, max(3.2, 0.45 * len(per) + 2.2))
+        plotting.plot_attainment(per, ax=ax, language=ctx.language)
+        figures.append(fig)
+    else:  # targets for other periods only: no empty chart as tall as the team
+        notes.append(i18n.translate("no_targets_period", ctx.language, period=_digits(label, ctx.language)))
     whole = company[["measure", "target", "actual", "attainment", "expected_by_now", "gap"]].copy()
     for c in ("target", "actual", "expected_by_now", "gap"):
         whole[c] = _measure_values(company[c], company["measure"], ctx)
     whole["measure"] = [i18n.translate(f"m_{m}", ctx.language) for m in company["measure"]]
     whole = whole.rename(columns={"attainment": "attainment_share"})
-    notes = _empty_note(ctx) + _attainment_notes(per, ctx)
+    notes += _attainment_notes(per, ctx)
     return _section(ctx, "attainment", title, {
         _t(ctx, "attainment_by_owner"): _attainment_tables(per, ctx, "owner"),
         _t(ctx, "attainment_company"): present(whole, ctx),
-    }, [fig], notes)
+    }, figures, notes)
 
 
 _FORECAST_COLUMNS = {"won_amount": "won_so_far_amount", "expected_amount": "expected_amount",
