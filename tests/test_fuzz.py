@@ -187,6 +187,8 @@ def mutate(kind: str, case: Case, opps: pd.DataFrame, hist: pd.DataFrame, draw: 
         target.write_bytes(raw.replace(b",", b";"))
     elif kind.startswith("cell_") or kind.startswith("date_"):
         frame = pd.read_csv(opp_file, dtype=str, keep_default_na=False)
+        if frame.empty:  # an earlier mutation left no row to change
+            return
         row = draw(st.integers(0, len(frame) - 1))
         column = draw(st.sampled_from(list(frame.columns)))
         value = {
