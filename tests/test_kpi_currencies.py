@@ -312,7 +312,7 @@ def test_without_rates_the_pipeline_walk_is_one_walk_per_currency():
             sara_eur["open_end_value"]) == (1500.0, 200.0, 300.0, 1000.0)
     assert walk["balanced"].all()
     assert walk.groupby("owner")["created_count"].sum().to_dict() == {"Ali": 6, "Sara": 7}
-    assert "add currencies together" in walk.attrs["currency_note"]
+    assert "one walk per currency" in walk.attrs["currency_note"]
 
 
 def test_with_rates_the_pipeline_walk_converts_each_deal_at_one_rate():

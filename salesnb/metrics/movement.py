@@ -49,7 +49,6 @@ from salesnb.metrics._tables import (
     micros,
     only_pipelines,
     period_frame,
-    values_note,
     with_excluded,
 )
 from salesnb.metrics.stages import label_positions
@@ -430,7 +429,11 @@ def pipeline_movement(
     if "expected_close_at" not in data.opportunity_table.columns:
         notes.append(NO_CLOSE_DATES)
     if mode == "split":
-        frame.attrs["currency_note"] = values_note(data)
+        codes = data.currencies()
+        frame.attrs["currency_note"] = (
+            f"amounts are in {len(codes)} currencies ({', '.join(codes)}) and no exchange rates were given: "
+            "one walk per currency (the 'currency' column), each balancing on its own; counts add across "
+            "rows, values never do (give rates.csv to convert them)")
     if mode == "convert":
         frame.attrs["currency"] = data.settings.currency
         notes.append(f"values converted into {data.settings.currency or 'the reporting currency'}: a deal "
